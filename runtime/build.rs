@@ -1,0 +1,9 @@
+//! Builds the runtime's wasm blob with `substrate-wasm-builder` (only with `std`).
+
+#[cfg(feature = "std")]
+fn main() {
+	substrate_wasm_builder::WasmBuilder::build_using_defaults();
+}
+
+#[cfg(not(feature = "std"))]
+fn main() {}

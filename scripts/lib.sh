@@ -1,0 +1,80 @@
+# Shared by the scripts: where builds go and how a fresh Debian machine is set up.
+# Source it; do not run it.
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export REPO_ROOT
+
+# Cargo's build output lives outside the clone so that every clone (and CI) reuses one build.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opg-chain/target}"
+# With the target dir outside the repository, substrate-wasm-builder needs to be told where the
+# workspace (and its Cargo.lock) is, or it resolves dependency versions of its own.
+export WASM_BUILD_WORKSPACE_HINT="$REPO_ROOT"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# Installs what building and testing needs, if it is missing: Debian packages, rustup targets and
+# components, and the npm packages of the end-to-end tests (pinned by tests/package-lock.json).
+ensure_setup() {
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+	local missing=()
+	command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+	command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+	command -v git >/dev/null 2>&1 || missing+=(git)
+	command -v curl >/dev/null 2>&1 || missing+=(curl)
+	command -v node >/dev/null 2>&1 || missing+=(nodejs)
+	command -v npm >/dev/null 2>&1 || missing+=(npm)
+	if [ "${#missing[@]}" -gt 0 ]; then
+		log "Installing Debian packages: ${missing[*]}"
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+	fi
+
+	if ! command -v cargo >/dev/null 2>&1; then
+		if [ -x "$HOME/.cargo/bin/cargo" ]; then
+			export PATH="$HOME/.cargo/bin:$PATH"
+		else
+			log "Installing Rust with rustup"
+			curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+			export PATH="$HOME/.cargo/bin:$PATH"
+		fi
+	fi
+
+	local installed
+	installed="$(rustup target list --installed)"
+	for target in wasm32v1-none wasm32-unknown-unknown; do
+		if ! grep -qx "$target" <<<"$installed"; then
+			log "Adding rustup target $target"
+			rustup target add "$target"
+		fi
+	done
+	if ! rustup component list --installed | grep -q '^rust-src'; then
+		log "Adding rustup component rust-src"
+		rustup component add rust-src
+	fi
+
+	if [ ! -d "$REPO_ROOT/tests/node_modules/@polkadot/api" ] ||
+		[ "$REPO_ROOT/tests/package-lock.json" -nt "$REPO_ROOT/tests/node_modules/.package-lock.json" ]; then
+		log "Installing the end-to-end tests' npm packages (npm ci)"
+		(cd "$REPO_ROOT/tests" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
+}
+
+# Builds the release node. `fast` builds the test-network runtime (2 s slots, 1 min epochs) and
+# leaves it as opg-node-fast-runtime beside the production binary.
+build_node() {
+	local flavour="${1:-production}"
+	cd "$REPO_ROOT"
+	if [ "$flavour" = fast ]; then
+		log "Building opg-node (release, fast-runtime)"
+		cargo build --locked --release -p opg-node --features fast-runtime
+		cp "$CARGO_TARGET_DIR/release/opg-node" "$CARGO_TARGET_DIR/release/opg-node-fast-runtime"
+		echo "$CARGO_TARGET_DIR/release/opg-node-fast-runtime"
+	else
+		log "Building opg-node (release)"
+		cargo build --locked --release -p opg-node
+		echo "$CARGO_TARGET_DIR/release/opg-node"
+	fi
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test of the project: the workspace's cargo tests (crates that need no node client,
+# in the debug profile), then the end-to-end tests against real opg-node processes (release
+# build with the fast-runtime feature: 2 s slots) through @polkadot/api.
+#
+# Usage: scripts/test.sh
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ensure_setup
+cd "$REPO_ROOT"
+
+# The node is only built once, in release, for the end-to-end tests. The cargo unit tests skip the
+# wasm build: they run the runtime natively.
+log "cargo test (workspace, except the node)"
+set +e
+SKIP_WASM_BUILD=1 cargo test --locked --workspace --exclude opg-node 2>&1 | tee "$CARGO_TARGET_DIR/cargo-test.log"
+cargo_status=${PIPESTATUS[0]}
+set -e
+read -r cargo_pass cargo_fail < <(grep -E '^test result:' "$CARGO_TARGET_DIR/cargo-test.log" |
+	awk '{p+=$4; f+=$6} END {print p+0, f+0}')
+if [ "$cargo_status" -ne 0 ] && [ "$cargo_fail" -eq 0 ]; then cargo_fail=1; fi # did not build
+
+node_bin="$(build_node fast)"
+
+log "End-to-end tests (node --test, @polkadot/api) against $node_bin"
+cd "$REPO_ROOT/tests"
+set +e
+OPG_NODE_BIN="$node_bin" node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs 2>&1 |
+	tee "$CARGO_TARGET_DIR/e2e-test.log"
+e2e_status=${PIPESTATUS[0]}
+set -e
+e2e_pass="$(sed -nE 's/^ℹ pass ([0-9]+)$/\1/p' "$CARGO_TARGET_DIR/e2e-test.log" | tail -n1)"
+e2e_fail="$(sed -nE 's/^ℹ fail ([0-9]+)$/\1/p' "$CARGO_TARGET_DIR/e2e-test.log" | tail -n1)"
+e2e_pass=${e2e_pass:-0}
+e2e_fail=${e2e_fail:-0}
+if [ "$e2e_status" -ne 0 ] && [ "$e2e_fail" -eq 0 ]; then e2e_fail=1; fi
+
+echo
+echo "cargo test: $cargo_pass passed, $cargo_fail failed"
+echo "end-to-end: $e2e_pass passed, $e2e_fail failed"
+echo "total: $((cargo_pass + e2e_pass)) passed, $((cargo_fail + e2e_fail)) failed"
+[ "$cargo_fail" -eq 0 ] && [ "$e2e_fail" -eq 0 ]
