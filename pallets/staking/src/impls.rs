@@ -1,0 +1,61 @@
+//! The staking side other pallets see: [`InferenceStaking`] for [`Pallet`].
+
+use crate::{pallet::*, weights::WeightInfo};
+use alloc::vec::Vec;
+use opg_primitives::staking::{InferenceStaking, SlashReason};
+use sp_runtime::{traits::Zero, DispatchError, Perbill, Weight};
+
+impl<T: Config> InferenceStaking<T::AccountId> for Pallet<T> {
+	type Balance = BalanceOf<T>;
+	type Credit = CreditOf<T>;
+
+	fn is_validator(who: &T::AccountId) -> bool {
+		Validators::<T>::contains_key(who)
+	}
+
+	fn is_eligible(who: &T::AccountId) -> bool {
+		Self::eligible(who)
+	}
+
+	fn total_stake(who: &T::AccountId) -> Self::Balance {
+		Self::active_stake(who)
+	}
+
+	fn reward(
+		validator: &T::AccountId,
+		reward: Self::Credit,
+	) -> Result<(), (Self::Credit, DispatchError)> {
+		Self::do_reward(validator, reward)
+	}
+
+	fn slash(validator: &T::AccountId, fraction: Perbill, reason: SlashReason) -> Self::Balance {
+		Self::do_slash(validator, fraction, reason)
+	}
+
+	fn total_eligible_stake() -> Self::Balance {
+		TotalEligibleStake::<T>::get()
+	}
+
+	fn eligible_validator_at(point: Self::Balance) -> Option<T::AccountId> {
+		Self::validator_at(point)
+	}
+
+	fn eligible_validators() -> Vec<(T::AccountId, Self::Balance)> {
+		Validators::<T>::iter()
+			.filter(|(_, info)| !info.sampling_weight.is_zero())
+			.map(|(who, info)| (who, info.sampling_weight))
+			.collect()
+	}
+
+	fn reward_weight() -> Weight {
+		T::WeightInfo::reward(crate::WEIGHT_DELEGATORS)
+	}
+
+	fn slash_weight() -> Weight {
+		T::WeightInfo::slash(crate::WEIGHT_DELEGATORS)
+	}
+
+	fn sample_weight() -> Weight {
+		T::WeightInfo::eligible_validator_at()
+	}
+}

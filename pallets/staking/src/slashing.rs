@@ -1,0 +1,63 @@
+//! Slashing and jailing. See [`crate::rewards`] for how a slash reaches every position.
+
+use crate::{pallet::*, types::*};
+use frame_support::pallet_prelude::*;
+use opg_primitives::staking::SlashReason;
+use sp_runtime::{
+	traits::{Saturating, Zero},
+	Perbill,
+};
+
+impl<T: Config> Pallet<T> {
+	/// Slashes `fraction` of `validator`'s active and unbonding pools and records the fault,
+	/// jailing the validator on its `MaxFaultsBeforeJail`-th fault within `FaultWindow` blocks.
+	/// The validator's own bond is burnt at once; delegations and chunks when next touched.
+	/// Returns the amount cut from the pools; zero for an account that is not a validator.
+	pub(crate) fn do_slash(
+		validator: &T::AccountId,
+		fraction: Perbill,
+		reason: SlashReason,
+	) -> BalanceOf<T> {
+		let Some(mut info) = Validators::<T>::get(validator) else { return Zero::zero() };
+		let Some(mut pool) = Pools::<T>::get(validator) else { return Zero::zero() };
+		let now = frame_system::Pallet::<T>::block_number();
+
+		let ended_generation = pool.active.generation;
+		let (active, wiped) = pool.active.slash(fraction);
+		if wiped {
+			WipedRewardPerShare::<T>::insert(validator, ended_generation, pool.reward_per_share);
+		}
+		let (unbonding, _) = pool.unbonding.slash(fraction);
+		Self::touch_stake(validator, validator, &mut info.self_stake, &pool);
+
+		let window = T::FaultWindow::get();
+		info.recent_faults.retain(|at| at.saturating_add(window) > now);
+		// Cannot fail: the list is emptied whenever it reaches `MaxFaultsBeforeJail`.
+		let _ = info.recent_faults.try_push(now);
+		let jailed_until = if info.recent_faults.len() as u32 >= T::MaxFaultsBeforeJail::get() {
+			let until = now.saturating_add(T::JailDuration::get());
+			let until = info.jailed_until.map_or(until, |current| current.max(until));
+			info.jailed_until = Some(until);
+			info.status = ValidatorStatus::Chilled;
+			info.recent_faults = Default::default();
+			Some(until)
+		} else {
+			None
+		};
+
+		Self::refresh_sampling_weight(&mut info, &pool);
+		Validators::<T>::insert(validator, info);
+		Pools::<T>::insert(validator, pool);
+		Self::deposit_event(Event::Slashed {
+			validator: validator.clone(),
+			fraction,
+			reason,
+			active,
+			unbonding,
+		});
+		if let Some(until) = jailed_until {
+			Self::deposit_event(Event::Jailed { validator: validator.clone(), until });
+		}
+		active.saturating_add(unbonding)
+	}
+}

@@ -1,0 +1,15 @@
+//! Shared types and cross-pallet traits of OPG chain, `no_std`.
+//!
+//! Pallets meet only through the traits defined here, wired in the runtime:
+//! - [`models`]: model registry types, the output canonicalisation used by both the engine and
+//!   the chain, and the `ModelProvider` trait;
+//! - [`staking`]: the `InferenceStaking` trait of the staking pallet;
+//! - [`runtime_api`]: runtime APIs clients call to read the registry.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod models;
+pub mod runtime_api;
+pub mod staking;

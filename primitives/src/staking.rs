@@ -1,0 +1,84 @@
+//! The staking side as other pallets see it (implemented by `pallet-inference-staking`).
+
+use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
+use sp_runtime::{DispatchError, Perbill, Weight};
+
+/// Why a validator is slashed.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+)]
+pub enum SlashReason {
+	/// Its revealed result disagreed with the quorum's.
+	Mismatch,
+	/// It was assigned a task and never committed or never revealed.
+	NoShow,
+}
+
+/// What the inference and model pallets need from staking.
+///
+/// `Credit` is the imbalance in which rewards are paid (in the runtime,
+/// `fungible::Credit<AccountId, Balances>`): the payer has already taken the funds out of an
+/// account or a hold, and the staking side resolves them into its own accounts.
+pub trait InferenceStaking<AccountId> {
+	/// Amount of the staked token.
+	type Balance;
+	/// Funds in flight handed over as a reward.
+	type Credit;
+
+	/// Whether `who` is a registered validator (chilled and jailed ones included).
+	fn is_validator(who: &AccountId) -> bool;
+
+	/// Whether `who` may be assigned tasks now: registered, active (not chilled), not jailed, and
+	/// with an own bond (after slashes) of at least the staking side's minimum.
+	fn is_eligible(who: &AccountId) -> bool;
+
+	/// Total stake backing `who`: its own bond plus active delegations, after slashes; zero when
+	/// `who` is not a validator. Sampling weights tasks' assignment by this value.
+	fn total_stake(who: &AccountId) -> Self::Balance;
+
+	/// Pays `reward` to `validator`: commission to the validator, the rest shared pro rata by its
+	/// delegators and its own bond. On error the credit is handed back untouched.
+	fn reward(
+		validator: &AccountId,
+		reward: Self::Credit,
+	) -> Result<(), (Self::Credit, DispatchError)>;
+
+	/// Slashes `fraction` of everything at stake on `validator` (own bond, delegations and
+	/// unbonding chunks, pro rata) and returns the amount taken.
+	fn slash(validator: &AccountId, fraction: Perbill, reason: SlashReason) -> Self::Balance;
+
+	/// Sum of [`Self::total_stake`] over all eligible validators: the length of the interval that
+	/// [`Self::eligible_validator_at`] maps onto validators.
+	fn total_eligible_stake() -> Self::Balance;
+
+	/// Stake-weighted sampling in `O(log MaxValidators)`: lays the eligible validators' stakes end
+	/// to end on `[0, total_eligible_stake())` and returns the validator whose segment contains
+	/// `point`, or `None` when `point >= total_eligible_stake()`. Drawing `point` uniformly picks
+	/// each eligible validator with probability proportional to its total stake; a caller that
+	/// needs distinct executors draws again on a repeat (or on a validator it cannot use).
+	fn eligible_validator_at(point: Self::Balance) -> Option<AccountId>;
+
+	/// Every eligible validator with its total stake, in no particular order. Costs
+	/// `O(MaxValidators)`: for off-chain code, genesis and tests, not for per-task sampling.
+	fn eligible_validators() -> Vec<(AccountId, Self::Balance)>;
+
+	/// Worst-case weight of one [`Self::reward`] call, for callers to charge.
+	fn reward_weight() -> Weight;
+
+	/// Worst-case weight of one [`Self::slash`] call, for callers to charge.
+	fn slash_weight() -> Weight;
+
+	/// Worst-case weight of one [`Self::eligible_validator_at`] call, for callers to charge.
+	fn sample_weight() -> Weight;
+}
