@@ -14,8 +14,13 @@ cd "$REPO_ROOT"
 # wasm build: they run the runtime natively.
 log "cargo test (workspace, except the node)"
 set +e
-SKIP_WASM_BUILD=1 cargo test --locked --workspace --exclude opg-node 2>&1 | tee "$CARGO_TARGET_DIR/cargo-test.log"
+SKIP_WASM_BUILD=1 cargo test --locked --no-fail-fast --workspace --exclude opg-node 2>&1 | tee "$CARGO_TARGET_DIR/cargo-test.log"
 cargo_status=${PIPESTATUS[0]}
+# The pallets' benchmarks run as tests against their mocks too.
+log "cargo test (pallets with runtime-benchmarks)"
+SKIP_WASM_BUILD=1 cargo test --locked --no-fail-fast -p pallet-models -p pallet-inference-staking \
+	--features runtime-benchmarks 2>&1 | tee -a "$CARGO_TARGET_DIR/cargo-test.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || cargo_status=1
 set -e
 read -r cargo_pass cargo_fail < <(grep -E '^test result:' "$CARGO_TARGET_DIR/cargo-test.log" |
 	awk '{p+=$4; f+=$6} END {print p+0, f+0}')

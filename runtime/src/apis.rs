@@ -17,8 +17,8 @@ use sp_version::RuntimeVersion;
 
 use super::{
 	configs::EpochDuration, AccountId, Babe, Balance, Block, Executive, Grandpa, InherentDataExt,
-	Nonce, Runtime, RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment,
-	BABE_GENESIS_EPOCH_CONFIG, VERSION,
+	Models, Nonce, Runtime, RuntimeCall, RuntimeGenesisConfig, SessionKeys, System,
+	TransactionPayment, BABE_GENESIS_EPOCH_CONFIG, VERSION,
 };
 
 impl_runtime_apis! {
@@ -56,6 +56,18 @@ impl_runtime_apis! {
 			input: Vec<u8>,
 		) -> Result<Vec<u8>, frame_support::view_functions::ViewFunctionDispatchError> {
 			Runtime::execute_view_function(id, input)
+		}
+	}
+
+	impl opg_primitives::runtime_api::ModelsApi<Block, AccountId, pallet_models::ModelInfoOf<Runtime>>
+		for Runtime
+	{
+		fn model(model_id: opg_primitives::models::ModelId) -> Option<pallet_models::ModelInfoOf<Runtime>> {
+			Models::model(model_id)
+		}
+
+		fn model_servers(model_id: opg_primitives::models::ModelId) -> Vec<AccountId> {
+			Models::model_servers(model_id)
 		}
 	}
 

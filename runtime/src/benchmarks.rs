@@ -6,4 +6,6 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_balances, Balances]
 	[pallet_timestamp, Timestamp]
 	[pallet_sudo, Sudo]
+	[pallet_models, Models]
+	[pallet_inference_staking, InferenceStaking]
 );

@@ -254,4 +254,11 @@ mod runtime {
 
 	#[runtime::pallet_index(6)]
 	pub type Sudo = pallet_sudo;
+
+	// OPG pallets.
+	#[runtime::pallet_index(10)]
+	pub type Models = pallet_models;
+
+	#[runtime::pallet_index(11)]
+	pub type InferenceStaking = pallet_inference_staking;
 }

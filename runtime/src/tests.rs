@@ -64,7 +64,10 @@ fn local_testnet_has_four_authorities_and_endowed_accounts() {
 			assert_eq!(Balances::balance(&key.to_account_id()), ENDOWMENT);
 		}
 		assert_eq!(Balances::balance(&TreasuryAccount::get()), EXISTENTIAL_DEPOSIT);
-		assert_eq!(Balances::total_issuance(), ENDOWMENT * well_known + EXISTENTIAL_DEPOSIT);
+		// The staking pallet's reward pot is created with the existential deposit at genesis.
+		let pot = crate::InferenceStaking::pot_account();
+		assert_eq!(Balances::balance(&pot), EXISTENTIAL_DEPOSIT);
+		assert_eq!(Balances::total_issuance(), ENDOWMENT * well_known + 2 * EXISTENTIAL_DEPOSIT);
 		assert_eq!(pallet_sudo::Key::<Runtime>::get(), Some(Sr25519Keyring::Alice.to_account_id()));
 	});
 }

@@ -1,5 +1,8 @@
 //! Configuration of every pallet in the runtime.
 
+mod opg;
+pub use opg::*;
+
 use crate::{
 	currency::{EXISTENTIAL_DEPOSIT, MICRO_OPG, SS58_FORMAT},
 	time::{EPOCH_DURATION_IN_SLOTS, MILLI_SECS_PER_BLOCK, SLOT_DURATION},

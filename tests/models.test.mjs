@@ -1,0 +1,139 @@
+// The model registry from polkadot.js on a dev node (fast-runtime build): register a model, read
+// it back from storage and through the ModelsApi runtime API, check the deposit held on the
+// owner, let a validator serve it, and remove it to release the deposit.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Keyring } from '@polkadot/keyring';
+import { OpgNode, stopAll, sendAndFinalize } from './lib/node.mjs';
+
+const OPG = 10n ** 18n;
+let api;
+let alice;
+let bob;
+
+before(async () => {
+  const node = await new OpgNode('models', ['--dev']).start();
+  api = await node.api();
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  alice = keyring.addFromUri('//Alice');
+  bob = keyring.addFromUri('//Bob');
+});
+
+after(async () => {
+  await stopAll();
+});
+
+/** Sends `tx`, waits for finality and returns the fee paid and the events. */
+async function submit(tx, signer) {
+  const result = await sendAndFinalize(tx, signer);
+  const feeEvent = result.events.find(({ event }) => api.events.transactionPayment.TransactionFeePaid.is(event));
+  return { ...result, fee: feeEvent ? feeEvent.event.data.actualFee.toBigInt() : 0n };
+}
+
+function moduleError(dispatchError) {
+  assert.ok(dispatchError?.isModule, `expected a module error, got ${dispatchError}`);
+  const { section, name } = api.registry.findMetaError(dispatchError.asModule);
+  return `${section}.${name}`;
+}
+
+async function modelHold(who) {
+  const holds = await api.query.balances.holds(who);
+  const hold = holds.find((h) => h.id.isModels && h.id.asModels.isModelDeposit);
+  return hold ? hold.amount.toBigInt() : 0n;
+}
+
+const SPEC = {
+  name: 'demo-mlp',
+  weightsHash: '0x' + '11'.repeat(32),
+  sizeBytes: 123_456,
+  format: 'Safetensors',
+  architecture: { Mlp: { configHash: '0x' + '22'.repeat(32) } },
+  input: 'F32Vector',
+  output: 'Logits',
+  feePerExecutor: 2n * OPG,
+  redundancy: 3,
+  quorum: null,
+  comparison: { Argmax: null },
+  sourceUri: null,
+};
+
+test('register a model and read it back; the deposit is held on the owner', async () => {
+  const modelId = (await api.query.models.nextModelId()).toNumber();
+  const before = (await api.query.system.account(alice.address)).data;
+
+  const { events, dispatchError, fee, finalized } = await submit(api.tx.models.registerModel(SPEC), alice);
+  assert.equal(dispatchError, undefined);
+  const registered = events.find(({ event }) => api.events.models.ModelRegistered.is(event));
+  assert.ok(registered, 'ModelRegistered emitted');
+  assert.equal(registered.event.data.modelId.toNumber(), modelId);
+  const deposit = registered.event.data.deposit.toBigInt();
+
+  const stored = (await api.query.models.models(modelId)).unwrap();
+  assert.equal(stored.owner.toString(), alice.address);
+  assert.equal(stored.name.toUtf8(), 'demo-mlp');
+  assert.equal(stored.weightsHash.toHex(), SPEC.weightsHash);
+  assert.equal(stored.sizeBytes.toNumber(), SPEC.sizeBytes);
+  assert.ok(stored.format.isSafetensors);
+  assert.equal(stored.architecture.asMlp.configHash.toHex(), '0x' + '22'.repeat(32));
+  assert.equal(stored.feePerExecutor.toBigInt(), 2n * OPG);
+  assert.equal(stored.redundancy.toNumber(), 3);
+  assert.equal(stored.quorum.toNumber(), 2, 'quorum defaults to a majority');
+  assert.ok(stored.comparison.isArgmax);
+  assert.ok(stored.status.isActive);
+  assert.equal(stored.version.toNumber(), 1);
+
+  // The same through the runtime API polkadot.js decorates from the metadata.
+  const viaApi = (await api.call.modelsApi.model(modelId)).unwrap();
+  assert.equal(viaApi.toHex(), stored.toHex());
+
+  // Deposit = base + per byte × the stored entry's encoded size, held (not transferred).
+  const base = api.consts.models.modelDepositBase.toBigInt();
+  const perByte = api.consts.models.modelDepositPerByte.toBigInt();
+  assert.equal(deposit, base + perByte * BigInt(stored.encodedLength));
+  assert.equal(stored.deposit.toBigInt(), deposit);
+  assert.equal(await modelHold(alice.address), deposit);
+  const afterData = (await (await api.at(finalized)).query.system.account(alice.address)).data;
+  assert.equal(before.free.toBigInt() - afterData.free.toBigInt(), deposit + fee);
+  assert.equal(afterData.reserved.toBigInt() - before.reserved.toBigInt(), deposit);
+});
+
+test('only the owner updates a model; errors come back as module errors', async () => {
+  const modelId = (await api.query.models.nextModelId()).toNumber() - 1;
+  const denied = await submit(api.tx.models.updateFee(modelId, OPG), bob);
+  assert.equal(moduleError(denied.dispatchError), 'models.NotOwner');
+
+  const updated = await submit(api.tx.models.updateFee(modelId, 5n * OPG), alice);
+  assert.equal(updated.dispatchError, undefined);
+  assert.equal((await api.query.models.models(modelId)).unwrap().feePerExecutor.toBigInt(), 5n * OPG);
+});
+
+test('a validator serves the model; a non-validator cannot', async () => {
+  const modelId = (await api.query.models.nextModelId()).toNumber() - 1;
+  const notValidator = await submit(api.tx.models.serveModel(modelId), bob);
+  assert.equal(moduleError(notValidator.dispatchError), 'models.NotValidator');
+
+  const bond = api.consts.inferenceStaking.minValidatorBond.toBigInt();
+  const registered = await submit(api.tx.inferenceStaking.registerValidator(bond, 100_000_000), alice);
+  assert.equal(registered.dispatchError, undefined);
+  const served = await submit(api.tx.models.serveModel(modelId), alice);
+  assert.equal(served.dispatchError, undefined);
+  assert.ok(served.events.some(({ event }) => api.events.models.ServingStarted.is(event)));
+
+  const servers = await api.call.modelsApi.modelServers(modelId);
+  assert.deepEqual(servers.map((s) => s.toString()), [alice.address]);
+  assert.deepEqual((await api.query.models.servers(modelId)).map((s) => s.toString()), [alice.address]);
+});
+
+test('removing the model releases its deposit', async () => {
+  const modelId = (await api.query.models.nextModelId()).toNumber() - 1;
+  const held = await modelHold(alice.address);
+  assert.ok(held > 0n);
+  const removed = await submit(api.tx.models.removeModel(modelId), alice);
+  assert.equal(removed.dispatchError, undefined);
+  const event = removed.events.find(({ event }) => api.events.models.ModelRemoved.is(event));
+  assert.equal(event.event.data.released.toBigInt(), held);
+  assert.equal(await modelHold(alice.address), 0n);
+  assert.ok((await api.query.models.models(modelId)).isNone);
+  assert.equal((await api.query.models.servers(modelId)).length, 0);
+});
