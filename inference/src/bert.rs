@@ -1,0 +1,91 @@
+//! `Architecture::BertEmbedding`: a BERT encoder (`candle_transformers::models::bert`) with a
+//! `tokenizers` tokenizer, mean pooling over the tokens and L2 normalisation — the
+//! sentence-transformers recipe of models such as all-MiniLM-L6-v2.
+//!
+//! Files: the Hugging Face `config.json` (`config_hash`), `tokenizer.json` (`tokenizer_hash`)
+//! and `model.safetensors` (the weights). Input: UTF-8 text, one sentence. Output: the
+//! normalised embedding (`hidden_size` values).
+
+use crate::error::{EngineError, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::Tokenizer;
+
+/// A loaded sentence-embedding model.
+pub struct BertEmbedder {
+	model: BertModel,
+	tokenizer: Tokenizer,
+	max_tokens: usize,
+}
+
+impl BertEmbedder {
+	/// Builds the model from its configuration, tokenizer and weights. Inputs longer than
+	/// `max_tokens` tokens (capped by the model's `max_position_embeddings`) are refused.
+	pub fn load(
+		config: &[u8],
+		tokenizer: &[u8],
+		weights: Vec<u8>,
+		max_tokens: usize,
+	) -> Result<Self> {
+		let config: Config = serde_json::from_slice(config)
+			.map_err(|e| EngineError::InvalidConfig(format!("BERT config: {e}")))?;
+		let mut tokenizer = Tokenizer::from_bytes(tokenizer)
+			.map_err(|e| EngineError::InvalidConfig(format!("tokenizer: {e}")))?;
+		// One sentence per run: no padding; over-long inputs are refused, not silently cut.
+		tokenizer.with_padding(None);
+		tokenizer
+			.with_truncation(None)
+			.map_err(|e| EngineError::InvalidConfig(format!("tokenizer: {e}")))?;
+		let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
+			.map_err(|e| EngineError::InvalidWeights(e.to_string()))?;
+		let model =
+			BertModel::load(vb, &config).map_err(|e| EngineError::InvalidWeights(e.to_string()))?;
+		let max_tokens = max_tokens.min(config.max_position_embeddings);
+		Ok(Self { model, tokenizer, max_tokens })
+	}
+
+	/// Tokenises `text` (with the special tokens); refuses more than the token bound.
+	pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+		let encoding = self
+			.tokenizer
+			.encode(text, true)
+			.map_err(|e| EngineError::InvalidInput(format!("tokenizer: {e}")))?;
+		let ids = encoding.get_ids();
+		if ids.len() > self.max_tokens {
+			return Err(EngineError::InputTooLarge {
+				what: "tokens",
+				size: ids.len(),
+				max: self.max_tokens,
+			});
+		}
+		Ok(ids.to_vec())
+	}
+
+	/// Embeds already tokenised input: mean of the last hidden states over the tokens, then
+	/// L2-normalised.
+	pub fn embed_ids(&self, ids: &[u32]) -> Result<Vec<f32>> {
+		let len = ids.len();
+		let input_ids = Tensor::from_slice(ids, (1, len), &Device::Cpu)?;
+		let token_type_ids = input_ids.zeros_like()?;
+		let attention_mask = input_ids.ones_like()?;
+		let hidden = self.model.forward(&input_ids, &token_type_ids, Some(&attention_mask))?;
+		// Every token is real (no padding), so the masked mean is the plain mean.
+		let pooled = hidden.mean(1)?;
+		let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?;
+		// sentence-transformers' Normalize: x / max(‖x‖, 1e-12).
+		let normalised = pooled.broadcast_div(&norm.clamp(1e-12f32, f32::INFINITY)?)?;
+		Ok(normalised.squeeze(0)?.to_vec1::<f32>()?)
+	}
+
+	/// Embeds one UTF-8 sentence.
+	pub fn embed(&self, text: &str) -> Result<Vec<f32>> {
+		let ids = self.tokenize(text)?;
+		self.embed_ids(&ids)
+	}
+
+	/// The effective token bound.
+	pub fn max_tokens(&self) -> usize {
+		self.max_tokens
+	}
+}

@@ -1,0 +1,376 @@
+//! The engine: model store, bounded cache of loaded models and bounded execution.
+
+use crate::{
+	bert::BertEmbedder,
+	error::{EngineError, Result},
+	mlp::{Mlp, MlpConfig},
+	store::ModelStore,
+};
+use opg_primitives::models::{Architecture, ModelFormat};
+use sp_core::H256;
+use std::{
+	collections::HashMap,
+	panic::{catch_unwind, AssertUnwindSafe},
+	path::{Path, PathBuf},
+	sync::{
+		atomic::{AtomicBool, Ordering},
+		mpsc, Arc, Mutex,
+	},
+	time::{Duration, Instant},
+};
+
+/// Version of `candle-core` the engine is built with (kept equal to the workspace manifest's
+/// `candle-core` version; a test checks it against `Cargo.lock`).
+pub const CANDLE_VERSION: &str = "0.11.1";
+
+/// How often a waiting caller checks its cancellation token.
+const CANCEL_POLL: Duration = Duration::from_millis(10);
+
+/// The engine's settings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+	/// Directory of the model store (the node uses `<base-path>/models`).
+	pub model_dir: PathBuf,
+	/// Worker threads every inference runs on (fixed, so that runs are reproducible).
+	pub threads: usize,
+	/// Largest file (weights, config, tokenizer) imported or loaded, in bytes.
+	pub max_model_bytes: u64,
+	/// Memory budget of the loaded-model cache, in bytes (sum of the models' file sizes).
+	pub cache_bytes: u64,
+	/// Time limit of one inference (loading excluded).
+	pub timeout: Duration,
+	/// Largest input, in bytes.
+	pub max_input_bytes: usize,
+	/// Largest text input, in tokens (also capped by the model's position embeddings).
+	pub max_tokens: usize,
+}
+
+impl EngineConfig {
+	/// Defaults for a validator: 1 thread, 1 GiB models, 2 GiB cache, 10 s, 64 KiB inputs,
+	/// 256 tokens (the sequence length all-MiniLM-L6-v2 was trained with).
+	pub fn new(model_dir: impl Into<PathBuf>) -> Self {
+		Self {
+			model_dir: model_dir.into(),
+			threads: 1,
+			max_model_bytes: 1 << 30,
+			cache_bytes: 2 << 30,
+			timeout: Duration::from_secs(10),
+			max_input_bytes: 64 << 10,
+			max_tokens: 256,
+		}
+	}
+}
+
+/// Identity of the engine, for the node to publish: executors whose `EngineInfo` differ may
+/// legitimately produce raw outputs that differ in their last bits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineInfo {
+	/// `candle-core` version.
+	pub candle_version: &'static str,
+	/// Element type computations run in.
+	pub dtype: &'static str,
+	/// Worker threads per inference.
+	pub threads: usize,
+}
+
+/// What to run: the registered model's weights hash, format and architecture (which names the
+/// configuration and tokenizer files by hash). All files must be in the engine's store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelDescriptor {
+	/// blake2-256 of the weights file.
+	pub weights_hash: H256,
+	/// Weights format (only `Safetensors` is executed).
+	pub format: ModelFormat,
+	/// Architecture and its configuration files.
+	pub architecture: Architecture,
+}
+
+/// A flag with which a caller cancels an inference it is waiting for.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+	/// A token not yet cancelled.
+	pub fn new() -> Self {
+		Self::default()
+	}
+
+	/// Cancels: the waiting `run_with_cancel` returns [`EngineError::Cancelled`].
+	pub fn cancel(&self) {
+		self.0.store(true, Ordering::SeqCst);
+	}
+
+	/// Whether [`Self::cancel`] was called.
+	pub fn is_cancelled(&self) -> bool {
+		self.0.load(Ordering::SeqCst)
+	}
+}
+
+/// A model ready to run.
+pub enum LoadedModel {
+	/// An MLP.
+	Mlp(Mlp),
+	/// A BERT sentence embedder.
+	Bert(Box<BertEmbedder>),
+}
+
+impl LoadedModel {
+	/// Runs one raw input.
+	pub fn run(&self, input: &[u8]) -> Result<Vec<f32>> {
+		match self {
+			Self::Mlp(mlp) => mlp.run(&mlp.decode_input(input)?),
+			Self::Bert(bert) => {
+				let text = std::str::from_utf8(input)
+					.map_err(|e| EngineError::InvalidInput(format!("text is not UTF-8: {e}")))?;
+				bert.embed(text)
+			},
+		}
+	}
+}
+
+/// Cache key: everything that determines the loaded model.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct CacheKey {
+	weights: H256,
+	config: H256,
+	tokenizer: Option<H256>,
+}
+
+impl CacheKey {
+	fn of(descriptor: &ModelDescriptor) -> Self {
+		match descriptor.architecture {
+			Architecture::Mlp { config_hash } => {
+				Self { weights: descriptor.weights_hash, config: config_hash, tokenizer: None }
+			},
+			Architecture::BertEmbedding { config_hash, tokenizer_hash } => Self {
+				weights: descriptor.weights_hash,
+				config: config_hash,
+				tokenizer: Some(tokenizer_hash),
+			},
+		}
+	}
+}
+
+struct CacheEntry {
+	model: Arc<LoadedModel>,
+	bytes: u64,
+	last_used: u64,
+}
+
+/// Loaded models, least recently used evicted first, bounded by the sum of their sizes.
+struct ModelCache {
+	capacity: u64,
+	used: u64,
+	clock: u64,
+	entries: HashMap<CacheKey, CacheEntry>,
+}
+
+impl ModelCache {
+	fn get(&mut self, key: &CacheKey) -> Option<Arc<LoadedModel>> {
+		self.clock = self.clock.saturating_add(1);
+		let clock = self.clock;
+		self.entries.get_mut(key).map(|entry| {
+			entry.last_used = clock;
+			entry.model.clone()
+		})
+	}
+
+	fn insert(&mut self, key: CacheKey, model: Arc<LoadedModel>, bytes: u64) {
+		if bytes > self.capacity || self.entries.contains_key(&key) {
+			// Larger than the whole cache: used once, not kept.
+			return;
+		}
+		while self.used.saturating_add(bytes) > self.capacity {
+			let Some(oldest) =
+				self.entries.iter().min_by_key(|(_, entry)| entry.last_used).map(|(key, _)| *key)
+			else {
+				break;
+			};
+			if let Some(evicted) = self.entries.remove(&oldest) {
+				self.used = self.used.saturating_sub(evicted.bytes);
+			}
+		}
+		self.clock = self.clock.saturating_add(1);
+		self.used = self.used.saturating_add(bytes);
+		self.entries.insert(key, CacheEntry { model, bytes, last_used: self.clock });
+	}
+}
+
+/// The inference engine a validator runs.
+pub struct Engine {
+	config: EngineConfig,
+	store: ModelStore,
+	pool: rayon::ThreadPool,
+	cache: Mutex<ModelCache>,
+}
+
+impl Engine {
+	/// Opens the store (creating its directory) and starts `config.threads` worker threads.
+	pub fn new(config: EngineConfig) -> Result<Self> {
+		let store = ModelStore::open(&config.model_dir, config.max_model_bytes)?;
+		let threads = config.threads.max(1);
+		let pool = rayon::ThreadPoolBuilder::new()
+			.num_threads(threads)
+			.thread_name(|i| format!("opg-inference-{i}"))
+			.build()
+			.map_err(|e| EngineError::Worker(e.to_string()))?;
+		let cache = Mutex::new(ModelCache {
+			capacity: config.cache_bytes,
+			used: 0,
+			clock: 0,
+			entries: HashMap::new(),
+		});
+		Ok(Self { config: EngineConfig { threads, ..config }, store, pool, cache })
+	}
+
+	/// The engine's identity.
+	pub fn info(&self) -> EngineInfo {
+		EngineInfo { candle_version: CANDLE_VERSION, dtype: "f32", threads: self.config.threads }
+	}
+
+	/// The configuration in force.
+	pub fn config(&self) -> &EngineConfig {
+		&self.config
+	}
+
+	/// The model store.
+	pub fn store(&self) -> &ModelStore {
+		&self.store
+	}
+
+	/// Copies a file (weights, configuration or tokenizer) into the store; returns its hash.
+	pub fn import(&self, path: &Path) -> Result<H256> {
+		self.store.import(path)
+	}
+
+	/// Whether every file the descriptor names is in the store (contents are checked on load).
+	pub fn has_files(&self, descriptor: &ModelDescriptor) -> bool {
+		let key = CacheKey::of(descriptor);
+		self.store.contains(&key.weights)
+			&& self.store.contains(&key.config)
+			&& key.tokenizer.is_none_or(|t| self.store.contains(&t))
+	}
+
+	/// The loaded model of `descriptor`, from the cache or loaded (hash-checked) from the store.
+	pub fn load(&self, descriptor: &ModelDescriptor) -> Result<Arc<LoadedModel>> {
+		let key = CacheKey::of(descriptor);
+		if let Some(model) = self.lock_cache().get(&key) {
+			return Ok(model);
+		}
+		match descriptor.format {
+			ModelFormat::Safetensors => {},
+			ModelFormat::Onnx => return Err(EngineError::UnsupportedFormat("Onnx")),
+			ModelFormat::Gguf => return Err(EngineError::UnsupportedFormat("Gguf")),
+		}
+		let weights = self.store.load(&key.weights)?;
+		let config = self.store.load(&key.config)?;
+		let tokenizer = key.tokenizer.map(|t| self.store.load(&t)).transpose()?;
+		let bytes = [Some(&weights), Some(&config), tokenizer.as_ref()]
+			.into_iter()
+			.flatten()
+			.map(|file| u64::try_from(file.len()).unwrap_or(u64::MAX))
+			.fold(0u64, u64::saturating_add);
+		let max_tokens = self.config.max_tokens;
+		// Parsing untrusted files: a panic in a parser must not escape either.
+		let model = contain_panic(move || match tokenizer {
+			None => Ok(LoadedModel::Mlp(Mlp::load(MlpConfig::from_json(&config)?, weights)?)),
+			Some(tokenizer) => Ok(LoadedModel::Bert(Box::new(BertEmbedder::load(
+				&config, &tokenizer, weights, max_tokens,
+			)?))),
+		})?;
+		let model = Arc::new(model);
+		self.lock_cache().insert(key, model.clone(), bytes);
+		Ok(model)
+	}
+
+	/// Runs `descriptor` on `input` (little-endian `f32` for an MLP, UTF-8 text for a BERT
+	/// embedder) on the engine's threads, within the configured bounds.
+	pub fn run(&self, descriptor: &ModelDescriptor, input: &[u8]) -> Result<Vec<f32>> {
+		self.run_with_cancel(descriptor, input, &CancelToken::new())
+	}
+
+	/// [`Self::run`], returning [`EngineError::Cancelled`] as soon as `cancel` is cancelled.
+	pub fn run_with_cancel(
+		&self,
+		descriptor: &ModelDescriptor,
+		input: &[u8],
+		cancel: &CancelToken,
+	) -> Result<Vec<f32>> {
+		if input.len() > self.config.max_input_bytes {
+			return Err(EngineError::InputTooLarge {
+				what: "bytes",
+				size: input.len(),
+				max: self.config.max_input_bytes,
+			});
+		}
+		let model = self.load(descriptor)?;
+		let input = input.to_vec();
+		self.execute(cancel, move || model.run(&input))
+	}
+
+	/// Runs `job` on the engine's worker threads with the time limit, cancellation and panic
+	/// containment of [`Self::run`].
+	///
+	/// A job that overruns or is cancelled cannot be stopped (Rust threads cannot be killed): its
+	/// caller gets the error at once, the job finishes in the background and its result is
+	/// dropped; later jobs queue behind it on the fixed pool, their wait counting against their
+	/// own time limit.
+	pub fn execute<T, F>(&self, cancel: &CancelToken, job: F) -> Result<T>
+	where
+		T: Send + 'static,
+		F: FnOnce() -> Result<T> + Send + 'static,
+	{
+		let (sender, receiver) = mpsc::sync_channel(1);
+		// Every operation inside `job` (candle's gemm included) runs on this pool's threads.
+		self.pool.spawn(move || {
+			// The caller may have given up: nobody to tell then.
+			let _ = sender.send(contain_panic(job));
+		});
+		let start = Instant::now();
+		loop {
+			if cancel.is_cancelled() {
+				return Err(EngineError::Cancelled);
+			}
+			let remaining = self.config.timeout.saturating_sub(start.elapsed());
+			if remaining.is_zero() {
+				return Err(EngineError::Timeout);
+			}
+			match receiver.recv_timeout(remaining.min(CANCEL_POLL)) {
+				Ok(result) => return result,
+				Err(mpsc::RecvTimeoutError::Timeout) => continue,
+				Err(mpsc::RecvTimeoutError::Disconnected) => {
+					return Err(EngineError::Worker("worker dropped the job".into()))
+				},
+			}
+		}
+	}
+
+	fn lock_cache(&self) -> std::sync::MutexGuard<'_, ModelCache> {
+		// The cache holds no invariant a panicking holder could break half-way (every method
+		// updates `used` together with `entries`), so a poisoned lock is still usable.
+		self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+	}
+
+	/// Whether the model of `descriptor` is in the loaded-model cache.
+	pub fn is_cached(&self, descriptor: &ModelDescriptor) -> bool {
+		self.lock_cache().entries.contains_key(&CacheKey::of(descriptor))
+	}
+
+	/// Number of models in the cache and their total bytes.
+	pub fn cache_usage(&self) -> (usize, u64) {
+		let cache = self.lock_cache();
+		(cache.entries.len(), cache.used)
+	}
+}
+
+/// Runs `job`, turning a panic into [`EngineError::Panicked`].
+fn contain_panic<T>(job: impl FnOnce() -> Result<T>) -> Result<T> {
+	catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|payload| {
+		let message = payload
+			.downcast_ref::<&str>()
+			.map(|s| (*s).to_owned())
+			.or_else(|| payload.downcast_ref::<String>().cloned())
+			.unwrap_or_else(|| "non-string panic payload".into());
+		Err(EngineError::Panicked(message))
+	})
+}

@@ -1,0 +1,64 @@
+//! Native candle inference engine of OPG chain validators.
+//!
+//! Pure native Rust, no chain code: the node calls it from the off-chain-worker host function.
+//!
+//! # Overview
+//!
+//! - [`ModelStore`]: files (weights, configurations, tokenizers) named by their blake2-256 hash,
+//!   re-hashed on every load so that a tampered or truncated file is never executed, with a
+//!   maximum file size.
+//! - Architectures of [`opg_primitives::models::Architecture`]: [`mlp`] (JSON config +
+//!   safetensors, `f32` vector in and out) and [`bert`] (BERT encoder + `tokenizers`, mean pooling,
+//!   L2 normalisation; UTF-8 text in, embedding out), both built from `candle-nn` /
+//!   `candle-transformers`.
+//! - [`Engine`]: a fixed pool of [`EngineConfig::threads`] worker threads, bounded input (bytes,
+//!   vector length, tokens), a time limit and cancellation ([`CancelToken`]), panics contained as
+//!   [`EngineError::Panicked`], and a cache of loaded models bounded by bytes (least recently
+//!   used evicted first).
+//!
+//! The canonical form and digest of an output under a comparison rule are **not** here: they are
+//! `opg_primitives::models::ComparisonRule::{canonicalise, digest}`, shared with the runtime.
+//!
+//! # Determinism
+//!
+//! Every inference runs inside the engine's own rayon pool of `threads` threads; candle's CPU
+//! matmul (the `gemm` crate with `Parallelism::Rayon(n)`) splits its work into `n` tasks, where
+//! `n` is candle's `get_num_threads()` (`RAYON_NUM_THREADS`, else the physical core count), and
+//! those tasks run on the engine's pool, so at most `threads` cores are used. `gemm` splits the
+//! output matrix between tasks and never the reduction dimension, so the thread count does not
+//! change any sum's order: the tests check that outputs are bit-identical across repeated runs
+//! and across 1 and 2 threads for both architectures. Across *machines*, `gemm` picks its SIMD
+//! kernel (AVX2/FMA, AVX-512, NEON) and its block sizes from the CPU at run time, so raw outputs
+//! may differ in their last bits there: registrations should use `Quantized`, `Argmax` or `TopK`
+//! unless a model is known to be bit-exact, as the design requires.
+//!
+//! ```no_run
+//! use opg_inference::{Engine, EngineConfig, ModelDescriptor};
+//! use opg_primitives::models::{Architecture, ComparisonRule, ModelFormat};
+//! # fn main() -> Result<(), opg_inference::EngineError> {
+//! let engine = Engine::new(EngineConfig::new("/var/lib/opg/models"))?;
+//! let weights_hash = engine.import("model.safetensors".as_ref())?;
+//! let config_hash = engine.import("config.json".as_ref())?;
+//! let descriptor = ModelDescriptor {
+//!     weights_hash,
+//!     format: ModelFormat::Safetensors,
+//!     architecture: Architecture::Mlp { config_hash },
+//! };
+//! let input: Vec<u8> = [0.0f32; 64].iter().flat_map(|v| v.to_le_bytes()).collect();
+//! let output = engine.run(&descriptor, &input)?;
+//! let digest = ComparisonRule::Argmax.digest(&output);
+//! # let _ = digest; Ok(()) }
+//! ```
+
+pub mod bert;
+pub mod demo;
+mod engine;
+mod error;
+pub mod mlp;
+pub mod store;
+
+pub use engine::{
+	CancelToken, Engine, EngineConfig, EngineInfo, LoadedModel, ModelDescriptor, CANDLE_VERSION,
+};
+pub use error::{EngineError, Result};
+pub use store::{hash_bytes, hash_hex, parse_hash, ModelStore};

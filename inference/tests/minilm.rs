@@ -1,0 +1,113 @@
+//! all-MiniLM-L6-v2 (a real BERT sentence embedder) against reference embeddings computed by
+//! sentence-transformers on PyTorch (`scripts/make-reference-embeddings.py`, fixture committed).
+//!
+//! Needs the model files: `export OPG_MINILM_DIR="$(scripts/fetch-test-models.sh)"`.
+
+mod common;
+
+use opg_inference::{Engine, EngineError, ModelDescriptor};
+use opg_primitives::models::{Architecture, ComparisonRule, ModelFormat};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Fixture {
+	sentences: Vec<String>,
+	embeddings: Vec<Vec<f32>>,
+}
+
+fn fixture() -> Fixture {
+	let text = include_str!("fixtures/minilm-reference.json");
+	serde_json::from_str(text).expect("fixture parses")
+}
+
+fn import_minilm(engine: &Engine) -> ModelDescriptor {
+	let dir = common::minilm_dir();
+	ModelDescriptor {
+		weights_hash: engine.import(&dir.join("model.safetensors")).expect("import weights"),
+		format: ModelFormat::Safetensors,
+		architecture: Architecture::BertEmbedding {
+			config_hash: engine.import(&dir.join("config.json")).expect("import config"),
+			tokenizer_hash: engine.import(&dir.join("tokenizer.json")).expect("import tokenizer"),
+		},
+	}
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+	let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+	let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+	let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+	dot / (na * nb)
+}
+
+#[test]
+fn minilm_matches_reference_embeddings() {
+	let engine = common::engine("minilm-reference", 1);
+	let descriptor = import_minilm(&engine);
+	let fixture = fixture();
+	assert!(fixture.sentences.len() >= 5);
+	let mut ours = Vec::new();
+	for (sentence, reference) in fixture.sentences.iter().zip(&fixture.embeddings) {
+		let embedding = engine.run(&descriptor, sentence.as_bytes()).unwrap();
+		assert_eq!(embedding.len(), 384);
+		assert_eq!(embedding.len(), reference.len());
+		let similarity = cosine(&embedding, reference);
+		let max_diff =
+			embedding.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+		println!("{sentence:?}: cosine {similarity:.8}, max |Δ| {max_diff:e}");
+		assert!(similarity >= 0.9999, "{sentence:?}: cosine {similarity}");
+		let norm: f64 = embedding.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+		assert!((norm - 1.0).abs() < 1e-5, "not normalised: {norm}");
+		ours.push(embedding);
+	}
+	// Pairs (0, 1) (guitar / instrument) and (4, 5) (cat / kitten) are paraphrases; each ranks
+	// its paraphrase above every other sentence.
+	for (a, b) in [(0, 1), (1, 0), (4, 5), (5, 4)] {
+		let paraphrase = cosine(&ours[a], &ours[b]);
+		for (c, other) in ours.iter().enumerate() {
+			if c != a && c != b {
+				assert!(
+					paraphrase > cosine(&ours[a], other),
+					"{:?} is closer to {:?} than to {:?}",
+					fixture.sentences[a],
+					fixture.sentences[c],
+					fixture.sentences[b]
+				);
+			}
+		}
+	}
+}
+
+#[test]
+fn minilm_is_bit_identical_across_runs_and_thread_counts() {
+	let one = common::engine("minilm-det-1", 1);
+	let two = common::engine("minilm-det-2", 2);
+	let (d1, d2) = (import_minilm(&one), import_minilm(&two));
+	let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+	for sentence in fixture().sentences.iter().take(3) {
+		let reference = bits(&one.run(&d1, sentence.as_bytes()).unwrap());
+		for _ in 0..2 {
+			assert_eq!(bits(&one.run(&d1, sentence.as_bytes()).unwrap()), reference);
+			let two_threads = two.run(&d2, sentence.as_bytes()).unwrap();
+			assert_eq!(bits(&two_threads), reference, "{sentence:?}: 1 vs 2 threads");
+			for rule in [ComparisonRule::Quantized { decimals: 4 }, ComparisonRule::TopK { k: 5 }] {
+				let from_one: Vec<f32> = reference.iter().map(|b| f32::from_bits(*b)).collect();
+				assert_eq!(rule.digest(&two_threads), rule.digest(&from_one));
+			}
+		}
+	}
+}
+
+#[test]
+fn minilm_bounds_its_input() {
+	let mut config = opg_inference::EngineConfig::new(common::fresh_dir("minilm-bounds"));
+	config.max_tokens = 16;
+	let engine = Engine::new(config).unwrap();
+	let descriptor = import_minilm(&engine);
+	assert!(engine.run(&descriptor, b"short sentence").is_ok());
+	let long = "word ".repeat(40);
+	assert!(matches!(
+		engine.run(&descriptor, long.as_bytes()),
+		Err(EngineError::InputTooLarge { what: "tokens", max: 16, .. })
+	));
+	assert!(matches!(engine.run(&descriptor, &[0xff, 0xfe]), Err(EngineError::InvalidInput(_))));
+}
