@@ -4,10 +4,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Keyring } from '@polkadot/keyring';
-import { OpgNode, stopAll, sendAndFinalize } from './lib/node.mjs';
+import { OpgNode, stopAll } from './lib/node.mjs';
+import { OPG, dev, submit, moduleError, heldFor } from './lib/chain.mjs';
 
-const OPG = 10n ** 18n;
 let api;
 let alice;
 let bob;
@@ -15,33 +14,13 @@ let bob;
 before(async () => {
   const node = await new OpgNode('models', ['--dev']).start();
   api = await node.api();
-  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
-  alice = keyring.addFromUri('//Alice');
-  bob = keyring.addFromUri('//Bob');
+  alice = dev('Alice');
+  bob = dev('Bob');
 });
 
 after(async () => {
   await stopAll();
 });
-
-/** Sends `tx`, waits for finality and returns the fee paid and the events. */
-async function submit(tx, signer) {
-  const result = await sendAndFinalize(tx, signer);
-  const feeEvent = result.events.find(({ event }) => api.events.transactionPayment.TransactionFeePaid.is(event));
-  return { ...result, fee: feeEvent ? feeEvent.event.data.actualFee.toBigInt() : 0n };
-}
-
-function moduleError(dispatchError) {
-  assert.ok(dispatchError?.isModule, `expected a module error, got ${dispatchError}`);
-  const { section, name } = api.registry.findMetaError(dispatchError.asModule);
-  return `${section}.${name}`;
-}
-
-async function modelHold(who) {
-  const holds = await api.query.balances.holds(who);
-  const hold = holds.find((h) => h.id.isModels && h.id.asModels.isModelDeposit);
-  return hold ? hold.amount.toBigInt() : 0n;
-}
 
 const SPEC = {
   name: 'demo-mlp',
@@ -62,7 +41,7 @@ test('register a model and read it back; the deposit is held on the owner', asyn
   const modelId = (await api.query.models.nextModelId()).toNumber();
   const before = (await api.query.system.account(alice.address)).data;
 
-  const { events, dispatchError, fee, finalized } = await submit(api.tx.models.registerModel(SPEC), alice);
+  const { events, dispatchError, fee, finalized } = await submit(api, api.tx.models.registerModel(SPEC), alice);
   assert.equal(dispatchError, undefined);
   const registered = events.find(({ event }) => api.events.models.ModelRegistered.is(event));
   assert.ok(registered, 'ModelRegistered emitted');
@@ -92,7 +71,7 @@ test('register a model and read it back; the deposit is held on the owner', asyn
   const perByte = api.consts.models.modelDepositPerByte.toBigInt();
   assert.equal(deposit, base + perByte * BigInt(stored.encodedLength));
   assert.equal(stored.deposit.toBigInt(), deposit);
-  assert.equal(await modelHold(alice.address), deposit);
+  assert.equal(await heldFor(api, alice.address, 'Models', 'ModelDeposit'), deposit);
   const afterData = (await (await api.at(finalized)).query.system.account(alice.address)).data;
   assert.equal(before.free.toBigInt() - afterData.free.toBigInt(), deposit + fee);
   assert.equal(afterData.reserved.toBigInt() - before.reserved.toBigInt(), deposit);
@@ -100,23 +79,23 @@ test('register a model and read it back; the deposit is held on the owner', asyn
 
 test('only the owner updates a model; errors come back as module errors', async () => {
   const modelId = (await api.query.models.nextModelId()).toNumber() - 1;
-  const denied = await submit(api.tx.models.updateFee(modelId, OPG), bob);
-  assert.equal(moduleError(denied.dispatchError), 'models.NotOwner');
+  const denied = await submit(api, api.tx.models.updateFee(modelId, OPG), bob);
+  assert.equal(moduleError(api, denied.dispatchError), 'models.NotOwner');
 
-  const updated = await submit(api.tx.models.updateFee(modelId, 5n * OPG), alice);
+  const updated = await submit(api, api.tx.models.updateFee(modelId, 5n * OPG), alice);
   assert.equal(updated.dispatchError, undefined);
   assert.equal((await api.query.models.models(modelId)).unwrap().feePerExecutor.toBigInt(), 5n * OPG);
 });
 
 test('a validator serves the model; a non-validator cannot', async () => {
   const modelId = (await api.query.models.nextModelId()).toNumber() - 1;
-  const notValidator = await submit(api.tx.models.serveModel(modelId), bob);
-  assert.equal(moduleError(notValidator.dispatchError), 'models.NotValidator');
+  const notValidator = await submit(api, api.tx.models.serveModel(modelId), bob);
+  assert.equal(moduleError(api, notValidator.dispatchError), 'models.NotValidator');
 
   const bond = api.consts.inferenceStaking.minValidatorBond.toBigInt();
-  const registered = await submit(api.tx.inferenceStaking.registerValidator(bond, 100_000_000), alice);
+  const registered = await submit(api, api.tx.inferenceStaking.registerValidator(bond, 100_000_000), alice);
   assert.equal(registered.dispatchError, undefined);
-  const served = await submit(api.tx.models.serveModel(modelId), alice);
+  const served = await submit(api, api.tx.models.serveModel(modelId), alice);
   assert.equal(served.dispatchError, undefined);
   assert.ok(served.events.some(({ event }) => api.events.models.ServingStarted.is(event)));
 
@@ -127,13 +106,13 @@ test('a validator serves the model; a non-validator cannot', async () => {
 
 test('removing the model releases its deposit', async () => {
   const modelId = (await api.query.models.nextModelId()).toNumber() - 1;
-  const held = await modelHold(alice.address);
+  const held = await heldFor(api, alice.address, 'Models', 'ModelDeposit');
   assert.ok(held > 0n);
-  const removed = await submit(api.tx.models.removeModel(modelId), alice);
+  const removed = await submit(api, api.tx.models.removeModel(modelId), alice);
   assert.equal(removed.dispatchError, undefined);
   const event = removed.events.find(({ event }) => api.events.models.ModelRemoved.is(event));
   assert.equal(event.event.data.released.toBigInt(), held);
-  assert.equal(await modelHold(alice.address), 0n);
+  assert.equal(await heldFor(api, alice.address, 'Models', 'ModelDeposit'), 0n);
   assert.ok((await api.query.models.models(modelId)).isNone);
   assert.equal((await api.query.models.servers(modelId)).length, 0);
 });
