@@ -6,6 +6,8 @@ export REPO_ROOT
 
 # Cargo's build output lives outside the clone so that every clone (and CI) reuses one build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opg-chain/target}"
+# The test script logs into it before cargo has created it.
+mkdir -p "$CARGO_TARGET_DIR"
 # With the target dir outside the repository, substrate-wasm-builder needs to be told where the
 # workspace (and its Cargo.lock) is, or it resolves dependency versions of its own.
 export WASM_BUILD_WORKSPACE_HINT="$REPO_ROOT"

@@ -309,7 +309,8 @@ impl_runtime_apis! {
 	impl frame_try_runtime::TryRuntime<Block> for Runtime {
 		fn on_runtime_upgrade(checks: frame_try_runtime::UpgradeCheckSelect) -> (Weight, Weight) {
 			// Called by `try-runtime`'s `on-runtime-upgrade`: not for use on a live chain.
-			let weight = Executive::try_runtime_upgrade(checks).unwrap();
+			let weight = Executive::try_runtime_upgrade(checks)
+				.expect("try-runtime: the runtime upgrade's checks failed");
 			(weight, super::configs::RuntimeBlockWeights::get().max_block)
 		}
 
