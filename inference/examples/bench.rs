@@ -2,23 +2,31 @@
 //! compare raw outputs across processes with different `RAYON_NUM_THREADS`, i.e. different
 //! `gemm` work splits).
 //!
-//! `OPG_MINILM_DIR="$(scripts/fetch-test-models.sh)" cargo run -p opg-inference --example bench --release -- THREADS`
+//! `OPG_MINILM_DIR="$(scripts/fetch-test-models.sh)" cargo run -p opg-inference --example bench --release -- THREADS [RUNS]`
 //!
-//! Not a criterion benchmark: a plain timing loop, reported as the median.
+//! Not a criterion benchmark: a plain timing loop over the sentences of `benches/sentences.txt`,
+//! reported as medians, ending with one `RESULT` line that `scripts/bench-engine.sh` parses and
+//! sets beside PyTorch's (`scripts/bench-minilm-torch.py` prints the same line).
 
-use opg_inference::{demo, Engine, EngineConfig, ModelDescriptor};
+use opg_inference::{demo, perf, CancelToken, Engine, EngineConfig, LoadedModel, ModelDescriptor};
 use opg_primitives::models::{Architecture, ComparisonRule, ModelFormat};
-use std::time::{Duration, Instant};
-
-const SENTENCE: &str = "Validators run the model and commit to the digest of its output.";
+use std::{
+	sync::Arc,
+	time::{Duration, Instant},
+};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
 	samples.sort();
 	samples.get(samples.len() / 2).copied().unwrap_or_default()
 }
 
+fn ms(duration: Duration) -> f64 {
+	duration.as_secs_f64() * 1e3
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
 	let threads: usize = std::env::args().nth(1).map_or(Ok(1), |t| t.parse())?;
+	let runs: usize = std::env::args().nth(2).map_or(Ok(30), |t| t.parse())?;
 	let minilm = std::path::PathBuf::from(
 		std::env::var_os("OPG_MINILM_DIR")
 			.ok_or("set OPG_MINILM_DIR (scripts/fetch-test-models.sh)")?,
@@ -48,20 +56,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 		},
 	};
 
-	let out = engine.run(&bert, SENTENCE.as_bytes())?;
+	let sentences = perf::sentences();
+	let sentence = *sentences.first().ok_or("no sentences")?;
+	let model = engine.load(&bert)?;
+	let LoadedModel::Bert(embedder) = &*model else { return Err("MiniLM is not BERT".into()) };
+	let tokens = embedder.tokenize(sentence)?.len();
+	let padded = sentences
+		.iter()
+		.map(|s| embedder.tokenize(s).map(|t| t.len()))
+		.try_fold(0, |max, len| len.map(|len| max.max(len)))?;
+	let flops_one = embedder.shape().flops(1, tokens);
+	let flops_batch = embedder.shape().flops(sentences.len(), padded);
+
+	let out = engine.run(&bert, sentence.as_bytes())?;
 	let mut times = Vec::new();
-	for _ in 0..30 {
+	for _ in 0..runs {
 		let start = Instant::now();
-		engine.run(&bert, SENTENCE.as_bytes())?;
+		engine.run(&bert, sentence.as_bytes())?;
 		times.push(start.elapsed());
 	}
-	println!("MiniLM, 1 sentence: median {:?}", median(times));
-	let start = Instant::now();
-	for _ in 0..32 {
-		engine.run(&bert, SENTENCE.as_bytes())?;
-	}
-	println!("MiniLM, 32 sentences one by one: {:?}", start.elapsed());
+	let one = median(times);
+	println!("MiniLM, 1 sentence ({tokens} tokens): median {one:?}");
 	println!("MiniLM Exact digest {:?}", ComparisonRule::Exact.digest(&out));
+
+	let texts = Arc::new(sentences.clone());
+	let batch_job = || {
+		let (model, texts) = (model.clone(), texts.clone());
+		engine.execute(&CancelToken::new(), move || match &*model {
+			LoadedModel::Bert(bert) => bert.embed_batch(&texts),
+			LoadedModel::Mlp(_) => Ok(Vec::new()),
+		})
+	};
+	batch_job()?;
+	let mut times = Vec::new();
+	for _ in 0..runs.div_ceil(5).max(3) {
+		let start = Instant::now();
+		batch_job()?;
+		times.push(start.elapsed());
+	}
+	let batch = median(times);
+	println!("MiniLM, batch of {} ({padded} tokens padded): median {batch:?}", sentences.len());
+
+	let peak = engine.execute(&CancelToken::new(), || perf::matmul_gflops(512, 10))?;
 
 	let samples = demo::parse_digits(&std::fs::read(demo::data_path())?);
 	let inputs: Vec<Vec<u8>> = samples.iter().map(|s| demo::encode_f32(&s.input)).collect();
@@ -71,14 +107,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 		digest_input.extend(engine.run(&mlp, input)?);
 	}
 	let elapsed = start.elapsed();
-	println!(
-		"demo MLP: {} inferences in {elapsed:?} ({:.0}/s)",
-		inputs.len(),
-		inputs.len() as f64 / elapsed.as_secs_f64()
-	);
+	let mlp_rate = inputs.len() as f64 / elapsed.as_secs_f64();
+	println!("demo MLP: {} inferences in {elapsed:?} ({mlp_rate:.0}/s)", inputs.len());
 	println!(
 		"demo MLP Exact digest of all outputs {:?}",
 		ComparisonRule::Exact.digest(&digest_input)
+	);
+	println!(
+		"RESULT impl=candle threads={threads} tokens={tokens} one_ms={:.3} batch={} padded={padded} \
+		 batch_ms={:.3} one_gflops={:.2} batch_gflops={:.2} peak_gflops={peak:.1} mlp_per_s={mlp_rate:.0}",
+		ms(one),
+		sentences.len(),
+		ms(batch),
+		flops_one / one.as_secs_f64() / 1e9,
+		flops_batch / batch.as_secs_f64() / 1e9,
 	);
 	Ok(())
 }

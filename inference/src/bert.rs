@@ -17,6 +17,31 @@ pub struct BertEmbedder {
 	model: BertModel,
 	tokenizer: Tokenizer,
 	max_tokens: usize,
+	shape: BertShape,
+}
+
+/// The sizes of a BERT encoder that determine its cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BertShape {
+	/// Encoder layers.
+	pub layers: usize,
+	/// Hidden size (embedding width).
+	pub hidden: usize,
+	/// Feed-forward inner size.
+	pub intermediate: usize,
+}
+
+impl BertShape {
+	/// Floating-point operations (a multiply-add counts 2) of the encoder's matrix products for
+	/// `batch` sequences of `tokens` tokens each: per layer the Q, K, V and output projections
+	/// (`4 · 2·t·h·h`), the two feed-forward products (`2 · 2·t·h·i`) and attention's
+	/// `Q·Kᵀ` and `P·V` (`2 · 2·t·t·h`, all heads together). Embeddings, layer norms,
+	/// softmax, GELU and pooling are left out (they are `O(t·h)`, under 1 % here).
+	pub fn flops(&self, batch: usize, tokens: usize) -> f64 {
+		let (t, h, i) = (tokens as f64, self.hidden as f64, self.intermediate as f64);
+		let per_layer = 8.0 * t * h * h + 4.0 * t * h * i + 4.0 * t * t * h;
+		per_layer * self.layers as f64 * batch as f64
+	}
 }
 
 impl BertEmbedder {
@@ -42,7 +67,12 @@ impl BertEmbedder {
 		let model =
 			BertModel::load(vb, &config).map_err(|e| EngineError::InvalidWeights(e.to_string()))?;
 		let max_tokens = max_tokens.min(config.max_position_embeddings);
-		Ok(Self { model, tokenizer, max_tokens })
+		let shape = BertShape {
+			layers: config.num_hidden_layers,
+			hidden: config.hidden_size,
+			intermediate: config.intermediate_size,
+		};
+		Ok(Self { model, tokenizer, max_tokens, shape })
 	}
 
 	/// Tokenises `text` (with the special tokens); refuses more than the token bound.
@@ -82,6 +112,43 @@ impl BertEmbedder {
 	pub fn embed(&self, text: &str) -> Result<Vec<f32>> {
 		let ids = self.tokenize(text)?;
 		self.embed_ids(&ids)
+	}
+
+	/// Embeds several sentences in one forward pass: the token sequences are padded to the
+	/// longest one and the padding is masked out of attention and pooling. Same results as
+	/// [`Self::embed`] up to rounding (the matrix products have other shapes, so the sums may be
+	/// blocked differently): for throughput measurements, not for canonical outputs.
+	pub fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+		let sequences = texts.iter().map(|text| self.tokenize(text)).collect::<Result<Vec<_>>>()?;
+		let len = sequences.iter().map(Vec::len).max().unwrap_or(0);
+		let batch = sequences.len();
+		if batch == 0 || len == 0 {
+			return Ok(Vec::new());
+		}
+		let mut ids = Vec::with_capacity(batch.saturating_mul(len));
+		let mut mask = Vec::with_capacity(batch.saturating_mul(len));
+		for sequence in &sequences {
+			let padding = len.saturating_sub(sequence.len());
+			ids.extend_from_slice(sequence);
+			ids.extend(core::iter::repeat_n(0u32, padding));
+			mask.extend(core::iter::repeat_n(1u32, sequence.len()));
+			mask.extend(core::iter::repeat_n(0u32, padding));
+		}
+		let input_ids = Tensor::from_vec(ids, (batch, len), &Device::Cpu)?;
+		let attention_mask = Tensor::from_vec(mask, (batch, len), &Device::Cpu)?;
+		let token_type_ids = input_ids.zeros_like()?;
+		let hidden = self.model.forward(&input_ids, &token_type_ids, Some(&attention_mask))?;
+		let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+		let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+		let pooled = summed.broadcast_div(&mask.sum(1)?)?;
+		let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?;
+		let normalised = pooled.broadcast_div(&norm.clamp(1e-12f32, f32::INFINITY)?)?;
+		Ok(normalised.to_vec2::<f32>()?)
+	}
+
+	/// The encoder's sizes (for FLOP counts).
+	pub fn shape(&self) -> BertShape {
+		self.shape
 	}
 
 	/// The effective token bound.

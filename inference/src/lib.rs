@@ -55,6 +55,7 @@ pub mod demo;
 mod engine;
 mod error;
 pub mod mlp;
+pub mod perf;
 pub mod store;
 
 pub use engine::{
