@@ -1,20 +1,23 @@
-//! `Architecture::BertEmbedding`: a BERT encoder (`candle_transformers::models::bert`) with a
-//! `tokenizers` tokenizer, mean pooling over the tokens and L2 normalisation — the
-//! sentence-transformers recipe of models such as all-MiniLM-L6-v2.
+//! `Architecture::BertEmbedding`: a BERT encoder (the configuration and weights of
+//! `candle_transformers::models::bert`, run by the engine's own encoder with pre-transposed
+//! weights and fused kernels, see `encoder.rs` and [`crate::kernels`]) with a `tokenizers`
+//! tokenizer, mean pooling over the tokens and L2 normalisation — the sentence-transformers
+//! recipe of models such as all-MiniLM-L6-v2.
 //!
 //! Files: the Hugging Face `config.json` (`config_hash`), `tokenizer.json` (`tokenizer_hash`)
 //! and `model.safetensors` (the weights). Input: UTF-8 text, one sentence. Output: the
 //! normalised embedding (`hidden_size` values).
 
+use crate::encoder::Encoder;
 use crate::error::{EngineError, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use tokenizers::Tokenizer;
 
 /// A loaded sentence-embedding model.
 pub struct BertEmbedder {
-	model: BertModel,
+	encoder: Encoder,
 	tokenizer: Tokenizer,
 	max_tokens: usize,
 	shape: BertShape,
@@ -64,15 +67,15 @@ impl BertEmbedder {
 			.map_err(|e| EngineError::InvalidConfig(format!("tokenizer: {e}")))?;
 		let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
 			.map_err(|e| EngineError::InvalidWeights(e.to_string()))?;
-		let model =
-			BertModel::load(vb, &config).map_err(|e| EngineError::InvalidWeights(e.to_string()))?;
+		let encoder =
+			Encoder::load(vb, &config).map_err(|e| EngineError::InvalidWeights(e.to_string()))?;
 		let max_tokens = max_tokens.min(config.max_position_embeddings);
 		let shape = BertShape {
 			layers: config.num_hidden_layers,
 			hidden: config.hidden_size,
 			intermediate: config.intermediate_size,
 		};
-		Ok(Self { model, tokenizer, max_tokens, shape })
+		Ok(Self { encoder, tokenizer, max_tokens, shape })
 	}
 
 	/// Tokenises `text` (with the special tokens); refuses more than the token bound.
@@ -97,9 +100,8 @@ impl BertEmbedder {
 	pub fn embed_ids(&self, ids: &[u32]) -> Result<Vec<f32>> {
 		let len = ids.len();
 		let input_ids = Tensor::from_slice(ids, (1, len), &Device::Cpu)?;
-		let token_type_ids = input_ids.zeros_like()?;
 		let attention_mask = input_ids.ones_like()?;
-		let hidden = self.model.forward(&input_ids, &token_type_ids, Some(&attention_mask))?;
+		let hidden = self.encoder.forward(&input_ids, &attention_mask)?;
 		// Every token is real (no padding), so the masked mean is the plain mean.
 		let pooled = hidden.mean(1)?;
 		let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?;
@@ -136,8 +138,7 @@ impl BertEmbedder {
 		}
 		let input_ids = Tensor::from_vec(ids, (batch, len), &Device::Cpu)?;
 		let attention_mask = Tensor::from_vec(mask, (batch, len), &Device::Cpu)?;
-		let token_type_ids = input_ids.zeros_like()?;
-		let hidden = self.model.forward(&input_ids, &token_type_ids, Some(&attention_mask))?;
+		let hidden = self.encoder.forward(&input_ids, &attention_mask)?;
 		let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(2)?;
 		let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
 		let pooled = summed.broadcast_div(&mask.sum(1)?)?;

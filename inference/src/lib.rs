@@ -52,8 +52,10 @@
 
 pub mod bert;
 pub mod demo;
+mod encoder;
 mod engine;
 mod error;
+pub mod kernels;
 pub mod mlp;
 pub mod perf;
 pub mod store;

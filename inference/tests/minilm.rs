@@ -111,3 +111,21 @@ fn minilm_bounds_its_input() {
 	));
 	assert!(matches!(engine.run(&descriptor, &[0xff, 0xfe]), Err(EngineError::InvalidInput(_))));
 }
+
+#[test]
+fn minilm_batch_matches_one_by_one() {
+	let engine = common::engine("minilm-batch", 2);
+	let descriptor = import_minilm(&engine);
+	let model = engine.load(&descriptor).unwrap();
+	let opg_inference::LoadedModel::Bert(bert) = &*model else { panic!("MiniLM is BERT") };
+	// Sentences of different lengths, so that all but the longest are padded.
+	let fixture = fixture();
+	let texts: Vec<&str> = fixture.sentences.iter().map(String::as_str).collect();
+	let batch = bert.embed_batch(&texts).unwrap();
+	assert_eq!(batch.len(), texts.len());
+	for ((text, batched), reference) in texts.iter().zip(&batch).zip(&fixture.embeddings) {
+		let single = bert.embed(text).unwrap();
+		assert!(cosine(batched, &single) >= 0.99999, "{text:?}: batch vs single");
+		assert!(cosine(batched, reference) >= 0.9999, "{text:?}: batch vs reference");
+	}
+}
