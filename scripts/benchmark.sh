@@ -13,6 +13,7 @@ cd "$REPO_ROOT"
 declare -A crate_dir=(
 	[pallet_models]=pallets/models
 	[pallet_inference_staking]=pallets/staking
+	[pallet_inference]=pallets/inference
 )
 pallets=("$@")
 [ "${#pallets[@]}" -gt 0 ] || pallets=("${!crate_dir[@]}")

@@ -19,7 +19,7 @@ cargo_status=${PIPESTATUS[0]}
 # The pallets' benchmarks run as tests against their mocks too.
 log "cargo test (pallets with runtime-benchmarks)"
 SKIP_WASM_BUILD=1 cargo test --locked --no-fail-fast -p pallet-models -p pallet-inference-staking \
-	--features runtime-benchmarks 2>&1 | tee -a "$CARGO_TARGET_DIR/cargo-test.log"
+	-p pallet-inference --features runtime-benchmarks 2>&1 | tee -a "$CARGO_TARGET_DIR/cargo-test.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || cargo_status=1
 set -e
 read -r cargo_pass cargo_fail < <(grep -E '^test result:' "$CARGO_TARGET_DIR/cargo-test.log" |

@@ -4,12 +4,14 @@
 //! - [`models`]: model registry types, the output canonicalisation used by both the engine and
 //!   the chain, and the `ModelProvider` trait;
 //! - [`staking`]: the `InferenceStaking` trait of the staking pallet;
-//! - [`runtime_api`]: runtime APIs clients call to read the registry.
+//! - [`inference`]: task identifiers, commitments and revealed outputs of `pallet-inference`;
+//! - [`runtime_api`]: runtime APIs clients call to read the registry and tasks.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
 
+pub mod inference;
 pub mod models;
 pub mod runtime_api;
 pub mod staking;

@@ -16,9 +16,9 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	configs::EpochDuration, AccountId, Babe, Balance, Block, Executive, Grandpa, InherentDataExt,
-	Models, Nonce, Runtime, RuntimeCall, RuntimeGenesisConfig, SessionKeys, System,
-	TransactionPayment, BABE_GENESIS_EPOCH_CONFIG, VERSION,
+	configs::EpochDuration, AccountId, Babe, Balance, Block, Executive, Grandpa, Inference,
+	InherentDataExt, Models, Nonce, Runtime, RuntimeCall, RuntimeGenesisConfig, SessionKeys,
+	System, TransactionPayment, BABE_GENESIS_EPOCH_CONFIG, VERSION,
 };
 
 impl_runtime_apis! {
@@ -68,6 +68,29 @@ impl_runtime_apis! {
 
 		fn model_servers(model_id: opg_primitives::models::ModelId) -> Vec<AccountId> {
 			Models::model_servers(model_id)
+		}
+	}
+
+	impl opg_primitives::runtime_api::InferenceApi<Block, AccountId, pallet_inference::TaskInfoOf<Runtime>>
+		for Runtime
+	{
+		fn task(task_id: opg_primitives::inference::TaskId) -> Option<pallet_inference::TaskInfoOf<Runtime>> {
+			Inference::task(task_id)
+		}
+
+		fn task_input(task_id: opg_primitives::inference::TaskId) -> Option<Vec<u8>> {
+			Inference::task_input(task_id)
+		}
+
+		fn task_result(task_id: opg_primitives::inference::TaskId) -> Option<Vec<u8>> {
+			Inference::task_result(task_id)
+		}
+
+		fn pending_tasks(
+			executor: AccountId,
+			limit: u32,
+		) -> Vec<(opg_primitives::inference::TaskId, opg_primitives::inference::PendingAction)> {
+			Inference::pending_tasks(&executor, limit)
 		}
 	}
 

@@ -8,4 +8,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_sudo, Sudo]
 	[pallet_models, Models]
 	[pallet_inference_staking, InferenceStaking]
+	[pallet_inference, Inference]
 );

@@ -79,10 +79,10 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	authoring_version: 1,
 	// Bump on every change of runtime logic; `transaction_version` on every change of calls or
 	// transaction extensions.
-	spec_version: 100,
+	spec_version: 101,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
-	transaction_version: 1,
+	transaction_version: 2,
 	system_version: 1,
 };
 
@@ -261,4 +261,9 @@ mod runtime {
 
 	#[runtime::pallet_index(11)]
 	pub type InferenceStaking = pallet_inference_staking;
+
+	// After BABE: its `on_finalize` stores the block's VRF output before this pallet's
+	// `on_finalize` draws executors from it.
+	#[runtime::pallet_index(12)]
+	pub type Inference = pallet_inference;
 }

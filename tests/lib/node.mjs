@@ -234,3 +234,26 @@ export function sendAndFinalize(tx, signer, { timeoutMs = 120_000 } = {}) {
     }).then((u) => { unsub = u; }, (err) => { clearTimeout(timer); reject(err); });
   });
 }
+
+/** Signs and sends `tx`, resolving once it is in a block (not waiting for finality). */
+export function sendInBlock(tx, signer, { timeoutMs = 60_000 } = {}) {
+  return new Promise((resolveTx, reject) => {
+    let unsub = null;
+    const timer = setTimeout(() => {
+      if (unsub) unsub();
+      reject(new Error(`transaction not included within ${timeoutMs} ms`));
+    }, timeoutMs);
+    tx.signAndSend(signer, (result) => {
+      const { status, events, dispatchError } = result;
+      if (status.isInBlock) {
+        clearTimeout(timer);
+        if (unsub) unsub();
+        resolveTx({ inBlock: status.asInBlock.toHex(), events, dispatchError });
+      } else if (status.isDropped || status.isInvalid || status.isUsurped) {
+        clearTimeout(timer);
+        if (unsub) unsub();
+        reject(new Error(`transaction ${status.type}`));
+      }
+    }).then((u) => { unsub = u; }, (err) => { clearTimeout(timer); reject(err); });
+  });
+}

@@ -1,14 +1,17 @@
 //! Configuration of the OPG pallets: the model registry and inference staking.
 
 use crate::{
-	configs::TreasuryAccount, currency::OPG, Balances, BlockNumber, InferenceStaking, Runtime,
-	RuntimeHoldReason,
+	configs::{RuntimeBlockWeights, TreasuryAccount},
+	currency::OPG,
+	Balances, BlockNumber, Inference, InferenceStaking, Models, Runtime, RuntimeHoldReason,
 };
 use frame_support::{
 	parameter_types,
 	traits::{tokens::imbalance::ResolveTo, ConstU32},
+	weights::Weight,
 	PalletId,
 };
+use sp_runtime::Perbill;
 
 parameter_types! {
 	/// Held for every registered model: a base plus a price per byte of its stored entry.
@@ -21,8 +24,8 @@ impl pallet_models::Config for Runtime {
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Staking = InferenceStaking;
-	/// No inference pallet yet: no model has pending tasks.
-	type PendingTasks = ();
+	/// A model with open inference tasks cannot be removed.
+	type PendingTasks = Inference;
 	type ModelDepositBase = ModelDepositBase;
 	type ModelDepositPerByte = ModelDepositPerByte;
 	type MaxNameLen = ConstU32<64>;
@@ -94,4 +97,124 @@ impl pallet_inference_staking::Config for Runtime {
 	type FaultWindow = FaultWindow;
 	type JailDuration = JailDuration;
 	type WeightInfo = pallet_inference_staking::weights::SubstrateWeight<Runtime>;
+}
+
+/// Blocks an executor has to commit after assignment, and committers to reveal: a minute in
+/// production (6 s blocks); 10 blocks (20 s) with `fast-runtime`.
+#[cfg(not(feature = "fast-runtime"))]
+pub const COMMIT_PERIOD: BlockNumber = crate::time::MINUTES;
+#[cfg(feature = "fast-runtime")]
+pub const COMMIT_PERIOD: BlockNumber = 10;
+#[cfg(not(feature = "fast-runtime"))]
+pub const REVEAL_PERIOD: BlockNumber = crate::time::MINUTES;
+#[cfg(feature = "fast-runtime")]
+pub const REVEAL_PERIOD: BlockNumber = 10;
+/// How long ended tasks and their results stay readable: a day; 10 minutes with `fast-runtime`.
+#[cfg(not(feature = "fast-runtime"))]
+pub const RESULT_TTL: BlockNumber = crate::time::DAYS;
+#[cfg(feature = "fast-runtime")]
+pub const RESULT_TTL: BlockNumber = 10 * crate::time::MINUTES;
+
+parameter_types! {
+	pub const ProtocolFee: Perbill = Perbill::from_percent(5);
+	pub const MismatchSlash: Perbill = Perbill::from_percent(5);
+	pub const NoShowSlash: Perbill = Perbill::from_percent(1);
+	pub const CommitPeriod: BlockNumber = COMMIT_PERIOD;
+	pub const RevealPeriod: BlockNumber = REVEAL_PERIOD;
+	pub const ResultTtl: BlockNumber = RESULT_TTL;
+	/// A quarter of a block's weight for deadlines, assignments and pruning when they are due.
+	pub InferenceAgendaWeight: Weight = Perbill::from_percent(25) * RuntimeBlockWeights::get().max_block;
+}
+
+/// Inference tasks: escrow, stake-weighted assignment from BABE's per-block VRF output,
+/// commit-reveal, settlement. Protocol fees go to the treasury.
+impl pallet_inference::Config for Runtime {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Models = Models;
+	type Staking = InferenceStaking;
+	/// `AuthorVrfRandomness`, which BABE's `on_finalize` sets to this block's VRF output before
+	/// the inference pallet's `on_finalize` reads it (BABE is declared first). Every block has
+	/// one: the chain uses primary and secondary *VRF* slots.
+	type Randomness = pallet_babe::ParentBlockRandomness<Runtime>;
+	type ProtocolFee = ProtocolFee;
+	type ProtocolFeeDestination = ResolveTo<TreasuryAccount, Balances>;
+	type MismatchSlash = MismatchSlash;
+	type NoShowSlash = NoShowSlash;
+	/// 16 KiB: 4,096 `f32` features, or a few pages of text.
+	type MaxInputLen = ConstU32<16_384>;
+	/// 16 KiB: 4,096 `f32` values (an all-MiniLM-L6-v2 embedding is 384).
+	type MaxOutputLen = ConstU32<16_384>;
+	type MaxRedundancy = ConstU32<16>;
+	type CommitPeriod = CommitPeriod;
+	type RevealPeriod = RevealPeriod;
+	type ResultTtl = ResultTtl;
+	type MaxAssignmentDelay = ConstU32<10>;
+	type MaxAgendaItems = ConstU32<512>;
+	type AgendaWeight = InferenceAgendaWeight;
+	type MaxSamplingAttempts = ConstU32<8>;
+	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = InferenceBenchmarkHelper;
+}
+
+/// Registers models and validators through the real registry and staking pallets for the
+/// inference benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct InferenceBenchmarkHelper;
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_inference::BenchmarkHelper<crate::AccountId, crate::Balance>
+	for InferenceBenchmarkHelper
+{
+	fn create_model(
+		owner: &crate::AccountId,
+		redundancy: u32,
+		fee_per_executor: crate::Balance,
+		comparison: opg_primitives::models::ComparisonRule,
+	) -> opg_primitives::models::ModelId {
+		use frame_support::traits::fungible::Mutate;
+		use opg_primitives::models::*;
+		let _ = Balances::mint_into(owner, 1_000 * OPG);
+		let model_id = pallet_models::NextModelId::<Runtime>::get();
+		let spec = ModelSpec {
+			name: b"benchmark".to_vec(),
+			weights_hash: sp_core::H256::repeat_byte(1),
+			size_bytes: 1_000,
+			format: ModelFormat::Safetensors,
+			architecture: Architecture::Mlp { config_hash: sp_core::H256::repeat_byte(2) },
+			input: InputKind::F32Vector,
+			output: OutputKind::Logits,
+			fee_per_executor,
+			redundancy,
+			quorum: None,
+			comparison,
+			source_uri: None,
+		};
+		let _ = Models::register_model(frame_system::RawOrigin::Signed(owner.clone()).into(), spec);
+		model_id
+	}
+
+	fn make_validator(
+		who: &crate::AccountId,
+		weight: u32,
+		model_id: Option<opg_primitives::models::ModelId>,
+	) {
+		use frame_support::traits::fungible::Mutate;
+		let bond = MinValidatorBond::get().saturating_mul(weight.into());
+		let _ = Balances::mint_into(who, bond.saturating_mul(2));
+		let origin = || frame_system::RawOrigin::Signed(who.clone()).into();
+		let _ = InferenceStaking::register_validator(origin(), bond, Perbill::from_percent(10));
+		if let Some(model_id) = model_id {
+			let _ = Models::serve_model(origin(), model_id);
+		}
+	}
+
+	fn make_ineligible(who: &crate::AccountId) {
+		let _ = InferenceStaking::chill(frame_system::RawOrigin::Signed(who.clone()).into());
+	}
+
+	fn max_validators() -> u32 {
+		use frame_support::traits::Get as _;
+		<Runtime as pallet_inference_staking::Config>::MaxValidators::get()
+	}
 }

@@ -1,0 +1,200 @@
+//! Drawing a task's executors: `redundancy` distinct eligible validators that serve the model,
+//! each with probability proportional to its stake.
+//!
+//! # Randomness
+//!
+//! Assignment runs in `on_finalize` of the block after the request's inclusion, seeded by
+//! `Config::Randomness` with the task id as subject. In the runtime that is the block's BABE VRF
+//! output, which exists only once the block's author has claimed its slot, so neither the
+//! requester nor anyone else knows the executors when the request is signed.
+//!
+//! What a block author can still bias: the author of the assigning block knows its VRF output
+//! (it is fixed by its key, the slot and the epoch randomness) and may see the request in the
+//! pool before including it; an author who holds the slot after the request's inclusion can
+//! therefore compute the draw in advance and choose to include a request (or not) in the block
+//! before its own, or withhold its own block (forfeiting its reward) so that another slot's VRF
+//! draws instead. It cannot choose the output itself. Requesters who fear such an author can only
+//! rely on the honest majority of slots.
+//!
+//! # Drawing
+//!
+//! Each draw picks a point uniformly in `[0, total eligible stake)` from the seeded stream and
+//! asks the staking pallet for the validator whose stake interval contains it
+//! (`O(log MaxValidators)`, a Fenwick tree). A validator that does not serve the model, or was
+//! already drawn, is rejected and the draw repeated: rejection sampling gives each remaining
+//! eligible server exactly its stake-proportional chance. After `MaxSamplingAttempts × redundancy`
+//! draws (servers of this model hold little of the total stake), the remaining executors are
+//! drawn from a bounded scan of the model's servers (at most `MaxServersPerModel`) with the same
+//! stake weights, so assignment never fails while enough eligible servers exist.
+
+use crate::{pallet::*, types::*, weights::WeightInfo};
+use alloc::vec::Vec;
+use codec::Encode;
+use frame_support::{pallet_prelude::*, traits::Randomness};
+use opg_primitives::{inference::TaskId, models::ModelProvider, staking::InferenceStaking};
+use sp_runtime::{
+	traits::{Hash, One, Saturating},
+	SaturatedConversion,
+};
+
+/// Prefix of the randomness subject of an assignment.
+pub const ASSIGN_SUBJECT: &[u8; 10] = b"opg/assign";
+
+/// A stream of `u128`s: `blake2_256(seed ‖ counter)`, counter from 0.
+pub struct DrawStream<'a> {
+	seed: &'a [u8],
+	counter: u32,
+}
+
+impl<'a> DrawStream<'a> {
+	/// A stream seeded with `seed`.
+	pub fn new(seed: &'a [u8]) -> Self {
+		Self { seed, counter: 0 }
+	}
+
+	/// The next number.
+	pub fn next_u128(&mut self) -> u128 {
+		let hash = sp_runtime::traits::BlakeTwo256::hash_of(&(self.seed, self.counter));
+		self.counter = self.counter.wrapping_add(1);
+		let mut bytes = [0u8; 16];
+		bytes.copy_from_slice(hash.as_bytes().get(..16).unwrap_or(&[0u8; 16]));
+		u128::from_le_bytes(bytes)
+	}
+
+	/// A number uniform in `[0, bound)` (bias at most `bound / 2^128`); 0 when `bound` is 0.
+	pub fn below(&mut self, bound: u128) -> u128 {
+		self.next_u128().checked_rem(bound).unwrap_or(0)
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// The bound on a model's servers.
+	pub fn max_servers() -> u32 {
+		<<T::Models as ModelProvider<T::AccountId>>::MaxServers as Get<u32>>::get()
+	}
+
+	/// Draws the executors of a queued task; returns the weight used.
+	pub(crate) fn on_assign(task_id: TaskId) -> Weight {
+		let read = T::DbWeight::get().reads(1);
+		let Some(mut task) = Tasks::<T>::get(task_id) else { return read };
+		let TaskStatus::Queued { .. } = task.status else { return read };
+		let now = frame_system::Pallet::<T>::block_number();
+		// The randomness (one read of BABE's VRF output) on top of the benchmarked draw.
+		let weight = T::WeightInfo::assign(task.redundancy, Self::max_servers())
+			.saturating_add(T::DbWeight::get().reads(1));
+
+		let (random, _) = T::Randomness::random(&(ASSIGN_SUBJECT, task_id).encode());
+		let Some(random) = random else {
+			let waited = now.saturating_sub(task.created_at);
+			let retry = (waited < T::MaxAssignmentDelay::get())
+				.then(|| {
+					Self::schedule(now.saturating_add(One::one()), AgendaItem::Assign(task_id))
+				})
+				.and_then(Result::ok);
+			match retry {
+				Some(assign_at) => {
+					task.status = TaskStatus::Queued { assign_at };
+					Tasks::<T>::insert(task_id, task);
+					Self::deposit_event(Event::AssignmentPostponed { task_id });
+				},
+				None => Self::fail(task_id, task, FailReason::NoRandomness),
+			}
+			return weight;
+		};
+
+		Self::assign_with_seed(task_id, task, random.as_ref());
+		weight
+	}
+
+	/// Draws the executors of the queued `task` from `seed` and opens its commit phase, or fails
+	/// it when too few eligible validators serve its model.
+	pub(crate) fn assign_with_seed(task_id: TaskId, mut task: TaskInfoOf<T>, seed: &[u8]) {
+		let now = frame_system::Pallet::<T>::block_number();
+		let servers = T::Models::servers(task.model_id);
+		let Some(executors) = Self::draw_executors(&servers, task.redundancy, seed) else {
+			Self::fail(task_id, task, FailReason::NotEnoughExecutors);
+			return;
+		};
+		let commit_deadline = match Self::schedule(
+			now.saturating_add(T::CommitPeriod::get()),
+			AgendaItem::CommitDeadline(task_id),
+		) {
+			Ok(at) => at,
+			Err(_) => {
+				Self::fail(task_id, task, FailReason::NoQuorum);
+				return;
+			},
+		};
+		let executors: ExecutorsOf<T> = BoundedVec::truncate_from(executors);
+		task.executors = BoundedVec::truncate_from(
+			executors
+				.iter()
+				.map(|who| Executor { who: who.clone(), commitment: None, revealed: None })
+				.collect(),
+		);
+		task.status = TaskStatus::Committing { commit_deadline };
+		for who in executors.iter() {
+			ExecutorTasks::<T>::insert(who, task_id, ());
+		}
+		Tasks::<T>::insert(task_id, task);
+		Self::deposit_event(Event::TaskAssigned { task_id, executors, commit_deadline });
+	}
+
+	/// Draws `count` distinct eligible validators among `servers` (sorted), by stake, from
+	/// `seed`; `None` when fewer than `count` are eligible.
+	pub fn draw_executors(
+		servers: &[T::AccountId],
+		count: u32,
+		seed: &[u8],
+	) -> Option<Vec<T::AccountId>> {
+		let wanted = usize::try_from(count).ok()?;
+		let mut stream = DrawStream::new(seed);
+		let mut chosen: Vec<T::AccountId> = Vec::with_capacity(wanted);
+		let total: u128 = T::Staking::total_eligible_stake().saturated_into();
+		if total > 0 {
+			let attempts = T::MaxSamplingAttempts::get().saturating_mul(count);
+			for _ in 0..attempts {
+				if chosen.len() >= wanted {
+					break;
+				}
+				let point = stream.below(total).saturated_into::<BalanceOf<T>>();
+				let Some(who) = T::Staking::eligible_validator_at(point) else { continue };
+				if servers.binary_search(&who).is_ok() && !chosen.contains(&who) {
+					chosen.push(who);
+				}
+			}
+		}
+		if chosen.len() < wanted {
+			// Fallback: the servers hold too little of the total stake for rejection sampling
+			// to find them quickly. Same weights, drawn from the bounded server list.
+			let mut candidates: Vec<(T::AccountId, u128)> = servers
+				.iter()
+				.filter(|who| !chosen.contains(who) && T::Staking::is_eligible(who))
+				.map(|who| (who.clone(), T::Staking::total_stake(who).saturated_into::<u128>()))
+				.filter(|(_, stake)| *stake > 0)
+				.collect();
+			while chosen.len() < wanted && !candidates.is_empty() {
+				let sum =
+					candidates.iter().fold(0u128, |sum, (_, stake)| sum.saturating_add(*stake));
+				let mut point = stream.below(sum);
+				let index = candidates
+					.iter()
+					.position(|(_, stake)| {
+						if point < *stake {
+							true
+						} else {
+							point = point.saturating_sub(*stake);
+							false
+						}
+					})
+					.unwrap_or(0);
+				if index >= candidates.len() {
+					break;
+				}
+				let (who, _) = candidates.swap_remove(index);
+				chosen.push(who);
+			}
+		}
+		(chosen.len() == wanted).then_some(chosen)
+	}
+}

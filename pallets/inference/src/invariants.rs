@@ -1,0 +1,109 @@
+//! `try_state`: the pallet's invariants, checked by tests after every scenario and by
+//! try-runtime.
+
+use crate::{pallet::*, types::*};
+use alloc::collections::{btree_map::BTreeMap, btree_set::BTreeSet};
+use frame_support::{ensure, traits::fungible::InspectHold};
+use frame_system::pallet_prelude::BlockNumberFor;
+use sp_runtime::{traits::Saturating, TryRuntimeError};
+
+impl<T: Config> Pallet<T> {
+	/// Checks:
+	/// - every requester's escrow hold equals the escrow of its open tasks;
+	/// - `OpenTasks` counts the open tasks of each model;
+	/// - open tasks have inputs, ended tasks have none and an expiry; settled ones a result;
+	/// - executors are distinct, and `ExecutorTasks` lists exactly the (executor, open task)
+	///   pairs still waiting for that executor's commit or reveal;
+	/// - every open task has the agenda item that ends its current phase at a block not before
+	///   the cursor, and every ended task its expiry (no task stays open past its deadlines).
+	pub fn do_try_state() -> Result<(), TryRuntimeError> {
+		let mut escrow: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+		let mut open: BTreeMap<u32, u32> = BTreeMap::new();
+		let mut waiting = BTreeSet::new();
+		let mut scheduled = BTreeSet::new();
+		let cursor = AgendaCursor::<T>::get();
+		for (block, items) in Agenda::<T>::iter() {
+			ensure!(
+				block >= cursor || cursor == Default::default(),
+				"agenda item behind the cursor"
+			);
+			for item in items {
+				scheduled.insert((item, block));
+			}
+		}
+		let has_item = |item: AgendaItem, at: BlockNumberFor<T>| scheduled.contains(&(item, at));
+
+		for (task_id, task) in Tasks::<T>::iter() {
+			ensure!(task_id < NextTaskId::<T>::get(), "task id not yet handed out");
+			let mut seen = BTreeSet::new();
+			for executor in task.executors.iter() {
+				ensure!(seen.insert(executor.who.clone()), "executor assigned twice");
+				ensure!(
+					executor.revealed.is_none() || executor.commitment.is_some(),
+					"reveal without commit"
+				);
+			}
+			if task.status.is_open() {
+				let held = escrow.entry(task.requester.clone()).or_default();
+				*held = held.saturating_add(task.escrow);
+				let count = open.entry(task.model_id).or_default();
+				*count = count.saturating_add(1);
+				ensure!(TaskInputs::<T>::contains_key(task_id), "open task without input");
+				ensure!(task.expires_at.is_none(), "open task with an expiry");
+				let phase_end = match task.status {
+					TaskStatus::Queued { assign_at } => {
+						has_item(AgendaItem::Assign(task_id), assign_at)
+					},
+					TaskStatus::Committing { commit_deadline } => {
+						has_item(AgendaItem::CommitDeadline(task_id), commit_deadline)
+					},
+					TaskStatus::Revealing { reveal_deadline } => {
+						has_item(AgendaItem::RevealDeadline(task_id), reveal_deadline)
+					},
+					_ => false,
+				};
+				ensure!(phase_end, "open task without the agenda item ending its phase");
+				for executor in task.executors.iter() {
+					let needs_action = match task.status {
+						TaskStatus::Committing { .. } => true,
+						TaskStatus::Revealing { .. } => {
+							executor.commitment.is_some() && executor.revealed.is_none()
+						},
+						_ => false,
+					};
+					if needs_action {
+						waiting.insert((executor.who.clone(), task_id));
+					}
+				}
+			} else {
+				ensure!(!TaskInputs::<T>::contains_key(task_id), "ended task kept its input");
+				if let Some(at) = task.expires_at {
+					ensure!(has_item(AgendaItem::Expire(task_id), at), "expiry not scheduled");
+				}
+				if matches!(task.status, TaskStatus::Settled { .. }) {
+					ensure!(TaskResults::<T>::contains_key(task_id), "settled task without result");
+				}
+				ensure!(
+					RevealedOutputs::<T>::iter_prefix(task_id).next().is_none(),
+					"ended task kept revealed outputs"
+				);
+			}
+		}
+		for (who, expected) in escrow.iter() {
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::Escrow.into(), who) == *expected,
+				"escrow hold differs from the open tasks' escrow"
+			);
+		}
+		for (model_id, count) in OpenTasks::<T>::iter() {
+			ensure!(open.get(&model_id) == Some(&count), "OpenTasks differs from the open tasks");
+		}
+		ensure!(
+			OpenTasks::<T>::iter().count() == open.len(),
+			"a model with open tasks is missing from OpenTasks"
+		);
+		let indexed: BTreeSet<_> = ExecutorTasks::<T>::iter_keys().collect();
+		ensure!(indexed == waiting, "ExecutorTasks differs from the executors still to act");
+		Ok(())
+	}
+}

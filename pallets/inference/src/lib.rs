@@ -1,0 +1,772 @@
+//! Inference tasks: a dApp pays for an inference, staked validators chosen at random by stake run
+//! it, commit and reveal their results, and the chain settles on the quorum's output.
+//!
+//! ## Overview
+//!
+//! 1. [`request_inference`](Pallet::request_inference): the requester names an `Active` model of
+//!    `pallet-models` and an input; the fee (`fee_per_executor × redundancy`, plus
+//!    `ProtocolFee` of that) is held from it with [`HoldReason::Escrow`]. `TaskCreated`.
+//! 2. Assignment, at the end of the *next* block (`on_finalize`, after BABE's): `redundancy`
+//!    distinct eligible validators serving the model are drawn with probability proportional to
+//!    their stake, seeded by that block's BABE VRF output mixed with the task id (see
+//!    [`assignment`]). `TaskAssigned`.
+//! 3. [`commit_result`](Pallet::commit_result): each executor commits to
+//!    [`commitment`](opg_primitives::inference::commitment)`(digest, salt, executor)` before the
+//!    commit deadline. When every executor has committed the reveal phase opens at once.
+//! 4. [`reveal_result`](Pallet::reveal_result): executors that committed reveal the raw output
+//!    and salt; the chain computes the canonical digest with the model's comparison rule and
+//!    checks the commitment. When every committer has revealed, the task settles at once.
+//! 5. Settlement (or at the reveal deadline, see [`settlement`]): reveals are grouped by digest;
+//!    a group of at least `quorum` settles the task: each member is paid `fee_per_executor`
+//!    through the staking pallet (commission, then delegators pro rata), members of other groups
+//!    are slashed `MismatchSlash`, executors that never committed or revealed are slashed
+//!    `NoShowSlash`, the protocol fee goes to `ProtocolFeeDestination` and the rest of the escrow
+//!    returns to the requester. Without a quorum the task fails, no dissenter is slashed (there
+//!    is no majority to dissent from), no-shows still are, and the whole escrow is refunded.
+//! 6. Ended tasks (settled, failed, cancelled) keep their record and result for `ResultTtl`
+//!    blocks, then are pruned.
+//!
+//! The requester may [`cancel`](Pallet::cancel) a task before any executor has committed.
+//!
+//! ## Bounded work
+//!
+//! Deadlines, assignments and pruning are items of a per-block [`Agenda`]. Each block reserves
+//! `AgendaWeight` in `on_initialize` when work is due, and `on_finalize` processes due items,
+//! oldest first, as long as their worst-case weight fits; what does not fit stays for the next
+//! block (a cursor remembers where to resume). Nothing iterates over all tasks or validators:
+//! drawing an executor costs `O(log MaxValidators)` (a Fenwick tree in the staking pallet).
+//!
+//! ## Reads
+//!
+//! The [`opg_primitives::runtime_api::InferenceApi`] runtime API (implemented by the runtime
+//! with [`Pallet::task`], [`Pallet::task_input`], [`Pallet::task_result`] and
+//! [`Pallet::pending_tasks`]), and the storage items [`Tasks`], [`TaskResults`].
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+pub use types::*;
+pub use weights::WeightInfo;
+
+mod agenda;
+pub mod assignment;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+#[cfg(any(test, feature = "try-runtime"))]
+mod invariants;
+mod reads;
+pub mod settlement;
+pub mod types;
+pub mod weights;
+
+// Overflow in a test is a failed test, not a halted chain (as `clippy.toml` allows `unwrap` and
+// indexing in tests).
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
+mod mock;
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
+mod tests;
+
+pub use opg_primitives::inference::TaskId;
+
+/// Log target of this pallet.
+pub const LOG_TARGET: &str = "runtime::inference";
+
+/// Sets up what the benchmarks need beyond this pallet: a registered model and validators.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<AccountId, Balance> {
+	/// Registers an active model owned by `owner` with `redundancy` executors per task, the
+	/// majority quorum, `fee_per_executor` and `comparison`; returns its id.
+	fn create_model(
+		owner: &AccountId,
+		redundancy: u32,
+		fee_per_executor: Balance,
+		comparison: opg_primitives::models::ComparisonRule,
+	) -> opg_primitives::models::ModelId;
+	/// Makes `who` an eligible validator with `weight` times the minimum own bond (funding it),
+	/// serving `model_id` if given.
+	fn make_validator(
+		who: &AccountId,
+		weight: u32,
+		model_id: Option<opg_primitives::models::ModelId>,
+	);
+	/// Makes `who` ineligible for tasks (chilled) while it stays a validator.
+	fn make_ineligible(who: &AccountId);
+	/// The most validators the staking side can register.
+	fn max_validators() -> u32;
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use alloc::vec::Vec;
+	use frame_support::{
+		pallet_prelude::*,
+		traits::{
+			fungible::{self, InspectHold, MutateHold},
+			tokens::Precision,
+			OnUnbalanced, Randomness,
+		},
+	};
+	use frame_system::pallet_prelude::*;
+	use opg_primitives::{
+		inference::{commitment as commitment_of, output_digest, Salt},
+		models::{ModelId, ModelProvider, PendingTasksGuard},
+		staking::InferenceStaking,
+	};
+	use sp_core::H256;
+	use sp_runtime::{
+		traits::{CheckedAdd, CheckedMul, One, Saturating, Zero},
+		Perbill,
+	};
+
+	/// Amount of the fee token.
+	pub type BalanceOf<T> = <<T as Config>::Currency as fungible::Inspect<
+		<T as frame_system::Config>::AccountId,
+	>>::Balance;
+	/// Funds in flight: executor fees on their way to the staking pallet, the protocol fee.
+	pub type CreditOf<T> =
+		fungible::Credit<<T as frame_system::Config>::AccountId, <T as Config>::Currency>;
+	/// A task as stored.
+	pub type TaskInfoOf<T> = TaskInfo<
+		<T as frame_system::Config>::AccountId,
+		BalanceOf<T>,
+		BlockNumberFor<T>,
+		<T as Config>::MaxRedundancy,
+	>;
+	/// A task's input.
+	pub type InputOf<T> = BoundedVec<u8, <T as Config>::MaxInputLen>;
+	/// A revealed or settled output (little-endian `f32` values).
+	pub type OutputOf<T> = BoundedVec<u8, <T as Config>::MaxOutputLen>;
+	/// The executors of a task.
+	pub type ExecutorsOf<T> =
+		BoundedVec<<T as frame_system::Config>::AccountId, <T as Config>::MaxRedundancy>;
+
+	/// The in-code storage version.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+		/// The fee token. Escrow is held on the requester with [`HoldReason::Escrow`]; payments
+		/// leave the hold with `BalancedHold::slash` as a credit (to the staking pallet and the
+		/// protocol), refunds are released.
+		type Currency: fungible::Inspect<Self::AccountId>
+			+ fungible::Mutate<Self::AccountId>
+			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
+			+ fungible::BalancedHold<Self::AccountId>
+			+ fungible::Balanced<Self::AccountId>;
+
+		/// The overarching hold reason.
+		type RuntimeHoldReason: From<HoldReason>;
+
+		/// The model registry.
+		type Models: ModelProvider<Self::AccountId, Balance = BalanceOf<Self>>;
+
+		/// The staking side: eligibility, stake-weighted sampling, rewards and slashes.
+		type Staking: InferenceStaking<
+			Self::AccountId,
+			Balance = BalanceOf<Self>,
+			Credit = CreditOf<Self>,
+		>;
+
+		/// Randomness that draws executors, read in `on_finalize`. The runtime uses BABE's
+		/// per-block VRF output, which after BABE's own `on_finalize` is the current block's
+		/// (`pallet_babe::ParentBlockRandomness`, named for its value *during* block execution);
+		/// `None` postpones assignment by a block.
+		type Randomness: Randomness<Option<Self::Hash>, BlockNumberFor<Self>>;
+
+		/// Share of the executor fees charged on top for the protocol, paid on settlement.
+		#[pallet::constant]
+		type ProtocolFee: Get<Perbill>;
+
+		/// Receives protocol fees (the runtime's treasury).
+		type ProtocolFeeDestination: OnUnbalanced<CreditOf<Self>>;
+
+		/// Share of its stake (and its delegators') a validator loses when its revealed result
+		/// disagrees with the quorum's.
+		#[pallet::constant]
+		type MismatchSlash: Get<Perbill>;
+
+		/// Share of its stake a validator loses when it was assigned and never committed, or
+		/// committed and never revealed.
+		#[pallet::constant]
+		type NoShowSlash: Get<Perbill>;
+
+		/// Longest input of a request, in bytes.
+		#[pallet::constant]
+		type MaxInputLen: Get<u32>;
+
+		/// Longest revealed output, in bytes.
+		#[pallet::constant]
+		type MaxOutputLen: Get<u32>;
+
+		/// Most executors of one task; at least the registry's largest redundancy.
+		#[pallet::constant]
+		type MaxRedundancy: Get<u32>;
+
+		/// Blocks from assignment to the commit deadline.
+		#[pallet::constant]
+		type CommitPeriod: Get<BlockNumberFor<Self>>;
+
+		/// Blocks from the opening of reveals to the reveal deadline.
+		#[pallet::constant]
+		type RevealPeriod: Get<BlockNumberFor<Self>>;
+
+		/// Blocks an ended task's record and result are kept.
+		#[pallet::constant]
+		type ResultTtl: Get<BlockNumberFor<Self>>;
+
+		/// Blocks a request may wait for randomness before it fails with `NoRandomness`.
+		#[pallet::constant]
+		type MaxAssignmentDelay: Get<BlockNumberFor<Self>>;
+
+		/// Most agenda items scheduled for one block.
+		#[pallet::constant]
+		type MaxAgendaItems: Get<u32>;
+
+		/// Weight reserved for the agenda in a block with due items.
+		#[pallet::constant]
+		type AgendaWeight: Get<Weight>;
+
+		/// Draws from the stake tree per executor before assignment falls back to the bounded
+		/// scan of the model's servers (see [`assignment`]).
+		#[pallet::constant]
+		type MaxSamplingAttempts: Get<u32>;
+
+		/// Weights of this pallet's calls and agenda items.
+		type WeightInfo: WeightInfo;
+
+		/// Sets up models and validators for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::AccountId, BalanceOf<Self>>;
+	}
+
+	/// Why this pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// The fee of an open inference task, held from its requester until it ends.
+		#[codec(index = 0)]
+		Escrow,
+	}
+
+	/// The id the next task gets.
+	#[pallet::storage]
+	pub type NextTaskId<T> = StorageValue<_, TaskId, ValueQuery>;
+
+	/// Tasks, open or ended less than `ResultTtl` blocks ago.
+	///
+	/// `Twox64Concat`: ids are assigned sequentially by this pallet; users cannot choose keys.
+	#[pallet::storage]
+	pub type Tasks<T: Config> = StorageMap<_, Twox64Concat, TaskId, TaskInfoOf<T>, OptionQuery>;
+
+	/// Inputs of open tasks (dropped when the task ends). Key: see [`Tasks`].
+	#[pallet::storage]
+	pub type TaskInputs<T: Config> = StorageMap<_, Twox64Concat, TaskId, InputOf<T>, OptionQuery>;
+
+	/// Settled outputs, kept as long as their task. Key: see [`Tasks`].
+	#[pallet::storage]
+	pub type TaskResults<T: Config> = StorageMap<_, Twox64Concat, TaskId, OutputOf<T>, OptionQuery>;
+
+	/// The first revealed output of each distinct digest of a task in its reveal phase; the
+	/// quorum's becomes the result, the others are dropped at settlement.
+	///
+	/// Task ids: see [`Tasks`]. `Blake2_128Concat` on digests: executors choose their outputs.
+	#[pallet::storage]
+	pub type RevealedOutputs<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, TaskId, Blake2_128Concat, H256, OutputOf<T>, OptionQuery>;
+
+	/// Open tasks by executor, while the executor still has to commit or reveal: what its
+	/// off-chain worker polls.
+	///
+	/// `Blake2_128Concat` on accounts (users choose them); task ids: see [`Tasks`].
+	#[pallet::storage]
+	pub type ExecutorTasks<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, TaskId, (), OptionQuery>;
+
+	/// Open tasks per model, so the registry does not remove a model with tasks in progress.
+	///
+	/// `Twox64Concat`: model ids are assigned by the registry.
+	#[pallet::storage]
+	pub type OpenTasks<T: Config> = StorageMap<_, Twox64Concat, ModelId, u32, ValueQuery>;
+
+	/// Work scheduled per block, processed in `on_finalize` from [`AgendaCursor`] on.
+	///
+	/// `Twox64Concat`: block numbers are chosen by this pallet.
+	#[pallet::storage]
+	pub type Agenda<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<AgendaItem, T::MaxAgendaItems>,
+		ValueQuery,
+	>;
+
+	/// The first block whose agenda may still hold unprocessed items (zero before the first
+	/// block is processed).
+	#[pallet::storage]
+	pub type AgendaCursor<T: Config> = StorageValue<_, BlockNumberFor<T>, ValueQuery>;
+
+	/// Whether `on_initialize` reserved the agenda's weight for this block. Taken (so never left
+	/// in storage) by `on_finalize`.
+	#[pallet::storage]
+	pub type AgendaReserved<T: Config> = StorageValue<_, bool, ValueQuery>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// A task was requested and its fee held in escrow; executors are drawn next block.
+		TaskCreated {
+			task_id: TaskId,
+			model_id: ModelId,
+			requester: T::AccountId,
+			fee: BalanceOf<T>,
+		},
+		/// Executors were drawn; they commit before `commit_deadline`.
+		TaskAssigned {
+			task_id: TaskId,
+			executors: ExecutorsOf<T>,
+			commit_deadline: BlockNumberFor<T>,
+		},
+		/// Randomness was unavailable; assignment moved to the next block.
+		AssignmentPostponed { task_id: TaskId },
+		/// An executor committed to its result.
+		ResultCommitted { task_id: TaskId, executor: T::AccountId },
+		/// Commits closed; committers reveal before `reveal_deadline`.
+		RevealStarted { task_id: TaskId, reveal_deadline: BlockNumberFor<T> },
+		/// An executor revealed a result matching its commitment.
+		ResultRevealed { task_id: TaskId, executor: T::AccountId, digest: H256 },
+		/// An executor of the quorum was paid (through the staking pallet).
+		ExecutorRewarded { task_id: TaskId, executor: T::AccountId, amount: BalanceOf<T> },
+		/// An executor was slashed.
+		ExecutorSlashed {
+			task_id: TaskId,
+			executor: T::AccountId,
+			reason: opg_primitives::staking::SlashReason,
+			amount: BalanceOf<T>,
+		},
+		/// A quorum agreed: the task's result is `output`, whose canonical digest is `digest`.
+		TaskSettled {
+			task_id: TaskId,
+			digest: H256,
+			output: OutputOf<T>,
+			paid: BalanceOf<T>,
+			protocol_fee: BalanceOf<T>,
+			refunded: BalanceOf<T>,
+		},
+		/// The task failed; its escrow was refunded in full.
+		TaskFailed { task_id: TaskId, reason: FailReason, refunded: BalanceOf<T> },
+		/// The requester cancelled the task; its escrow was refunded in full.
+		TaskCancelled { task_id: TaskId, refunded: BalanceOf<T> },
+		/// An ended task's record and result were pruned.
+		TaskExpired { task_id: TaskId },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// The model does not exist or is deprecated: request an `Active` model.
+		ModelNotRunnable,
+		/// The input is empty: give the model an input.
+		EmptyInput,
+		/// The input is longer than `MaxInputLen` bytes: shorten it.
+		InputTooLong,
+		/// The redundancy is zero or above `MaxRedundancy`: pick one in `1..=MaxRedundancy`, or
+		/// `None` for the model's.
+		InvalidRedundancy,
+		/// The fee exceeds `max_fee`: raise `max_fee` or lower the redundancy.
+		FeeAboveMax,
+		/// The fee overflows the balance type: lower the redundancy.
+		FeeOverflow,
+		/// The requester cannot pay the fee: top up the account.
+		InsufficientBalance,
+		/// Fewer eligible validators serve the model than the redundancy: lower the redundancy
+		/// or wait for more servers.
+		NotEnoughExecutors,
+		/// The agenda of the next blocks is full: retry in a few blocks.
+		AgendaFull,
+		/// No task has this id (or it ended more than `ResultTtl` blocks ago).
+		TaskNotFound,
+		/// The caller is not an executor of this task: only assigned executors submit results.
+		NotAssigned,
+		/// The task is not in its commit phase (not yet assigned, or commits closed).
+		NotCommitPhase,
+		/// The commit deadline has passed: commits are no longer accepted.
+		CommitDeadlinePassed,
+		/// The caller has already committed: one commit per executor.
+		AlreadyCommitted,
+		/// The task is not in its reveal phase: wait until every executor has committed or the
+		/// commit deadline has passed.
+		NotRevealPhase,
+		/// The reveal deadline has passed: reveals are no longer accepted.
+		RevealDeadlinePassed,
+		/// The caller did not commit, so it has nothing to reveal.
+		NotCommitted,
+		/// The caller has already revealed.
+		AlreadyRevealed,
+		/// The output is longer than `MaxOutputLen` bytes.
+		OutputTooLong,
+		/// The output is not a sequence of little-endian `f32` values (length not a multiple
+		/// of 4).
+		MalformedOutput,
+		/// The digest of the output, salt and caller do not match the commitment: reveal exactly
+		/// the output and salt committed to.
+		CommitmentMismatch,
+		/// Only the requester may cancel its task.
+		NotRequester,
+		/// The task cannot be cancelled any more: an executor has committed, or it has ended.
+		CannotCancel,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		/// Reserves `AgendaWeight` when agenda items are due in this block, for `on_finalize`.
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			Self::reserve_agenda_weight(now)
+		}
+
+		/// Processes due agenda items within the weight reserved in `on_initialize`. Runs after
+		/// BABE's `on_finalize` (the runtime declares BABE first), so assignment sees this
+		/// block's VRF output.
+		fn on_finalize(now: BlockNumberFor<T>) {
+			if AgendaReserved::<T>::take() {
+				Self::process_agenda(now, T::AgendaWeight::get());
+			}
+		}
+
+		fn integrity_test() {
+			assert!(T::MaxRedundancy::get() >= 1, "MaxRedundancy must allow one executor");
+			assert!(
+				T::MaxRedundancy::get() <= u32::from(u8::MAX),
+				"requests carry the redundancy as a u8"
+			);
+			assert!(T::MaxInputLen::get() >= 1, "MaxInputLen must allow an input");
+			assert!(T::MaxOutputLen::get() >= 4, "MaxOutputLen must allow one f32");
+			assert!(!T::CommitPeriod::get().is_zero(), "CommitPeriod must be at least a block");
+			assert!(!T::RevealPeriod::get().is_zero(), "RevealPeriod must be at least a block");
+			assert!(!T::ResultTtl::get().is_zero(), "ResultTtl must be at least a block");
+			assert!(T::MaxAgendaItems::get() >= 1, "MaxAgendaItems must allow an item");
+			assert!(T::MaxSamplingAttempts::get() >= 1, "MaxSamplingAttempts must allow a draw");
+			assert!(
+				T::AgendaWeight::get().all_gte(Self::max_item_weight()),
+				"AgendaWeight must fit the heaviest agenda item, or the agenda never advances"
+			);
+			assert!(
+				Pallet::<T>::max_servers() >= T::MaxRedundancy::get(),
+				"a model must be able to have MaxRedundancy servers"
+			);
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Requests an inference of `model_id` on `input`, paying at most `max_fee`.
+		///
+		/// The fee, `fee_per_executor × redundancy` plus `ProtocolFee` of that, is held from the
+		/// caller ([`HoldReason::Escrow`]) until the task ends. `redundancy` defaults to the
+		/// model's; the quorum is the model's, scaled to the chosen redundancy (rounded up).
+		/// Executors are drawn at the end of the next block.
+		///
+		/// - Origin: signed; the caller is the requester.
+		/// - Errors: [`Error::ModelNotRunnable`], [`Error::EmptyInput`], [`Error::InputTooLong`],
+		///   [`Error::InvalidRedundancy`], [`Error::FeeOverflow`], [`Error::FeeAboveMax`],
+		///   [`Error::NotEnoughExecutors`], [`Error::AgendaFull`],
+		///   [`Error::InsufficientBalance`].
+		/// - Events: [`Event::TaskCreated`].
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::request_inference(
+			Pallet::<T>::len_component(input.len(), T::MaxInputLen::get()),
+			Pallet::<T>::max_servers(),
+		))]
+		pub fn request_inference(
+			origin: OriginFor<T>,
+			model_id: ModelId,
+			input: Vec<u8>,
+			max_fee: BalanceOf<T>,
+			redundancy: Option<u8>,
+		) -> DispatchResultWithPostInfo {
+			let requester = ensure_signed(origin)?;
+			let input_len = Pallet::<T>::len_component(input.len(), T::MaxInputLen::get());
+			let model = T::Models::runnable_model(model_id).ok_or(Error::<T>::ModelNotRunnable)?;
+			ensure!(!input.is_empty(), Error::<T>::EmptyInput);
+			let input: InputOf<T> = input.try_into().map_err(|_| Error::<T>::InputTooLong)?;
+			let redundancy = match redundancy {
+				None => model.redundancy,
+				Some(r) => u32::from(r),
+			};
+			ensure!(
+				redundancy >= 1 && redundancy <= T::MaxRedundancy::get(),
+				Error::<T>::InvalidRedundancy
+			);
+			let quorum = Self::scaled_quorum(model.quorum, model.redundancy, redundancy);
+			let executor_fees = model
+				.fee_per_executor
+				.checked_mul(&BalanceOf::<T>::from(redundancy))
+				.ok_or(Error::<T>::FeeOverflow)?;
+			let protocol_fee = T::ProtocolFee::get().mul_ceil(executor_fees);
+			let escrow = executor_fees.checked_add(&protocol_fee).ok_or(Error::<T>::FeeOverflow)?;
+			ensure!(escrow <= max_fee, Error::<T>::FeeAboveMax);
+			let servers = T::Models::servers(model_id);
+			let servers_len = u32::try_from(servers.len()).unwrap_or(u32::MAX);
+			ensure!(Self::has_eligible(&servers, redundancy), Error::<T>::NotEnoughExecutors);
+
+			let now = frame_system::Pallet::<T>::block_number();
+			let task_id = NextTaskId::<T>::get();
+			let assign_at =
+				Self::schedule(now.saturating_add(One::one()), AgendaItem::Assign(task_id))?;
+			T::Currency::hold(&HoldReason::Escrow.into(), &requester, escrow)
+				.map_err(|_| Error::<T>::InsufficientBalance)?;
+			NextTaskId::<T>::put(task_id.saturating_add(1));
+			Tasks::<T>::insert(
+				task_id,
+				TaskInfo {
+					requester: requester.clone(),
+					model_id,
+					comparison: model.comparison,
+					redundancy,
+					quorum,
+					fee_per_executor: model.fee_per_executor,
+					protocol_fee,
+					escrow,
+					created_at: now,
+					status: TaskStatus::Queued { assign_at },
+					executors: BoundedVec::new(),
+					expires_at: None,
+				},
+			);
+			TaskInputs::<T>::insert(task_id, input);
+			OpenTasks::<T>::mutate(model_id, |open| *open = open.saturating_add(1));
+			Self::deposit_event(Event::TaskCreated { task_id, model_id, requester, fee: escrow });
+			Ok(Some(T::WeightInfo::request_inference(input_len, servers_len)).into())
+		}
+
+		/// Commits the caller's result for `task_id`: `commitment` is
+		/// [`commitment`](opg_primitives::inference::commitment)`(digest, salt, caller)` where
+		/// `digest` is the canonical digest of the output under the model's comparison rule.
+		///
+		/// When every executor has committed, the reveal phase opens at once.
+		///
+		/// - Origin: signed, an executor of the task, once, before the commit deadline.
+		/// - Errors: [`Error::TaskNotFound`], [`Error::NotCommitPhase`],
+		///   [`Error::CommitDeadlinePassed`], [`Error::NotAssigned`], [`Error::AlreadyCommitted`].
+		/// - Events: [`Event::ResultCommitted`], then [`Event::RevealStarted`] on the last
+		///   commit.
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::commit_result(T::MaxRedundancy::get()))]
+		pub fn commit_result(
+			origin: OriginFor<T>,
+			task_id: TaskId,
+			commitment: H256,
+		) -> DispatchResultWithPostInfo {
+			let executor = ensure_signed(origin)?;
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			let TaskStatus::Committing { commit_deadline } = task.status else {
+				return Err(Error::<T>::NotCommitPhase.into());
+			};
+			let now = frame_system::Pallet::<T>::block_number();
+			ensure!(now < commit_deadline, Error::<T>::CommitDeadlinePassed);
+			let index = task.executor_index(&executor).ok_or(Error::<T>::NotAssigned)?;
+			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
+			ensure!(slot.commitment.is_none(), Error::<T>::AlreadyCommitted);
+
+			slot.commitment = Some(commitment);
+			Self::deposit_event(Event::ResultCommitted { task_id, executor });
+			if task.commits() == task.redundancy {
+				// All in: open reveals now. Should the agenda be full, the commit deadline
+				// opens them instead.
+				if let Ok(reveal_deadline) = Self::schedule(
+					now.saturating_add(T::RevealPeriod::get()),
+					AgendaItem::RevealDeadline(task_id),
+				) {
+					task.status = TaskStatus::Revealing { reveal_deadline };
+					Self::deposit_event(Event::RevealStarted { task_id, reveal_deadline });
+				}
+			}
+			let redundancy = task.redundancy;
+			Tasks::<T>::insert(task_id, task);
+			Ok(Some(T::WeightInfo::commit_result(redundancy)).into())
+		}
+
+		/// Reveals the caller's result for `task_id`: `output` (little-endian `f32` values) and
+		/// the `salt` of its commitment.
+		///
+		/// The chain computes the output's canonical digest with the model's comparison rule and
+		/// checks `commitment(digest, salt, caller)` against the caller's commitment. When every
+		/// committer has revealed, the task settles at once.
+		///
+		/// - Origin: signed, an executor that committed, once, before the reveal deadline.
+		/// - Errors: [`Error::TaskNotFound`], [`Error::NotRevealPhase`],
+		///   [`Error::RevealDeadlinePassed`], [`Error::NotAssigned`], [`Error::NotCommitted`],
+		///   [`Error::AlreadyRevealed`], [`Error::OutputTooLong`], [`Error::MalformedOutput`],
+		///   [`Error::CommitmentMismatch`].
+		/// - Events: [`Event::ResultRevealed`], then the settlement's on the last reveal.
+		#[pallet::call_index(2)]
+		#[pallet::weight(
+			T::WeightInfo::reveal_result(Pallet::<T>::len_component(output.len(), T::MaxOutputLen::get()))
+				.saturating_add(T::WeightInfo::settle(T::MaxRedundancy::get()))
+		)]
+		pub fn reveal_result(
+			origin: OriginFor<T>,
+			task_id: TaskId,
+			output: Vec<u8>,
+			salt: Salt,
+		) -> DispatchResultWithPostInfo {
+			let executor = ensure_signed(origin)?;
+			let output_len = Self::len_component(output.len(), T::MaxOutputLen::get());
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			let TaskStatus::Revealing { reveal_deadline } = task.status else {
+				return Err(Error::<T>::NotRevealPhase.into());
+			};
+			let now = frame_system::Pallet::<T>::block_number();
+			ensure!(now < reveal_deadline, Error::<T>::RevealDeadlinePassed);
+			let index = task.executor_index(&executor).ok_or(Error::<T>::NotAssigned)?;
+			let comparison = task.comparison;
+			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
+			let committed = slot.commitment.ok_or(Error::<T>::NotCommitted)?;
+			ensure!(slot.revealed.is_none(), Error::<T>::AlreadyRevealed);
+			let output: OutputOf<T> = output.try_into().map_err(|_| Error::<T>::OutputTooLong)?;
+			let digest = output_digest(&comparison, &output).ok_or(Error::<T>::MalformedOutput)?;
+			ensure!(
+				commitment_of(&digest, &salt, &executor) == committed,
+				Error::<T>::CommitmentMismatch
+			);
+
+			slot.revealed = Some(digest);
+			if !RevealedOutputs::<T>::contains_key(task_id, digest) {
+				RevealedOutputs::<T>::insert(task_id, digest, output);
+			}
+			ExecutorTasks::<T>::remove(&executor, task_id);
+			Self::deposit_event(Event::ResultRevealed { task_id, executor, digest });
+			let mut weight = T::WeightInfo::reveal_result(output_len);
+			if task.reveals() == task.commits() {
+				weight.saturating_accrue(T::WeightInfo::settle(task.redundancy));
+				Self::settle(task_id, task);
+			} else {
+				Tasks::<T>::insert(task_id, task);
+			}
+			Ok(Some(weight).into())
+		}
+
+		/// Cancels `task_id` and refunds its escrow in full.
+		///
+		/// - Origin: signed, the task's requester, while it is open and no executor has
+		///   committed.
+		/// - Errors: [`Error::TaskNotFound`], [`Error::NotRequester`], [`Error::CannotCancel`].
+		/// - Events: [`Event::TaskCancelled`].
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::cancel(T::MaxRedundancy::get()))]
+		pub fn cancel(origin: OriginFor<T>, task_id: TaskId) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			ensure!(task.requester == who, Error::<T>::NotRequester);
+			ensure!(task.status.is_open() && task.commits() == 0, Error::<T>::CannotCancel);
+
+			let now = frame_system::Pallet::<T>::block_number();
+			let refunded = Self::refund_all(&task);
+			task.status = TaskStatus::Cancelled { at: now };
+			let redundancy = task.redundancy;
+			Self::end_task(task_id, task);
+			Self::deposit_event(Event::TaskCancelled { task_id, refunded });
+			Ok(Some(T::WeightInfo::cancel(redundancy)).into())
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// A length as a weight component, capped at `max` (longer inputs are refused before any
+		/// work that depends on their length).
+		pub(crate) fn len_component(len: usize, max: u32) -> u32 {
+			u32::try_from(len).unwrap_or(u32::MAX).min(max)
+		}
+
+		/// The model's quorum scaled to `redundancy`: `ceil(quorum × redundancy /
+		/// model_redundancy)`, at least 1 and at most `redundancy`; the model's own when the
+		/// redundancy is the model's.
+		pub fn scaled_quorum(quorum: u32, model_redundancy: u32, redundancy: u32) -> u32 {
+			if redundancy == model_redundancy || model_redundancy == 0 {
+				return quorum.clamp(1, redundancy.max(1));
+			}
+			let scaled = u64::from(quorum)
+				.saturating_mul(u64::from(redundancy))
+				.div_ceil(u64::from(model_redundancy));
+			u32::try_from(scaled).unwrap_or(u32::MAX).clamp(1, redundancy.max(1))
+		}
+
+		/// Whether at least `needed` of `servers` are eligible now; stops at the `needed`-th.
+		pub(crate) fn has_eligible(servers: &[T::AccountId], needed: u32) -> bool {
+			let mut found = 0u32;
+			for who in servers {
+				if T::Staking::is_eligible(who) {
+					found = found.saturating_add(1);
+					if found >= needed {
+						return true;
+					}
+				}
+			}
+			false
+		}
+
+		/// Releases the whole escrow of `task` to its requester; returns the amount released.
+		pub(crate) fn refund_all(task: &TaskInfoOf<T>) -> BalanceOf<T> {
+			Self::release(&task.requester, task.escrow)
+		}
+
+		/// Releases up to `amount` of escrow on `who`; returns what was released.
+		pub(crate) fn release(who: &T::AccountId, amount: BalanceOf<T>) -> BalanceOf<T> {
+			if amount.is_zero() {
+				return amount;
+			}
+			T::Currency::release(&HoldReason::Escrow.into(), who, amount, Precision::BestEffort)
+				.unwrap_or_else(|error| {
+					log::error!(
+						target: LOG_TARGET,
+						"releasing escrow failed: {error:?}; the hold no longer covers the task"
+					);
+					Zero::zero()
+				})
+		}
+
+		/// Escrow held on `who` for its open tasks.
+		pub fn escrow_of(who: &T::AccountId) -> BalanceOf<T> {
+			T::Currency::balance_on_hold(&HoldReason::Escrow.into(), who)
+		}
+
+		/// Stores an ended task, drops its input and executor index entries, decrements its
+		/// model's open tasks and schedules its expiry.
+		pub(crate) fn end_task(task_id: TaskId, mut task: TaskInfoOf<T>) {
+			let now = frame_system::Pallet::<T>::block_number();
+			for executor in task.executors.iter() {
+				ExecutorTasks::<T>::remove(&executor.who, task_id);
+			}
+			TaskInputs::<T>::remove(task_id);
+			OpenTasks::<T>::mutate_exists(task.model_id, |open| {
+				*open = open.and_then(|n| n.checked_sub(1)).filter(|n| *n > 0);
+			});
+			let expires_at = now.saturating_add(T::ResultTtl::get());
+			match Self::schedule_expiry(expires_at, task_id) {
+				Ok(at) => task.expires_at = Some(at),
+				Err(_) => log::error!(
+					target: LOG_TARGET,
+					"no agenda room to expire task {task_id}; its record stays until pruned by a \
+					 runtime upgrade"
+				),
+			}
+			Tasks::<T>::insert(task_id, task);
+		}
+	}
+
+	impl<T: Config> PendingTasksGuard for Pallet<T> {
+		fn has_pending_tasks(model_id: ModelId) -> bool {
+			OpenTasks::<T>::get(model_id) > 0
+		}
+	}
+}

@@ -1,0 +1,145 @@
+//! Ending tasks: settlement on a quorum, failure with a full refund, and the money moves of both.
+//!
+//! Money only moves through the requester's escrow hold: each paid executor's fee leaves it as a
+//! credit (`BalancedHold::slash`) handed to the staking pallet's `reward` (commission to the
+//! validator, the rest to its delegators and own bond, pro rata); the protocol fee leaves it as a
+//! credit to `ProtocolFeeDestination`; everything else is released back to the requester. A
+//! reward the staking side refuses (the validator deregistered meanwhile) goes back to the
+//! requester too. So for every task: `escrow = paid + protocol fee + refunded`.
+
+use crate::{pallet::*, types::*, LOG_TARGET};
+use alloc::vec::Vec;
+use frame_support::traits::{
+	fungible::{Balanced, BalancedHold},
+	Imbalance, OnUnbalanced,
+};
+use opg_primitives::{
+	inference::TaskId,
+	staking::{InferenceStaking, SlashReason},
+};
+use sp_core::H256;
+use sp_runtime::traits::{Get, Saturating, Zero};
+
+impl<T: Config> Pallet<T> {
+	/// The digest a quorum agreed on: the largest group of equal digests among the reveals, if
+	/// it has at least `quorum` members and no other group is as large.
+	pub fn quorum_digest(task: &TaskInfoOf<T>) -> Option<H256> {
+		let mut groups: Vec<(H256, u32)> = Vec::new();
+		for digest in task.executors.iter().filter_map(|executor| executor.revealed) {
+			match groups.iter_mut().find(|(seen, _)| *seen == digest) {
+				Some((_, members)) => *members = members.saturating_add(1),
+				None => groups.push((digest, 1)),
+			}
+		}
+		let largest = groups.iter().map(|(_, members)| *members).max()?;
+		let mut tops = groups.iter().filter(|(_, members)| *members == largest);
+		let (digest, _) = tops.next()?;
+		(largest >= task.quorum && tops.next().is_none()).then_some(*digest)
+	}
+
+	/// Settles `task_id` on its reveals: pays the quorum, slashes dissenters and no-shows,
+	/// refunds the rest; fails it when there is no quorum.
+	pub(crate) fn settle(task_id: TaskId, mut task: TaskInfoOf<T>) {
+		let Some(digest) = Self::quorum_digest(&task) else {
+			Self::fail(task_id, task, FailReason::NoQuorum);
+			return;
+		};
+		let escrow_reason = HoldReason::Escrow.into();
+		let mut paid = BalanceOf::<T>::zero();
+		let mut returned = BalanceOf::<T>::zero();
+		for executor in task.executors.iter() {
+			match executor.revealed {
+				Some(revealed) if revealed == digest => {
+					let (credit, _) = <T::Currency as BalancedHold<T::AccountId>>::slash(
+						&escrow_reason,
+						&task.requester,
+						task.fee_per_executor,
+					);
+					let amount = credit.peek();
+					match T::Staking::reward(&executor.who, credit) {
+						Ok(()) => {
+							paid.saturating_accrue(amount);
+							Self::deposit_event(Event::ExecutorRewarded {
+								task_id,
+								executor: executor.who.clone(),
+								amount,
+							});
+						},
+						Err((credit, error)) => {
+							log::warn!(
+								target: LOG_TARGET,
+								"reward of task {task_id} refused ({error:?}); returned to the requester"
+							);
+							returned.saturating_accrue(credit.peek());
+							if let Err(lost) = T::Currency::resolve(&task.requester, credit) {
+								// Cannot happen: the requester's account exists (it held escrow).
+								returned.saturating_reduce(lost.peek());
+								drop(lost);
+							}
+						},
+					}
+				},
+				Some(_) => Self::slash_executor(task_id, &executor.who, SlashReason::Mismatch),
+				None => Self::slash_executor(task_id, &executor.who, SlashReason::NoShow),
+			}
+		}
+		let (fee_credit, _) = <T::Currency as BalancedHold<T::AccountId>>::slash(
+			&escrow_reason,
+			&task.requester,
+			task.protocol_fee,
+		);
+		let protocol_fee = fee_credit.peek();
+		T::ProtocolFeeDestination::on_unbalanced(fee_credit);
+		let rest =
+			task.escrow.saturating_sub(paid).saturating_sub(protocol_fee).saturating_sub(returned);
+		let refunded = Self::release(&task.requester, rest).saturating_add(returned);
+
+		let output = RevealedOutputs::<T>::take(task_id, digest).unwrap_or_default();
+		let _ = RevealedOutputs::<T>::clear_prefix(task_id, T::MaxRedundancy::get(), None);
+		TaskResults::<T>::insert(task_id, output.clone());
+		let now = frame_system::Pallet::<T>::block_number();
+		task.status = TaskStatus::Settled { digest, at: now };
+		Self::end_task(task_id, task);
+		Self::deposit_event(Event::TaskSettled {
+			task_id,
+			digest,
+			output,
+			paid,
+			protocol_fee,
+			refunded,
+		});
+	}
+
+	/// Fails `task_id`: slashes its no-shows (executors that did not commit; in the reveal phase
+	/// also committers that did not reveal), refunds the whole escrow.
+	pub(crate) fn fail(task_id: TaskId, mut task: TaskInfoOf<T>, reason: FailReason) {
+		let revealing = matches!(task.status, TaskStatus::Revealing { .. });
+		for executor in task.executors.iter() {
+			let no_show =
+				executor.commitment.is_none() || (revealing && executor.revealed.is_none());
+			if no_show {
+				Self::slash_executor(task_id, &executor.who, SlashReason::NoShow);
+			}
+		}
+		let refunded = Self::refund_all(&task);
+		let _ = RevealedOutputs::<T>::clear_prefix(task_id, T::MaxRedundancy::get(), None);
+		let now = frame_system::Pallet::<T>::block_number();
+		task.status = TaskStatus::Failed { reason, at: now };
+		Self::end_task(task_id, task);
+		Self::deposit_event(Event::TaskFailed { task_id, reason, refunded });
+	}
+
+	fn slash_executor(task_id: TaskId, who: &T::AccountId, reason: SlashReason) {
+		let fraction = match reason {
+			SlashReason::Mismatch => T::MismatchSlash::get(),
+			SlashReason::NoShow => T::NoShowSlash::get(),
+		};
+		let amount = T::Staking::slash(who, fraction, reason);
+		Self::deposit_event(Event::ExecutorSlashed {
+			task_id,
+			executor: who.clone(),
+			reason,
+			amount,
+		});
+	}
+}

@@ -1,0 +1,8 @@
+//! Tests of the inference pallet, by feature, against the real registry and staking pallets.
+
+mod agenda;
+mod assignment;
+mod commit_reveal;
+mod property;
+mod request;
+mod settlement;

@@ -1,0 +1,213 @@
+//! Types stored and emitted by the inference pallet.
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use frame_support::{
+	traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
+};
+use opg_primitives::{
+	inference::TaskId,
+	models::{ComparisonRule, ModelId, OutputDigest},
+};
+use scale_info::TypeInfo;
+use sp_core::H256;
+
+/// Why a task failed. Its escrow is refunded in full whatever the reason.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+)]
+pub enum FailReason {
+	/// At assignment, fewer eligible validators served the model than the task's redundancy.
+	#[codec(index = 0)]
+	NotEnoughExecutors,
+	/// Fewer matching results than the quorum (too few commits by the commit deadline, too few
+	/// reveals by the reveal deadline, or disagreeing results).
+	#[codec(index = 1)]
+	NoQuorum,
+	/// The block randomness that assignment needs stayed unavailable for `MaxAssignmentDelay`
+	/// blocks.
+	#[codec(index = 2)]
+	NoRandomness,
+}
+
+/// Where a task is in its life.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+)]
+pub enum TaskStatus<BlockNumber> {
+	/// Requested; executors are drawn at the start of block `assign_at`.
+	#[codec(index = 0)]
+	Queued {
+		/// Block whose randomness draws the executors.
+		assign_at: BlockNumber,
+	},
+	/// Executors assigned; commits accepted before `commit_deadline`.
+	#[codec(index = 1)]
+	Committing {
+		/// First block in which commits are refused.
+		commit_deadline: BlockNumber,
+	},
+	/// Commits closed; reveals accepted before `reveal_deadline`.
+	#[codec(index = 2)]
+	Revealing {
+		/// First block in which reveals are refused.
+		reveal_deadline: BlockNumber,
+	},
+	/// A quorum agreed on an output with this canonical digest.
+	#[codec(index = 3)]
+	Settled {
+		/// Canonical digest of the accepted output.
+		digest: OutputDigest,
+		/// Block of settlement.
+		at: BlockNumber,
+	},
+	/// No result; the escrow was refunded.
+	#[codec(index = 4)]
+	Failed {
+		/// Why.
+		reason: FailReason,
+		/// Block of failure.
+		at: BlockNumber,
+	},
+	/// Cancelled by the requester before any commit; the escrow was refunded.
+	#[codec(index = 5)]
+	Cancelled {
+		/// Block of cancellation.
+		at: BlockNumber,
+	},
+}
+
+impl<BlockNumber> TaskStatus<BlockNumber> {
+	/// Whether the task still holds escrow and can change.
+	pub fn is_open(&self) -> bool {
+		matches!(self, Self::Queued { .. } | Self::Committing { .. } | Self::Revealing { .. })
+	}
+}
+
+/// One assigned executor and what it submitted.
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug,
+)]
+pub struct Executor<AccountId> {
+	/// The validator.
+	pub who: AccountId,
+	/// Its commitment, once committed.
+	pub commitment: Option<H256>,
+	/// The canonical digest of its revealed output, once revealed.
+	pub revealed: Option<OutputDigest>,
+}
+
+/// An inference task.
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
+)]
+#[scale_info(skip_type_params(MaxExecutors))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+pub struct TaskInfo<AccountId, Balance, BlockNumber, MaxExecutors: Get<u32>>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
+	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
+{
+	/// Who asked and pays.
+	pub requester: AccountId,
+	/// The model to run.
+	pub model_id: ModelId,
+	/// How outputs are compared (the model's rule at request time).
+	pub comparison: ComparisonRule,
+	/// Executors the task asks for.
+	pub redundancy: u32,
+	/// Matching results that settle it.
+	pub quorum: u32,
+	/// What each executor of the quorum is paid.
+	pub fee_per_executor: Balance,
+	/// What the protocol takes on settlement.
+	pub protocol_fee: Balance,
+	/// Held from the requester while the task is open: `fee_per_executor × redundancy +
+	/// protocol_fee`.
+	pub escrow: Balance,
+	/// Block of the request.
+	pub created_at: BlockNumber,
+	/// Phase, or outcome.
+	pub status: TaskStatus<BlockNumber>,
+	/// Assigned executors, in the order they were drawn.
+	pub executors: BoundedVec<Executor<AccountId>, MaxExecutors>,
+	/// Block from which the record may be pruned (set when the task ends).
+	pub expires_at: Option<BlockNumber>,
+}
+
+impl<AccountId, Balance, BlockNumber, MaxExecutors: Get<u32>>
+	TaskInfo<AccountId, Balance, BlockNumber, MaxExecutors>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
+	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
+{
+	/// Position of `who` among the executors.
+	pub fn executor_index(&self, who: &AccountId) -> Option<usize> {
+		self.executors.iter().position(|executor| executor.who == *who)
+	}
+
+	/// Executors that committed.
+	pub fn commits(&self) -> u32 {
+		count(self.executors.iter().filter(|executor| executor.commitment.is_some()))
+	}
+
+	/// Executors that revealed.
+	pub fn reveals(&self) -> u32 {
+		count(self.executors.iter().filter(|executor| executor.revealed.is_some()))
+	}
+}
+
+fn count<I: Iterator>(iter: I) -> u32 {
+	u32::try_from(iter.count()).unwrap_or(u32::MAX)
+}
+
+/// Scheduled work for `on_initialize`. Items carry only the task id: each checks the task's
+/// current state, so an item made stale by an earlier transition (all commits in before the
+/// commit deadline, a cancellation) does nothing.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	PartialOrd,
+	Ord,
+)]
+pub enum AgendaItem {
+	/// Draw the task's executors.
+	#[codec(index = 0)]
+	Assign(TaskId),
+	/// Close the commit phase.
+	#[codec(index = 1)]
+	CommitDeadline(TaskId),
+	/// Close the reveal phase and settle.
+	#[codec(index = 2)]
+	RevealDeadline(TaskId),
+	/// Prune an ended task's record and result.
+	#[codec(index = 3)]
+	Expire(TaskId),
+}
