@@ -51,6 +51,7 @@
 //! ```
 
 pub mod bert;
+pub mod cli;
 pub mod demo;
 mod encoder;
 mod engine;
