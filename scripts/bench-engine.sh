@@ -10,7 +10,9 @@
 # `scripts/bench-minilm-torch.py` (each reports the median of RUNS single-sentence runs and of a
 # few batch-of-32 runs), then prints the median over the rounds, the candle/PyTorch latency
 # ratios, achieved GFLOP/s (`BertShape::flops`: the layers' and attention's matrix products) and
-# the peak of a 512³ f32 matrix product through each library at that thread count.
+# the peak of a 512³ f32 matrix product through each library at that thread count. The CPU-time
+# row (user + system of all threads, per sentence) is the fair one-thread comparison on a
+# machine that other processes keep busy; wall times need an idle machine.
 #
 # PyTorch and sentence-transformers come from PyPI (the default index) into
 # ~/.cache/opg-chain/venv; the model from scripts/fetch-test-models.sh. The machine should be
@@ -70,6 +72,7 @@ print("|---|---|---|---|---|")
 for t in threads_seen:
     r = next(r for r in rows if r["threads"] == t)
     for key, label in (("one_ms", f"1 sentence ({r['tokens']} tokens), ms"),
+                       ("one_cpu_ms", "1 sentence, CPU ms (all threads)"),
                        ("batch_ms", f"batch of {r['batch']} ({r['padded']} tokens padded), ms")):
         c, p = med("candle", t, key), med("torch", t, key)
         print(f"| {t} | {label} | {c:.2f} | {p:.2f} | {c / p:.2f}× |")

@@ -52,6 +52,12 @@ with torch.inference_mode():
         model.encode([SENTENCE])
         times.append(time.perf_counter() - start)
     one = statistics.median(times)
+    # CPU time per sentence (all threads), like the Rust example's /proc/self/stat reading.
+    cpu_runs = max(1, runs * 4)
+    cpu_start = time.process_time()
+    for _ in range(cpu_runs):
+        model.encode([SENTENCE])
+    cpu_one = (time.process_time() - cpu_start) / cpu_runs
     model.encode(SENTENCES, batch_size=len(SENTENCES))
     times = []
     for _ in range(max(3, -(-runs // 5))):
@@ -73,6 +79,7 @@ print(f"MiniLM, 1 sentence ({tokens} tokens): median {one * 1e3:.3f} ms")
 print(f"MiniLM, batch of {len(SENTENCES)} ({padded} tokens padded): median {batch * 1e3:.3f} ms")
 print(
     f"RESULT impl=torch threads={threads} tokens={tokens} one_ms={one * 1e3:.3f} "
+    f"one_cpu_ms={cpu_one * 1e3:.3f} "
     f"batch={len(SENTENCES)} padded={padded} batch_ms={batch * 1e3:.3f} "
     f"one_gflops={flops(1, tokens) / one / 1e9:.2f} "
     f"batch_gflops={flops(len(SENTENCES), padded) / batch / 1e9:.2f} peak_gflops={peak:.1f}"
