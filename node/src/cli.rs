@@ -37,6 +37,22 @@ pub enum Subcommand {
 
 	/// Database meta columns information.
 	ChainInfo(sc_cli::ChainInfoCmd),
+
+	/// The model store validators run inference from: `models import FILE`, `models list`,
+	/// `models run HASH --config HASH [--tokenizer HASH] --input ...` (see `models run --help`).
+	/// The store is `<base-path>/models` unless `--model-dir` is given.
+	Models(ModelsCmd),
+}
+
+/// `opg-node [--base-path DIR] models [--model-dir DIR] import|list|run`.
+#[derive(Debug, clap::Parser)]
+pub struct ModelsCmd {
+	#[command(flatten)]
+	pub models: opg_inference::cli::ModelsCmd,
+
+	/// `--base-path` (whose `models` folder is the default store) and the chain options.
+	#[command(flatten)]
+	pub shared_params: sc_cli::SharedParams,
 }
 
 /// `opg-node [SUBCOMMAND] [OPTIONS]`.

@@ -132,6 +132,19 @@ pub fn run() -> sc_cli::Result<()> {
 			let runner = cli.create_runner(cmd)?;
 			runner.sync_run(|config| cmd.run::<Block>(&config))
 		},
+		Some(Subcommand::Models(cmd)) => {
+			// The node's base path: `--base-path`, else the same default as the node's.
+			let base_path = cmd.shared_params.base_path.clone().unwrap_or_else(|| {
+				sc_service::BasePath::from_project("", "", &Cli::executable_name())
+					.path()
+					.to_path_buf()
+			});
+			let model_dir = cmd.models.model_dir(&base_path);
+			let report =
+				cmd.models.run(&model_dir).map_err(|e| sc_cli::Error::Application(Box::new(e)))?;
+			print!("{report}");
+			Ok(())
+		},
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
 			runner.run_node_until_exit(|config| async move {
