@@ -44,7 +44,7 @@ pub enum Subcommand {
 	Models(ModelsCmd),
 }
 
-/// `opg-node [--base-path DIR] models [--model-dir DIR] import|list|run`.
+/// `opg-node models [--base-path DIR | --model-dir DIR] import|list|run`.
 #[derive(Debug, clap::Parser)]
 pub struct ModelsCmd {
 	#[command(flatten)]
