@@ -60,7 +60,7 @@ impl<T: Config> Pallet<T> {
 	pub fn max_item_weight() -> Weight {
 		let r = T::MaxRedundancy::get();
 		T::WeightInfo::assign(r, Self::max_servers())
-			.saturating_add(T::DbWeight::get().reads(1))
+			.saturating_add(T::DbWeight::get().reads(2))
 			.max(T::WeightInfo::close_commits(r))
 			.max(T::WeightInfo::settle(r))
 			.max(T::WeightInfo::expire())
@@ -100,7 +100,10 @@ impl<T: Config> Pallet<T> {
 			let items = Agenda::<T>::get(cursor);
 			let mut done = 0usize;
 			for item in items.iter() {
-				if used.saturating_add(item_max).any_gt(budget) {
+				// The item's worst case for its task's actual redundancy (and model's servers),
+				// plus reading the task to find them; never more than `item_max`.
+				let item_weight = Self::item_weight(*item).min(item_max);
+				if used.saturating_add(item_weight).any_gt(budget) {
 					break;
 				}
 				used.saturating_accrue(Self::process_item(*item));
@@ -119,6 +122,22 @@ impl<T: Config> Pallet<T> {
 		}
 		AgendaCursor::<T>::put(cursor);
 		used
+	}
+
+	/// The weight `process_item` may use for `item`, from its task's redundancy.
+	fn item_weight(item: AgendaItem) -> Weight {
+		let read = T::DbWeight::get().reads(1);
+		let (AgendaItem::Assign(task_id)
+		| AgendaItem::CommitDeadline(task_id)
+		| AgendaItem::RevealDeadline(task_id)
+		| AgendaItem::Expire(task_id)) = item;
+		let Some(task) = Tasks::<T>::get(task_id) else { return read };
+		read.saturating_add(match item {
+			AgendaItem::Assign(_) => Self::assign_weight(&task),
+			AgendaItem::CommitDeadline(_) => T::WeightInfo::close_commits(task.redundancy),
+			AgendaItem::RevealDeadline(_) => T::WeightInfo::settle(task.redundancy),
+			AgendaItem::Expire(_) => T::WeightInfo::expire(),
+		})
 	}
 
 	/// Runs one item; returns its weight.

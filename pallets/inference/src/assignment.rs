@@ -73,15 +73,25 @@ impl<T: Config> Pallet<T> {
 		<<T::Models as ModelProvider<T::AccountId>>::MaxServers as Get<u32>>::get()
 	}
 
+	/// Number of servers of `model_id`, as a weight component.
+	pub(crate) fn server_count(model_id: opg_primitives::models::ModelId) -> u32 {
+		u32::try_from(T::Models::servers(model_id).len()).unwrap_or(u32::MAX)
+	}
+
+	/// Weight of assigning `task`: the benchmarked draw for its redundancy and its model's
+	/// servers, plus reading the randomness (BABE's VRF output) and the server list.
+	pub(crate) fn assign_weight(task: &TaskInfoOf<T>) -> Weight {
+		T::WeightInfo::assign(task.redundancy, Self::server_count(task.model_id))
+			.saturating_add(T::DbWeight::get().reads(2))
+	}
+
 	/// Draws the executors of a queued task; returns the weight used.
 	pub(crate) fn on_assign(task_id: TaskId) -> Weight {
 		let read = T::DbWeight::get().reads(1);
 		let Some(mut task) = Tasks::<T>::get(task_id) else { return read };
 		let TaskStatus::Queued { .. } = task.status else { return read };
 		let now = frame_system::Pallet::<T>::block_number();
-		// The randomness (one read of BABE's VRF output) on top of the benchmarked draw.
-		let weight = T::WeightInfo::assign(task.redundancy, Self::max_servers())
-			.saturating_add(T::DbWeight::get().reads(1));
+		let weight = Self::assign_weight(&task);
 
 		let (random, _) = T::Randomness::random(&(ASSIGN_SUBJECT, task_id).encode());
 		let Some(random) = random else {

@@ -100,18 +100,13 @@ fn commit<T: Config>(task_id: TaskId, who: &T::AccountId, values: &[f32], i: u32
 mod benchmarks {
 	use super::*;
 
-	/// Worst case: the longest input, and every server but the last (in sorted order)
-	/// ineligible, so the eligibility check reads them all.
+	/// `i` bytes of input, `s` servers declared for the model (their list is read and decoded).
 	#[benchmark]
 	fn request_inference(
 		i: Linear<1, { T::MaxInputLen::get() }>,
 		s: Linear<1, { max_servers::<T>() }>,
 	) {
 		let (model_id, _) = model_with_servers::<T>(1, s, ComparisonRule::Argmax);
-		let sorted = T::Models::servers(model_id);
-		for who in sorted.iter().take(sorted.len().saturating_sub(1)) {
-			T::BenchmarkHelper::make_ineligible(who);
-		}
 		let caller = requester::<T>();
 
 		#[extrinsic_call]

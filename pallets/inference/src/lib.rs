@@ -385,8 +385,8 @@ pub mod pallet {
 		FeeOverflow,
 		/// The requester cannot pay the fee: top up the account.
 		InsufficientBalance,
-		/// Fewer eligible validators serve the model than the redundancy: lower the redundancy
-		/// or wait for more servers.
+		/// Fewer validators serve the model than the redundancy: lower the redundancy or wait
+		/// for more servers.
 		NotEnoughExecutors,
 		/// The agenda of the next blocks is full: retry in a few blocks.
 		AgendaFull,
@@ -516,9 +516,10 @@ pub mod pallet {
 			let protocol_fee = T::ProtocolFee::get().mul_ceil(executor_fees);
 			let escrow = executor_fees.checked_add(&protocol_fee).ok_or(Error::<T>::FeeOverflow)?;
 			ensure!(escrow <= max_fee, Error::<T>::FeeAboveMax);
-			let servers = T::Models::servers(model_id);
-			let servers_len = u32::try_from(servers.len()).unwrap_or(u32::MAX);
-			ensure!(Self::has_eligible(&servers, redundancy), Error::<T>::NotEnoughExecutors);
+			// Declared servers only: one read, whatever the number of validators. Whether enough
+			// of them are still eligible is settled at assignment, which refunds the task if not.
+			let servers_len = u32::try_from(T::Models::servers(model_id).len()).unwrap_or(u32::MAX);
+			ensure!(servers_len >= redundancy, Error::<T>::NotEnoughExecutors);
 
 			let now = frame_system::Pallet::<T>::block_number();
 			let task_id = NextTaskId::<T>::get();
@@ -699,20 +700,6 @@ pub mod pallet {
 				.saturating_mul(u64::from(redundancy))
 				.div_ceil(u64::from(model_redundancy));
 			u32::try_from(scaled).unwrap_or(u32::MAX).clamp(1, redundancy.max(1))
-		}
-
-		/// Whether at least `needed` of `servers` are eligible now; stops at the `needed`-th.
-		pub(crate) fn has_eligible(servers: &[T::AccountId], needed: u32) -> bool {
-			let mut found = 0u32;
-			for who in servers {
-				if T::Staking::is_eligible(who) {
-					found = found.saturating_add(1);
-					if found >= needed {
-						return true;
-					}
-				}
-			}
-			false
 		}
 
 		/// Releases the whole escrow of `task` to its requester; returns the amount released.

@@ -153,9 +153,9 @@ fn request_refuses_deprecated_model() {
 }
 
 #[test]
-fn request_counts_only_eligible_servers() {
-	ExtBuilder::default().servers(vec![V1, V2, V3]).build_and_execute(|| {
-		assert_ok!(Staking::chill(RuntimeOrigin::signed(V3)));
+fn request_checks_declared_servers_and_assignment_checks_eligibility() {
+	ExtBuilder::default().servers(vec![V1, V2]).build_and_execute(|| {
+		// Two servers for three executors: refused at once.
 		assert_noop!(
 			Inference::request_inference(
 				RuntimeOrigin::signed(ALICE),
@@ -166,8 +166,17 @@ fn request_counts_only_eligible_servers() {
 			),
 			Error::<Test>::NotEnoughExecutors
 		);
-		assert_ok!(Staking::activate(RuntimeOrigin::signed(V3)));
-		request(ALICE);
+		assert_ok!(Models::serve_model(RuntimeOrigin::signed(V3), MODEL));
+		// Three declared, one chilled: accepted, then failed and refunded at assignment.
+		assert_ok!(Staking::chill(RuntimeOrigin::signed(V3)));
+		let task_id = request(ALICE);
+		next_block();
+		next_block();
+		assert!(matches!(
+			Inference::task(task_id).unwrap().status,
+			TaskStatus::Failed { reason: FailReason::NotEnoughExecutors, .. }
+		));
+		assert_eq!(free(ALICE), INITIAL);
 	});
 }
 
