@@ -412,6 +412,25 @@ pub fn request_with(who: AccountId, redundancy: Option<u8>) -> TaskId {
 	task_id
 }
 
+/// `who` requests an inference of `MODEL` on a one-byte input, paying at most `max_fee`.
+pub fn try_request(
+	who: AccountId,
+	max_fee: Balance,
+	redundancy: Option<u8>,
+) -> frame_support::dispatch::DispatchResultWithPostInfo {
+	Inference::request_inference(RuntimeOrigin::signed(who), MODEL, vec![1], max_fee, redundancy)
+}
+
+/// `who` reveals the raw `bytes` with `salt` for `task_id`.
+pub fn try_reveal(
+	task_id: TaskId,
+	who: AccountId,
+	bytes: Vec<u8>,
+	salt: Salt,
+) -> frame_support::dispatch::DispatchResultWithPostInfo {
+	Inference::reveal_result(RuntimeOrigin::signed(who), task_id, bytes, salt)
+}
+
 /// Requests and runs blocks until the task is assigned; returns its id and executors.
 pub fn assigned_task(who: AccountId) -> (TaskId, Vec<AccountId>) {
 	let task_id = request(who);

@@ -30,16 +30,7 @@ fn requests_are_refused_when_the_agenda_is_full() {
 		for _ in 0..(MAX_AGENDA_ITEMS * 17) {
 			request(BOB);
 		}
-		assert_noop!(
-			Inference::request_inference(
-				RuntimeOrigin::signed(ALICE),
-				MODEL,
-				vec![1],
-				u64::MAX,
-				None
-			),
-			Error::<Test>::AgendaFull
-		);
+		assert_noop!(try_request(ALICE, u64::MAX, None), Error::<Test>::AgendaFull);
 	});
 }
 

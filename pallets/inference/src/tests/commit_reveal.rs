@@ -42,12 +42,7 @@ fn commits_only_by_executors_once_before_deadline() {
 		);
 		// Reveals are not open while commits are.
 		assert_noop!(
-			Inference::reveal_result(
-				RuntimeOrigin::signed(drawn[0]),
-				task_id,
-				encode_output(&logits(1)),
-				salt_of(drawn[0])
-			),
+			try_reveal(task_id, drawn[0], encode_output(&logits(1)), salt_of(drawn[0])),
 			Error::<Test>::NotRevealPhase
 		);
 		// At the deadline block, commits are refused even before the deadline is processed.
@@ -93,32 +88,17 @@ fn reveal_must_match_commitment() {
 		let v = drawn[0];
 		// Another output.
 		assert_noop!(
-			Inference::reveal_result(
-				RuntimeOrigin::signed(v),
-				task_id,
-				encode_output(&logits(2)),
-				salt_of(v)
-			),
+			try_reveal(task_id, v, encode_output(&logits(2)), salt_of(v)),
 			Error::<Test>::CommitmentMismatch
 		);
 		// Another salt.
 		assert_noop!(
-			Inference::reveal_result(
-				RuntimeOrigin::signed(v),
-				task_id,
-				encode_output(&logits(1)),
-				[0xEE; 32]
-			),
+			try_reveal(task_id, v, encode_output(&logits(1)), [0xEE; 32]),
 			Error::<Test>::CommitmentMismatch
 		);
 		// Another executor's commitment cannot be replayed: V's output under drawn[1]'s account.
 		assert_noop!(
-			Inference::reveal_result(
-				RuntimeOrigin::signed(drawn[1]),
-				task_id,
-				encode_output(&logits(1)),
-				salt_of(v)
-			),
+			try_reveal(task_id, drawn[1], encode_output(&logits(1)), salt_of(v)),
 			Error::<Test>::CommitmentMismatch
 		);
 		assert_noop!(
@@ -126,28 +106,13 @@ fn reveal_must_match_commitment() {
 			Error::<Test>::MalformedOutput
 		);
 		assert_noop!(
-			Inference::reveal_result(
-				RuntimeOrigin::signed(v),
-				task_id,
-				vec![0; MAX_OUTPUT as usize + 4],
-				salt_of(v)
-			),
+			try_reveal(task_id, v, vec![0; MAX_OUTPUT as usize + 4], salt_of(v)),
 			Error::<Test>::OutputTooLong
 		);
 		// Same argmax, other values: matches under the Argmax rule.
-		assert_ok!(Inference::reveal_result(
-			RuntimeOrigin::signed(v),
-			task_id,
-			encode_output(&[0.0, 0.5, 0.2, 0.1]),
-			salt_of(v)
-		));
+		assert_ok!(try_reveal(task_id, v, encode_output(&[0.0, 0.5, 0.2, 0.1]), salt_of(v)));
 		assert_noop!(
-			Inference::reveal_result(
-				RuntimeOrigin::signed(v),
-				task_id,
-				encode_output(&logits(1)),
-				salt_of(v)
-			),
+			try_reveal(task_id, v, encode_output(&logits(1)), salt_of(v)),
 			Error::<Test>::AlreadyRevealed
 		);
 		assert!(Inference::pending_tasks(&v, 10).is_empty());
@@ -168,22 +133,12 @@ fn non_committer_cannot_reveal() {
 		));
 		assert!(Inference::pending_tasks(&drawn[2], 10).is_empty());
 		assert_noop!(
-			Inference::reveal_result(
-				RuntimeOrigin::signed(drawn[2]),
-				task_id,
-				encode_output(&logits(1)),
-				salt_of(drawn[2])
-			),
+			try_reveal(task_id, drawn[2], encode_output(&logits(1)), salt_of(drawn[2])),
 			Error::<Test>::NotCommitted
 		);
 		run_to_block(11);
 		assert_noop!(
-			Inference::reveal_result(
-				RuntimeOrigin::signed(drawn[0]),
-				task_id,
-				encode_output(&logits(1)),
-				salt_of(drawn[0])
-			),
+			try_reveal(task_id, drawn[0], encode_output(&logits(1)), salt_of(drawn[0])),
 			Error::<Test>::RevealDeadlinePassed
 		);
 	});

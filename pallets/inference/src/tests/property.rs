@@ -69,12 +69,7 @@ fn apply(op: &Op, commitments: &mut Commitments) {
 			let who = drawn[executor % drawn.len()];
 			let Some(class) = commitments.get(&(task_id, who)).copied() else { return };
 			let class = if honest { class } else { (class + 1) % 4 };
-			let _ = Inference::reveal_result(
-				RuntimeOrigin::signed(who),
-				task_id,
-				encode_output(&logits(class)),
-				salt_of(who),
-			);
+			let _ = try_reveal(task_id, who, encode_output(&logits(class)), salt_of(who));
 		},
 		Op::Cancel { task } => {
 			let Some(task_id) = pick(task) else { return };

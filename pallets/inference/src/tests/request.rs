@@ -97,39 +97,15 @@ fn request_refuses_bad_input_and_redundancy() {
 #[test]
 fn request_refuses_fee_above_max() {
 	ExtBuilder::default().build_and_execute(|| {
-		assert_noop!(
-			Inference::request_inference(
-				RuntimeOrigin::signed(ALICE),
-				MODEL,
-				vec![1],
-				ESCROW - 1,
-				None
-			),
-			Error::<Test>::FeeAboveMax
-		);
-		assert_ok!(Inference::request_inference(
-			RuntimeOrigin::signed(ALICE),
-			MODEL,
-			vec![1],
-			ESCROW,
-			None
-		));
+		assert_noop!(try_request(ALICE, ESCROW - 1, None), Error::<Test>::FeeAboveMax);
+		assert_ok!(try_request(ALICE, ESCROW, None));
 	});
 }
 
 #[test]
 fn request_refuses_insufficient_balance() {
 	ExtBuilder::default().build_and_execute(|| {
-		assert_noop!(
-			Inference::request_inference(
-				RuntimeOrigin::signed(POOR),
-				MODEL,
-				vec![1],
-				u64::MAX,
-				None
-			),
-			Error::<Test>::InsufficientBalance
-		);
+		assert_noop!(try_request(POOR, u64::MAX, None), Error::<Test>::InsufficientBalance);
 		assert_eq!(free(POOR), POOR_BALANCE);
 		assert_eq!(escrow(POOR), 0);
 	});
@@ -139,16 +115,7 @@ fn request_refuses_insufficient_balance() {
 fn request_refuses_deprecated_model() {
 	ExtBuilder::default().build_and_execute(|| {
 		assert_ok!(Models::deprecate(RuntimeOrigin::signed(OWNER), MODEL));
-		assert_noop!(
-			Inference::request_inference(
-				RuntimeOrigin::signed(ALICE),
-				MODEL,
-				vec![1],
-				u64::MAX,
-				None
-			),
-			Error::<Test>::ModelNotRunnable
-		);
+		assert_noop!(try_request(ALICE, u64::MAX, None), Error::<Test>::ModelNotRunnable);
 	});
 }
 
@@ -156,16 +123,7 @@ fn request_refuses_deprecated_model() {
 fn request_checks_declared_servers_and_assignment_checks_eligibility() {
 	ExtBuilder::default().servers(vec![V1, V2]).build_and_execute(|| {
 		// Two servers for three executors: refused at once.
-		assert_noop!(
-			Inference::request_inference(
-				RuntimeOrigin::signed(ALICE),
-				MODEL,
-				vec![1],
-				u64::MAX,
-				None
-			),
-			Error::<Test>::NotEnoughExecutors
-		);
+		assert_noop!(try_request(ALICE, u64::MAX, None), Error::<Test>::NotEnoughExecutors);
 		assert_ok!(Models::serve_model(RuntimeOrigin::signed(V3), MODEL));
 		// Three declared, one chilled: accepted, then failed and refunded at assignment.
 		assert_ok!(Staking::chill(RuntimeOrigin::signed(V3)));
