@@ -253,14 +253,15 @@ impl Engine {
 
 	/// The loaded model of `descriptor`, from the cache or loaded (hash-checked) from the store.
 	pub fn load(&self, descriptor: &ModelDescriptor) -> Result<Arc<LoadedModel>> {
-		let key = CacheKey::of(descriptor);
-		if let Some(model) = self.lock_cache().get(&key) {
-			return Ok(model);
-		}
+		// Before the cache: files cached as safetensors must not run under another format.
 		match descriptor.format {
 			ModelFormat::Safetensors => {},
 			ModelFormat::Onnx => return Err(EngineError::UnsupportedFormat("Onnx")),
 			ModelFormat::Gguf => return Err(EngineError::UnsupportedFormat("Gguf")),
+		}
+		let key = CacheKey::of(descriptor);
+		if let Some(model) = self.lock_cache().get(&key) {
+			return Ok(model);
 		}
 		let weights = self.store.load(&key.weights)?;
 		let config = self.store.load(&key.config)?;
