@@ -16,6 +16,9 @@
 //!   [`EngineError::Panicked`], and a cache of loaded models bounded by bytes (least recently
 //!   used evicted first).
 //!
+//! - [`EngineHost`]: the engine behind the runtime's inference host function, registered by the
+//!   node for off-chain workers, with Prometheus [`Metrics`].
+//!
 //! The canonical form and digest of an output under a comparison rule are **not** here: they are
 //! `opg_primitives::models::ComparisonRule::{canonicalise, digest}`, shared with the runtime.
 //!
@@ -56,6 +59,7 @@ pub mod demo;
 mod encoder;
 mod engine;
 mod error;
+pub mod host;
 pub mod kernels;
 pub mod mlp;
 pub mod perf;
@@ -65,4 +69,5 @@ pub use engine::{
 	CancelToken, Engine, EngineConfig, EngineInfo, LoadedModel, ModelDescriptor, CANDLE_VERSION,
 };
 pub use error::{EngineError, Result};
+pub use host::{EngineHost, Metrics};
 pub use store::{hash_bytes, hash_hex, parse_hash, ModelStore};

@@ -63,4 +63,42 @@ pub struct Cli {
 
 	#[clap(flatten)]
 	pub run: sc_cli::RunCmd,
+
+	#[clap(flatten)]
+	pub inference: InferenceParams,
+}
+
+/// Inference settings of `opg-node`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InferenceParams {
+	/// Directory of the model store the off-chain worker runs models from (files named by their
+	/// blake2-256 hash, as `opg-node models import` writes them). Default: `<base-path>/models`.
+	#[arg(long, value_name = "DIR")]
+	pub model_dir: Option<std::path::PathBuf>,
+
+	/// Threads every inference runs on. Outputs do not depend on it (see the engine's
+	/// determinism notes); latency does.
+	#[arg(long, value_name = "N", default_value_t = 1)]
+	pub inference_threads: usize,
+
+	/// Time limit of one inference, in milliseconds.
+	#[arg(long, value_name = "MS", default_value_t = 10_000)]
+	pub inference_timeout_ms: u64,
+
+	/// TEST ONLY: report a perturbed output (every value + 1.0, rotated by one position), so
+	/// that this validator disagrees with honest ones and is slashed. For slashing tests.
+	#[arg(long, hide = true)]
+	pub dev_fault_output: bool,
+}
+
+impl InferenceParams {
+	/// The engine configuration for a node whose base path is `base_path`.
+	pub fn engine_config(&self, base_path: &std::path::Path) -> opg_inference::EngineConfig {
+		let mut config = opg_inference::EngineConfig::new(
+			self.model_dir.clone().unwrap_or_else(|| base_path.join("models")),
+		);
+		config.threads = self.inference_threads.max(1);
+		config.timeout = std::time::Duration::from_millis(self.inference_timeout_ms.max(1));
+		config
+	}
 }

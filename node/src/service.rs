@@ -13,8 +13,10 @@ use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use sp_inherents::CreateInherentDataProviders;
 
-/// Host functions the runtime may call, natively implemented by this node.
-pub type HostFunctions = sp_io::SubstrateHostFunctions;
+/// Host functions the runtime may call, natively implemented by this node: Substrate's, and the
+/// inference host function the off-chain worker runs models through.
+pub type HostFunctions =
+	(sp_io::SubstrateHostFunctions, opg_primitives::execution::opg_inference::HostFunctions);
 
 /// The full client: a wasm executor over the node's database.
 pub type FullClient =
@@ -164,6 +166,7 @@ pub fn new_full<
 	N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
 >(
 	config: Configuration,
+	inference: &crate::cli::InferenceParams,
 ) -> Result<TaskManager, ServiceError> {
 	let sc_service::PartialComponents {
 		client,
@@ -222,6 +225,26 @@ pub fn new_full<
 		})?;
 
 	if config.offchain_worker.enabled {
+		// The engine behind the inference host function, for the off-chain workers only: block
+		// import and runtime API calls never see it (the host function fails there).
+		let engine_config = inference.engine_config(config.base_path.path());
+		log::info!(
+			"🧠 Inference engine: models in {}, {} thread(s)",
+			engine_config.model_dir.display(),
+			engine_config.threads
+		);
+		let engine = opg_inference::Engine::new(engine_config)
+			.map_err(|e| ServiceError::Other(format!("inference engine: {e}")))?;
+		let metrics = config
+			.prometheus_registry()
+			.map(opg_inference::Metrics::register)
+			.transpose()
+			.map_err(|e| ServiceError::Other(format!("inference metrics: {e}")))?;
+		let host = Arc::new(opg_inference::EngineHost::new(
+			Arc::new(engine),
+			metrics,
+			inference.dev_fault_output,
+		));
 		let offchain_workers =
 			sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {
 				runtime_api_provider: client.clone(),
@@ -233,7 +256,7 @@ pub fn new_full<
 				)),
 				network_provider: Arc::new(network.clone()),
 				enable_http_requests: false,
-				custom_extensions: |_| vec![],
+				custom_extensions: move |_| vec![Box::new(host.extension()) as Box<_>],
 			})?;
 		task_manager.spawn_handle().spawn(
 			"offchain-workers-runner",

@@ -566,6 +566,10 @@ pub trait ModelProvider<AccountId> {
 	/// The parameters of `model_id` if it exists and is runnable (active); `None` otherwise.
 	fn runnable_model(model_id: ModelId) -> Option<ModelParams<Self::Balance>>;
 
+	/// The parameters of `model_id` whatever its status (a deprecated model still finishes the
+	/// tasks it took); `None` when no such model exists.
+	fn model_params(model_id: ModelId) -> Option<ModelParams<Self::Balance>>;
+
 	/// The accounts that declared they serve `model_id`, sorted, whatever the model's status;
 	/// empty for an unknown model. One bounded storage read.
 	fn servers(model_id: ModelId) -> BoundedVec<AccountId, Self::MaxServers>;

@@ -178,6 +178,24 @@ mod benchmarks {
 		));
 	}
 
+	/// Replacing a validator's inference key (the worst case: an old key's link is removed).
+	#[benchmark]
+	fn set_inference_key() {
+		let validator: T::AccountId = account("validator", 0, SEED);
+		T::BenchmarkHelper::make_validator(&validator, 1, None);
+		let old: T::AccountId = account("old-key", 0, SEED);
+		let new: T::AccountId = account("new-key", 0, SEED);
+		Pallet::<T>::set_inference_key(RawOrigin::Signed(validator.clone()).into(), old.clone())
+			.expect("a validator links a key");
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(validator.clone()), new.clone());
+
+		assert_eq!(InferenceKeys::<T>::get(&validator), Some(new.clone()));
+		assert_eq!(KeyOwners::<T>::get(&new), Some(validator));
+		assert!(!KeyOwners::<T>::contains_key(&old));
+	}
+
 	/// Drawing `r` executors among `s` servers when validators that do not serve the model
 	/// hold most of the stake: rejection sampling exhausts its attempts and the bounded scan of
 	/// the servers finishes the draw (the costlier path).

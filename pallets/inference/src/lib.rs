@@ -28,6 +28,16 @@
 //!
 //! The requester may [`cancel`](Pallet::cancel) a task before any executor has committed.
 //!
+//! ## Off-chain execution
+//!
+//! Validators do not sign their commits and reveals by hand: their nodes' off-chain workers do
+//! (see [`offchain`]). A validator links an inference key (key type
+//! [`opgi`](opg_primitives::execution::KEY_TYPE), kept in its node's keystore) with
+//! [`set_inference_key`](Pallet::set_inference_key); that key's account may then commit and
+//! reveal for it. On every block the worker runs the model of each task assigned to the
+//! validator through the node's inference host function, keeps the output and salt in the
+//! node's persistent off-chain storage, commits, and reveals once reveals open.
+//!
 //! ## Bounded work
 //!
 //! Deadlines, assignments and pruning are items of a per-block [`Agenda`]. Each block reserves
@@ -56,6 +66,7 @@ pub mod assignment;
 mod benchmarking;
 #[cfg(any(test, feature = "try-runtime"))]
 mod invariants;
+pub mod offchain;
 mod reads;
 pub mod settlement;
 pub mod types;
@@ -111,7 +122,7 @@ pub mod pallet {
 			OnUnbalanced, Randomness,
 		},
 	};
-	use frame_system::pallet_prelude::*;
+	use frame_system::{offchain::AppCrypto, pallet_prelude::*};
 	use opg_primitives::{
 		inference::{commitment as commitment_of, output_digest, Salt},
 		models::{ModelId, ModelProvider, PendingTasksGuard},
@@ -153,7 +164,10 @@ pub mod pallet {
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]
-	pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+	pub trait Config:
+		frame_system::Config<RuntimeEvent: From<Event<Self>>>
+		+ frame_system::offchain::CreateSignedTransaction<Call<Self>>
+	{
 		/// The fee token. Escrow is held on the requester with [`HoldReason::Escrow`]; payments
 		/// leave the hold with `BalancedHold::slash` as a credit (to the staking pallet and the
 		/// protocol), refunds are released.
@@ -240,6 +254,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxSamplingAttempts: Get<u32>;
 
+		/// The executors' inference keys: the off-chain worker signs commits and reveals with
+		/// each such key of its node's keystore that a validator linked with
+		/// [`Pallet::set_inference_key`].
+		type AuthorityId: AppCrypto<Self::Public, Self::Signature>;
+
 		/// Weights of this pallet's calls and agenda items.
 		type WeightInfo: WeightInfo;
 
@@ -295,6 +314,20 @@ pub mod pallet {
 	/// `Twox64Concat`: model ids are assigned by the registry.
 	#[pallet::storage]
 	pub type OpenTasks<T: Config> = StorageMap<_, Twox64Concat, ModelId, u32, ValueQuery>;
+
+	/// The inference key account each validator linked: it commits and reveals for the validator.
+	///
+	/// `Blake2_128Concat`: accounts are chosen by users.
+	#[pallet::storage]
+	pub type InferenceKeys<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, T::AccountId, OptionQuery>;
+
+	/// The validator each inference key account acts for (the reverse of [`InferenceKeys`]).
+	///
+	/// `Blake2_128Concat`: accounts are chosen by users.
+	#[pallet::storage]
+	pub type KeyOwners<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, T::AccountId, OptionQuery>;
 
 	/// Work scheduled per block, processed in `on_finalize` from [`AgendaCursor`] on.
 	///
@@ -366,6 +399,9 @@ pub mod pallet {
 		TaskCancelled { task_id: TaskId, refunded: BalanceOf<T> },
 		/// An ended task's record and result were pruned.
 		TaskExpired { task_id: TaskId },
+		/// `validator` linked the inference key account `key`, which now commits and reveals for
+		/// it (replacing any previous key).
+		InferenceKeySet { validator: T::AccountId, key: T::AccountId },
 	}
 
 	#[pallet::error]
@@ -421,6 +457,11 @@ pub mod pallet {
 		NotRequester,
 		/// The task cannot be cancelled any more: an executor has committed, or it has ended.
 		CannotCancel,
+		/// Only registered validators link inference keys: register with the staking pallet
+		/// first.
+		NotValidator,
+		/// The key already acts for another validator: generate a key of your own.
+		KeyInUse,
 	}
 
 	#[pallet::hooks]
@@ -437,6 +478,11 @@ pub mod pallet {
 			if AgendaReserved::<T>::take() {
 				Self::process_agenda(now, T::AgendaWeight::get());
 			}
+		}
+
+		/// Executes the tasks assigned to this node's validators (see [`offchain`]).
+		fn offchain_worker(now: BlockNumberFor<T>) {
+			offchain::run::<T>(now);
 		}
 
 		fn integrity_test() {
@@ -557,7 +603,8 @@ pub mod pallet {
 		///
 		/// When every executor has committed, the reveal phase opens at once.
 		///
-		/// - Origin: signed, an executor of the task, once, before the commit deadline.
+		/// - Origin: signed by an executor of the task or by the inference key it linked, once,
+		///   before the commit deadline.
 		/// - Errors: [`Error::TaskNotFound`], [`Error::NotCommitPhase`],
 		///   [`Error::CommitDeadlinePassed`], [`Error::NotAssigned`], [`Error::AlreadyCommitted`].
 		/// - Events: [`Event::ResultCommitted`], then [`Event::RevealStarted`] on the last
@@ -569,14 +616,15 @@ pub mod pallet {
 			task_id: TaskId,
 			commitment: H256,
 		) -> DispatchResultWithPostInfo {
-			let executor = ensure_signed(origin)?;
+			let signer = ensure_signed(origin)?;
 			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
 			let TaskStatus::Committing { commit_deadline } = task.status else {
 				return Err(Error::<T>::NotCommitPhase.into());
 			};
 			let now = frame_system::Pallet::<T>::block_number();
 			ensure!(now < commit_deadline, Error::<T>::CommitDeadlinePassed);
-			let index = task.executor_index(&executor).ok_or(Error::<T>::NotAssigned)?;
+			let (index, executor) =
+				Self::acting_executor(&task, signer).ok_or(Error::<T>::NotAssigned)?;
 			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
 			ensure!(slot.commitment.is_none(), Error::<T>::AlreadyCommitted);
 
@@ -605,7 +653,8 @@ pub mod pallet {
 		/// checks `commitment(digest, salt, caller)` against the caller's commitment. When every
 		/// committer has revealed, the task settles at once.
 		///
-		/// - Origin: signed, an executor that committed, once, before the reveal deadline.
+		/// - Origin: signed by an executor that committed or by the inference key it linked, once,
+		///   before the reveal deadline.
 		/// - Errors: [`Error::TaskNotFound`], [`Error::NotRevealPhase`],
 		///   [`Error::RevealDeadlinePassed`], [`Error::NotAssigned`], [`Error::NotCommitted`],
 		///   [`Error::AlreadyRevealed`], [`Error::OutputTooLong`], [`Error::MalformedOutput`],
@@ -622,7 +671,7 @@ pub mod pallet {
 			output: Vec<u8>,
 			salt: Salt,
 		) -> DispatchResultWithPostInfo {
-			let executor = ensure_signed(origin)?;
+			let signer = ensure_signed(origin)?;
 			let output_len = Self::len_component(output.len(), T::MaxOutputLen::get());
 			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
 			let TaskStatus::Revealing { reveal_deadline } = task.status else {
@@ -630,7 +679,8 @@ pub mod pallet {
 			};
 			let now = frame_system::Pallet::<T>::block_number();
 			ensure!(now < reveal_deadline, Error::<T>::RevealDeadlinePassed);
-			let index = task.executor_index(&executor).ok_or(Error::<T>::NotAssigned)?;
+			let (index, executor) =
+				Self::acting_executor(&task, signer).ok_or(Error::<T>::NotAssigned)?;
 			let comparison = task.comparison;
 			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
 			let committed = slot.commitment.ok_or(Error::<T>::NotCommitted)?;
@@ -680,9 +730,48 @@ pub mod pallet {
 			Self::deposit_event(Event::TaskCancelled { task_id, refunded });
 			Ok(Some(T::WeightInfo::cancel(redundancy)).into())
 		}
+
+		/// Links the caller's inference key: the account of an `opgi` key in the caller's
+		/// node keystore (`opg-node key insert --key-type opgi`), which its off-chain worker
+		/// signs commits and reveals with. Replaces the caller's previous key. The key account
+		/// pays the fees of those transactions, so fund it.
+		///
+		/// - Origin: signed by a registered validator (`inferenceStaking.registerValidator`).
+		/// - Errors: [`Error::NotValidator`], [`Error::KeyInUse`] (the key acts for another
+		///   validator).
+		/// - Events: [`Event::InferenceKeySet`].
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::set_inference_key())]
+		pub fn set_inference_key(origin: OriginFor<T>, key: T::AccountId) -> DispatchResult {
+			let validator = ensure_signed(origin)?;
+			ensure!(T::Staking::is_validator(&validator), Error::<T>::NotValidator);
+			if let Some(owner) = KeyOwners::<T>::get(&key) {
+				ensure!(owner == validator, Error::<T>::KeyInUse);
+			}
+			if let Some(previous) = InferenceKeys::<T>::get(&validator) {
+				KeyOwners::<T>::remove(&previous);
+			}
+			InferenceKeys::<T>::insert(&validator, &key);
+			KeyOwners::<T>::insert(&key, &validator);
+			Self::deposit_event(Event::InferenceKeySet { validator, key });
+			Ok(())
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
+		/// The executor `signer` acts as in `task`, with its index: itself when assigned, else the
+		/// validator whose inference key it is, when that validator is assigned.
+		pub(crate) fn acting_executor(
+			task: &TaskInfoOf<T>,
+			signer: T::AccountId,
+		) -> Option<(usize, T::AccountId)> {
+			if let Some(index) = task.executor_index(&signer) {
+				return Some((index, signer));
+			}
+			let validator = KeyOwners::<T>::get(&signer)?;
+			task.executor_index(&validator).map(|index| (index, validator))
+		}
+
 		/// A length as a weight component, capped at `max` (longer inputs are refused before any
 		/// work that depends on their length).
 		pub(crate) fn len_component(len: usize, max: u32) -> u32 {

@@ -21,6 +21,7 @@ use opg_primitives::{
 };
 use sp_core::H256;
 use sp_runtime::{
+	testing::{TestSignature, UintAuthorityId},
 	traits::{BlakeTwo256, Hash},
 	BuildStorage, Perbill,
 };
@@ -210,9 +211,58 @@ impl pallet_inference::Config for Test {
 	type MaxAgendaItems = ConstU32<MAX_AGENDA_ITEMS>;
 	type AgendaWeight = AgendaWeight;
 	type MaxSamplingAttempts = ConstU32<4>;
+	type AuthorityId = MockAuthorityId;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = MockBenchmarkHelper;
+}
+
+thread_local! {
+	/// `(signer, nonce)` of every transaction the off-chain worker signed, in order.
+	pub static SIGNED_NONCES: RefCell<Vec<(AccountId, u32)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Test keys: `UintAuthorityId(n)` is the key of account `n` (`UintAuthorityId::set_all_keys`
+/// sets the node's keystore).
+pub struct MockAuthorityId;
+impl frame_system::offchain::AppCrypto<UintAuthorityId, TestSignature> for MockAuthorityId {
+	type RuntimeAppPublic = UintAuthorityId;
+	type GenericPublic = UintAuthorityId;
+	type GenericSignature = TestSignature;
+}
+
+impl frame_system::offchain::SigningTypes for Test {
+	type Public = UintAuthorityId;
+	type Signature = TestSignature;
+}
+
+/// Transactions the off-chain worker submits: the signer is the key's account, unchecked.
+pub type Extrinsic = sp_runtime::testing::TestXt<RuntimeCall, ()>;
+
+impl<LocalCall> frame_system::offchain::CreateTransactionBase<LocalCall> for Test
+where
+	RuntimeCall: From<LocalCall>,
+{
+	type Extrinsic = Extrinsic;
+	type RuntimeCall = RuntimeCall;
+}
+
+impl<LocalCall> frame_system::offchain::CreateSignedTransaction<LocalCall> for Test
+where
+	RuntimeCall: From<LocalCall>,
+{
+	fn create_signed_transaction<
+		C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
+		call: RuntimeCall,
+		public: UintAuthorityId,
+		account: AccountId,
+		nonce: u32,
+	) -> Option<Extrinsic> {
+		let _ = public;
+		SIGNED_NONCES.with(|n| n.borrow_mut().push((account, nonce)));
+		Some(Extrinsic::new_signed(call, account, (), ()))
+	}
 }
 
 /// Benchmarks on the mock: models and validators through the real pallets.

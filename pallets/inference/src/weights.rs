@@ -49,6 +49,7 @@ pub trait WeightInfo {
 	fn close_commits(r: u32, ) -> Weight;
 	fn settle(r: u32, ) -> Weight;
 	fn expire() -> Weight;
+	fn set_inference_key() -> Weight;
 }
 
 /// Weights for `pallet_inference` measured on the reference machine, with the runtime's `DbWeight`.
@@ -307,6 +308,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
+	/// Storage: `InferenceStaking::Validators` (r:1 w:0)
+	/// Storage: `Inference::KeyOwners` (r:1 w:2)
+	/// Storage: `Inference::InferenceKeys` (r:1 w:1)
+	/// Not yet measured by `scripts/benchmark.sh` (the benchmark exists): computation taken as
+	/// that of `commit_result` with one executor, which reads and writes more.
+	fn set_inference_key() -> Weight {
+		Weight::from_parts(30_000_000, 0)
+			.saturating_add(Weight::from_parts(0, 6000))
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+	}
 }
 
 /// The same weights with RocksDB's reference `DbWeight`, for tests and mocks.
@@ -385,5 +397,16 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5193))
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
+	}
+	/// Storage: `InferenceStaking::Validators` (r:1 w:0)
+	/// Storage: `Inference::KeyOwners` (r:1 w:2)
+	/// Storage: `Inference::InferenceKeys` (r:1 w:1)
+	/// Not yet measured by `scripts/benchmark.sh` (the benchmark exists): computation taken as
+	/// that of `commit_result` with one executor, which reads and writes more.
+	fn set_inference_key() -> Weight {
+		Weight::from_parts(30_000_000, 0)
+			.saturating_add(Weight::from_parts(0, 6000))
+			.saturating_add(RocksDbWeight::get().reads(3_u64))
+			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 }

@@ -254,6 +254,10 @@ impl<T: Config> ModelProvider<T::AccountId> for Pallet<T> {
 		Models::<T>::get(model_id).filter(|info| info.is_runnable()).map(|info| info.params())
 	}
 
+	fn model_params(model_id: ModelId) -> Option<ModelParams<BalanceOf<T>>> {
+		Models::<T>::get(model_id).map(|info| info.params())
+	}
+
 	fn servers(model_id: ModelId) -> ServersOf<T> {
 		Servers::<T>::get(model_id)
 	}

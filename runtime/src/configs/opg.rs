@@ -3,15 +3,18 @@
 use crate::{
 	configs::{RuntimeBlockWeights, TreasuryAccount},
 	currency::OPG,
-	Balances, BlockNumber, Inference, InferenceStaking, Models, Runtime, RuntimeHoldReason,
+	AccountId, Address, Balances, BlockNumber, Inference, InferenceStaking, Models, Nonce, Runtime,
+	RuntimeCall, RuntimeHoldReason, Signature, SignedPayload, System, TxExtension,
+	UncheckedExtrinsic,
 };
+use codec::Encode;
 use frame_support::{
 	parameter_types,
 	traits::{tokens::imbalance::ResolveTo, ConstU32},
 	weights::Weight,
 	PalletId,
 };
-use sp_runtime::Perbill;
+use sp_runtime::{generic::Era, traits::Verify, Perbill};
 
 parameter_types! {
 	/// Held for every registered model: a base plus a price per byte of its stored entry.
@@ -153,6 +156,7 @@ impl pallet_inference::Config for Runtime {
 	type MaxAgendaItems = ConstU32<512>;
 	type AgendaWeight = InferenceAgendaWeight;
 	type MaxSamplingAttempts = ConstU32<8>;
+	type AuthorityId = InferenceAuthId;
 	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = InferenceBenchmarkHelper;
@@ -216,5 +220,67 @@ impl pallet_inference::BenchmarkHelper<crate::AccountId, crate::Balance>
 	fn max_validators() -> u32 {
 		use frame_support::traits::Get as _;
 		<Runtime as pallet_inference_staking::Config>::MaxValidators::get()
+	}
+}
+
+/// Executors' inference keys (`opgi`, sr25519) as signers of the transactions the inference
+/// pallet's off-chain worker submits.
+pub struct InferenceAuthId;
+
+impl frame_system::offchain::AppCrypto<<Signature as Verify>::Signer, Signature>
+	for InferenceAuthId
+{
+	type RuntimeAppPublic = opg_primitives::execution::crypto::Public;
+	type GenericPublic = sp_core::sr25519::Public;
+	type GenericSignature = sp_core::sr25519::Signature;
+}
+
+impl frame_system::offchain::SigningTypes for Runtime {
+	type Public = <Signature as Verify>::Signer;
+	type Signature = Signature;
+}
+
+impl<LocalCall> frame_system::offchain::CreateTransactionBase<LocalCall> for Runtime
+where
+	RuntimeCall: From<LocalCall>,
+{
+	type Extrinsic = UncheckedExtrinsic;
+	type RuntimeCall = RuntimeCall;
+}
+
+/// Blocks an off-chain worker's transaction stays valid (a power of two).
+const OFFCHAIN_TX_MORTALITY: u64 = 32;
+
+impl<LocalCall> frame_system::offchain::CreateSignedTransaction<LocalCall> for Runtime
+where
+	RuntimeCall: From<LocalCall>,
+{
+	/// A signed extrinsic with the runtime's transaction extensions, mortal for
+	/// [`OFFCHAIN_TX_MORTALITY`] blocks from the parent of the block the worker runs on, no tip.
+	fn create_signed_transaction<
+		C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
+		call: RuntimeCall,
+		public: Self::Public,
+		account: AccountId,
+		nonce: Nonce,
+	) -> Option<UncheckedExtrinsic> {
+		let birth = u64::from(System::block_number()).saturating_sub(1);
+		let extension: TxExtension = (
+			frame_system::AuthorizeCall::<Runtime>::new(),
+			frame_system::CheckNonZeroSender::<Runtime>::new(),
+			frame_system::CheckSpecVersion::<Runtime>::new(),
+			frame_system::CheckTxVersion::<Runtime>::new(),
+			frame_system::CheckGenesis::<Runtime>::new(),
+			frame_system::CheckEra::<Runtime>::from(Era::mortal(OFFCHAIN_TX_MORTALITY, birth)),
+			frame_system::CheckNonce::<Runtime>::from(nonce),
+			frame_system::CheckWeight::<Runtime>::new(),
+			pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
+			frame_system::WeightReclaim::<Runtime>::new(),
+		);
+		let payload = SignedPayload::new(call, extension).ok()?;
+		let signature = payload.using_encoded(|bytes| C::sign(bytes, public))?;
+		let (call, extension, _) = payload.deconstruct();
+		Some(UncheckedExtrinsic::new_signed(call, Address::Id(account), signature, extension))
 	}
 }

@@ -3,6 +3,7 @@
 mod agenda;
 mod assignment;
 mod commit_reveal;
+mod offchain;
 mod property;
 mod request;
 mod settlement;

@@ -1,0 +1,281 @@
+//! The engine behind the runtime's `opg_inference::run` host function: what a validator node
+//! registers (as an [`InferenceExt`]) for its off-chain workers, with Prometheus metrics and
+//! the test-only fault injection of `--dev-fault-output`.
+
+use crate::{Engine, EngineError, ModelDescriptor};
+use opg_primitives::execution::{InferenceError, InferenceExt, InferenceHost, InferenceRequest};
+use std::{sync::Arc, time::Instant};
+use substrate_prometheus_endpoint::{
+	register, Counter, CounterVec, Histogram, HistogramOpts, Opts, PrometheusError, Registry, U64,
+};
+
+/// Log target of the node's inference host.
+const LOG_TARGET: &str = "opg::inference";
+
+/// Prometheus metrics of off-chain execution.
+#[derive(Clone)]
+pub struct Metrics {
+	executed: Counter<U64>,
+	failures: CounterVec<U64>,
+	latency: Histogram,
+}
+
+impl Metrics {
+	/// Registers the metrics with `registry`.
+	pub fn register(registry: &Registry) -> Result<Self, PrometheusError> {
+		Ok(Self {
+			executed: register(
+				Counter::new(
+					"opg_inference_tasks_executed_total",
+					"Inferences the off-chain worker ran successfully",
+				)?,
+				registry,
+			)?,
+			failures: register(
+				CounterVec::new(
+					Opts::new(
+						"opg_inference_failures_total",
+						"Inferences the off-chain worker could not run, by reason",
+					),
+					&["reason"],
+				)?,
+				registry,
+			)?,
+			latency: register(
+				Histogram::with_opts(
+					HistogramOpts::new(
+						"opg_inference_execution_seconds",
+						"Time of one inference (model loading included), successful or not",
+					)
+					.buckets(vec![
+						0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+						2.5, 5.0, 10.0,
+					]),
+				)?,
+				registry,
+			)?,
+		})
+	}
+}
+
+/// An engine as the runtime's host function sees it.
+pub struct EngineHost {
+	engine: Arc<Engine>,
+	metrics: Option<Metrics>,
+	fault_output: bool,
+}
+
+impl EngineHost {
+	/// A host running `engine`, reporting to `metrics`; `fault_output` is the test-only
+	/// perturbation of `--dev-fault-output`.
+	pub fn new(engine: Arc<Engine>, metrics: Option<Metrics>, fault_output: bool) -> Self {
+		if fault_output {
+			log::warn!(
+				target: LOG_TARGET,
+				"--dev-fault-output: this node reports WRONG inference results and will be slashed"
+			);
+		}
+		Self { engine, metrics, fault_output }
+	}
+
+	/// The externalities extension the off-chain workers get.
+	pub fn extension(self: &Arc<Self>) -> InferenceExt {
+		InferenceExt::new(self.clone())
+	}
+}
+
+impl InferenceHost for EngineHost {
+	fn run(&self, request: &InferenceRequest) -> Result<Vec<u8>, InferenceError> {
+		let descriptor = ModelDescriptor {
+			weights_hash: request.weights_hash,
+			format: request.format,
+			architecture: request.architecture,
+		};
+		let start = Instant::now();
+		let result = self.engine.run(&descriptor, &request.input);
+		let elapsed = start.elapsed();
+		if let Some(metrics) = &self.metrics {
+			metrics.latency.observe(elapsed.as_secs_f64());
+		}
+		match result {
+			Ok(mut values) => {
+				if let Some(metrics) = &self.metrics {
+					metrics.executed.inc();
+				}
+				log::debug!(
+					target: LOG_TARGET,
+					"ran model {:?} on {} input bytes in {elapsed:?}: {} values",
+					request.weights_hash,
+					request.input.len(),
+					values.len()
+				);
+				if self.fault_output {
+					perturb(&mut values);
+				}
+				Ok(opg_primitives::inference::encode_output(&values))
+			},
+			Err(error) => {
+				let reason = classify(&error);
+				if let Some(metrics) = &self.metrics {
+					metrics.failures.with_label_values(&[reason_label(reason)]).inc();
+				}
+				log::warn!(
+					target: LOG_TARGET,
+					"model {:?} failed: {error} ({reason:?})",
+					request.weights_hash
+				);
+				Err(reason)
+			},
+		}
+	}
+}
+
+/// The runtime-facing error of an engine error.
+fn classify(error: &EngineError) -> InferenceError {
+	match error {
+		EngineError::MissingFile(_) => InferenceError::MissingModel,
+		EngineError::HashMismatch { .. } => InferenceError::CorruptModel,
+		EngineError::UnsupportedFormat(_) => InferenceError::Unsupported,
+		EngineError::InvalidConfig(_)
+		| EngineError::InvalidWeights(_)
+		| EngineError::ModelTooLarge { .. } => InferenceError::InvalidModel,
+		EngineError::InvalidInput(_) | EngineError::InputTooLarge { .. } => {
+			InferenceError::InvalidInput
+		},
+		EngineError::Timeout => InferenceError::Timeout,
+		EngineError::Io { .. }
+		| EngineError::Cancelled
+		| EngineError::Panicked(_)
+		| EngineError::Tensor(_)
+		| EngineError::Worker(_) => InferenceError::Failed,
+	}
+}
+
+fn reason_label(reason: InferenceError) -> &'static str {
+	match reason {
+		InferenceError::Unavailable => "unavailable",
+		InferenceError::MissingModel => "missing_model",
+		InferenceError::CorruptModel => "corrupt_model",
+		InferenceError::Unsupported => "unsupported",
+		InferenceError::InvalidModel => "invalid_model",
+		InferenceError::InvalidInput => "invalid_input",
+		InferenceError::Timeout => "timeout",
+		InferenceError::Failed => "failed",
+	}
+}
+
+/// `--dev-fault-output`: every value + 1.0, then rotated left by one, so the canonical form
+/// differs under every comparison rule (unless all values are equal).
+fn perturb(values: &mut [f32]) {
+	for value in values.iter_mut() {
+		*value += 1.0;
+	}
+	if !values.is_empty() {
+		values.rotate_left(1);
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::EngineConfig;
+	use opg_primitives::models::{Architecture, ComparisonRule, ModelFormat};
+	use std::path::PathBuf;
+
+	fn demo_dir() -> PathBuf {
+		PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../inference/models/demo-mlp")
+	}
+
+	fn host(fault: bool) -> (tempdir::Dir, EngineHost, InferenceRequest, Registry) {
+		let dir = tempdir::Dir::new();
+		let engine = Engine::new(EngineConfig::new(dir.path())).expect("engine");
+		let weights_hash = engine.import(&demo_dir().join("model.safetensors")).expect("weights");
+		let config_hash = engine.import(&demo_dir().join("config.json")).expect("config");
+		let registry = Registry::new();
+		let metrics = Metrics::register(&registry).expect("metrics");
+		let request = InferenceRequest {
+			weights_hash,
+			format: ModelFormat::Safetensors,
+			architecture: Architecture::Mlp { config_hash },
+			input: opg_primitives::inference::encode_output(&[0.5f32; 64]),
+		};
+		(dir, EngineHost::new(Arc::new(engine), Some(metrics), fault), request, registry)
+	}
+
+	fn metric(registry: &Registry, name: &str) -> f64 {
+		registry
+			.gather()
+			.iter()
+			.filter(|family| family.get_name() == name)
+			.flat_map(|family| family.get_metric().to_vec())
+			.map(|m| m.get_counter().get_value() + m.get_histogram().get_sample_count() as f64)
+			.sum()
+	}
+
+	#[test]
+	fn runs_the_model_counts_and_times_it() {
+		let (_dir, host, request, registry) = host(false);
+		let output = host.run(&request).expect("runs");
+		let values = opg_primitives::inference::decode_output(&output).expect("f32 values");
+		assert_eq!(values.len(), 10);
+		assert_eq!(host.run(&request), Ok(output), "deterministic");
+		assert_eq!(metric(&registry, "opg_inference_tasks_executed_total"), 2.0);
+		assert_eq!(metric(&registry, "opg_inference_execution_seconds"), 2.0);
+		assert_eq!(metric(&registry, "opg_inference_failures_total"), 0.0);
+	}
+
+	#[test]
+	fn errors_are_typed_and_counted() {
+		let (_dir, host, request, registry) = host(false);
+		let missing = InferenceRequest { weights_hash: [7u8; 32].into(), ..request.clone() };
+		assert_eq!(host.run(&missing), Err(InferenceError::MissingModel));
+		let short = InferenceRequest { input: vec![1, 2, 3], ..request.clone() };
+		assert_eq!(host.run(&short), Err(InferenceError::InvalidInput));
+		let onnx = InferenceRequest { format: ModelFormat::Onnx, ..request };
+		assert_eq!(host.run(&onnx), Err(InferenceError::Unsupported));
+		assert_eq!(metric(&registry, "opg_inference_failures_total"), 3.0);
+	}
+
+	#[test]
+	fn fault_output_disagrees_under_every_rule() {
+		let (_dir, honest, request, _) = host(false);
+		let (_dir2, faulty, _, _) = host(true);
+		let good =
+			opg_primitives::inference::decode_output(&honest.run(&request).unwrap()).unwrap();
+		let bad = opg_primitives::inference::decode_output(&faulty.run(&request).unwrap()).unwrap();
+		for rule in [
+			ComparisonRule::Exact,
+			ComparisonRule::Quantized { decimals: 2 },
+			ComparisonRule::Argmax,
+			ComparisonRule::TopK { k: 3 },
+		] {
+			assert_ne!(rule.digest(&good), rule.digest(&bad), "{rule:?}");
+		}
+	}
+
+	/// A temporary directory removed on drop .
+	mod tempdir {
+		pub struct Dir(std::path::PathBuf);
+
+		impl Dir {
+			pub fn new() -> Self {
+				static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+				let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+				let path = std::env::temp_dir()
+					.join(format!("opg-inference-host-{}-{n}", std::process::id()));
+				std::fs::create_dir_all(&path).expect("temp dir");
+				Self(path)
+			}
+
+			pub fn path(&self) -> &std::path::Path {
+				&self.0
+			}
+		}
+
+		impl Drop for Dir {
+			fn drop(&mut self) {
+				let _ = std::fs::remove_dir_all(&self.0);
+			}
+		}
+	}
+}

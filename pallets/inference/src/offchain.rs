@@ -1,0 +1,410 @@
+//! The executors' off-chain worker: validators' nodes run their assigned tasks and commit and
+//! reveal on their own.
+//!
+//! On every block imported by a validator node, for each inference key
+//! ([`KEY_TYPE`](opg_primitives::execution::KEY_TYPE)) in the node's keystore that a validator
+//! linked with [`set_inference_key`](Pallet::set_inference_key), the worker takes the
+//! validator's pending tasks (the same [`Pallet::pending_tasks`] the runtime API serves):
+//!
+//! - **commit phase**: runs the model on the task's input through the node's inference host
+//!   function ([`opg_inference::run`]), draws a salt from the node's randomness, stores output
+//!   and salt in the node's *persistent* off-chain storage, and only then submits
+//!   `commit_result(commitment(digest, salt, validator))` signed by the key;
+//! - **reveal phase**: submits `reveal_result(output, salt)` from what it stored.
+//!
+//! Each task's progress is a [`TaskRecord`] changed only by compare-and-set, so that two workers
+//! running at once (a slow block's worker overlapping the next one's) never both execute or
+//! submit the same step: a step is claimed with the block it was attempted in, and retried only
+//! after [`RESUBMIT_AFTER`] blocks if the task still needs it (a transaction dropped by the
+//! pool). Because the output and salt are on disk before the commit leaves the node, a node
+//! killed or restarted between its commit and its reveal still reveals the committed output.
+//!
+//! A task the node cannot execute (model files missing from its store, or failing their hash
+//! check) is logged and retried every [`RETRY_FAILED_AFTER`] blocks until its deadline, so that
+//! importing the files late still lets the node commit. Nonces of the key account are allocated
+//! locally ([`NonceState`]) so that one block's worker can submit several transactions.
+
+use crate::{pallet::*, LOG_TARGET};
+use alloc::vec::Vec;
+use codec::{Decode, Encode};
+use frame_support::traits::Get;
+use frame_system::{
+	offchain::{AppCrypto, SubmitTransaction},
+	pallet_prelude::BlockNumberFor,
+};
+use opg_primitives::{
+	execution::{opg_inference, InferenceError, InferenceRequest},
+	inference::{commitment, output_digest, PendingAction, Salt, TaskId},
+	models::ModelProvider,
+};
+use sp_runtime::{
+	offchain::storage::{MutateStorageError, StorageRetrievalError, StorageValueRef},
+	traits::{IdentifyAccount, One, Saturating},
+	RuntimeAppPublic, SaturatedConversion,
+};
+
+/// Most pending tasks one validator's worker handles per block.
+pub const MAX_TASKS_PER_BLOCK: u32 = 32;
+/// Blocks after which a commit or reveal submitted but not yet on-chain is submitted again.
+pub const RESUBMIT_AFTER: u64 = 2;
+/// Blocks between attempts at a task whose execution failed.
+pub const RETRY_FAILED_AFTER: u64 = 2;
+/// Blocks the locally allocated nonce may run ahead of an on-chain nonce that does not move
+/// before it is reset to the on-chain one (its transactions were dropped).
+pub const NONCE_STALL_BLOCKS: u64 = 8;
+/// Most task records tracked per validator for clean-up.
+pub const MAX_TRACKED: usize = 256;
+
+/// Prefix of every off-chain storage key of this worker.
+const PREFIX: &[u8] = b"opg/inference/ocw/";
+
+/// What the worker knows about one task of one validator, in persistent off-chain storage.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, Debug, Default)]
+pub struct TaskRecord {
+	/// The output (little-endian `f32`) and salt committed to, once the model ran.
+	pub executed: Option<(Vec<u8>, Salt)>,
+	/// Block in which a commit was last claimed (attempted).
+	pub commit_at: Option<u64>,
+	/// Block in which a reveal was last claimed (attempted).
+	pub reveal_at: Option<u64>,
+	/// The last execution failure: block, error and attempts so far.
+	pub failed: Option<(u64, InferenceError, u32)>,
+}
+
+/// The key account's next nonce as allocated by this node.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, Debug)]
+pub struct NonceState<Nonce> {
+	/// Next nonce to use.
+	pub next: Nonce,
+	/// The on-chain nonce when `next` was last allocated.
+	pub onchain: Nonce,
+	/// Block since which `onchain` has not moved while `next` was ahead of it.
+	pub since: u64,
+}
+
+/// The step of a task a worker claims.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Step {
+	Commit,
+	Reveal,
+}
+
+/// Runs the worker for every linked inference key of this node.
+pub(crate) fn run<T: Config>(now: BlockNumberFor<T>) {
+	if !sp_io::offchain::is_validator() {
+		return;
+	}
+	let now: u64 = now.saturated_into();
+	for key in <T::AuthorityId as AppCrypto<T::Public, T::Signature>>::RuntimeAppPublic::all() {
+		let generic: <T::AuthorityId as AppCrypto<T::Public, T::Signature>>::GenericPublic =
+			key.into();
+		let public: T::Public = generic.into();
+		let signer = public.clone().into_account();
+		let Some(validator) = KeyOwners::<T>::get(&signer) else {
+			log::debug!(
+				target: LOG_TARGET,
+				"inference key {signer:?} is not linked to a validator (inference.setInferenceKey)"
+			);
+			continue;
+		};
+		Worker::<T> { public, signer, validator, now }.work();
+	}
+}
+
+/// One validator's worker in one block.
+struct Worker<T: Config> {
+	public: T::Public,
+	signer: T::AccountId,
+	validator: T::AccountId,
+	now: u64,
+}
+
+impl<T: Config> Worker<T> {
+	fn work(&self) {
+		let pending = Pallet::<T>::pending_tasks(&self.validator, MAX_TASKS_PER_BLOCK);
+		for (task_id, action) in pending {
+			match action {
+				PendingAction::Commit { deadline } if self.now.saturating_add(1) < deadline => {
+					self.commit(task_id)
+				},
+				PendingAction::Reveal { deadline } if self.now.saturating_add(1) < deadline => {
+					self.reveal(task_id)
+				},
+				// Waiting for the other commits, or too late to land before the deadline.
+				_ => {},
+			}
+		}
+		self.clean_up();
+	}
+
+	/// Executes the task (once) and submits its commit.
+	fn commit(&self, task_id: TaskId) {
+		let Some(mut record) = self.claim(task_id, Step::Commit) else { return };
+		let Some(task) = Tasks::<T>::get(task_id) else { return };
+		let (output, salt) = match record.executed.clone() {
+			Some(executed) => executed,
+			None => match self.execute(task_id, &task) {
+				Ok(output) => {
+					let salt = sp_io::offchain::random_seed();
+					record.executed = Some((output.clone(), salt));
+					record.failed = None;
+					// On disk before the commit leaves the node: a restart still reveals it.
+					if !self.save(task_id, &record) {
+						return;
+					}
+					(output, salt)
+				},
+				Err(error) => {
+					let attempts = record.failed.map_or(0, |(_, _, n)| n).saturating_add(1);
+					log::warn!(
+						target: LOG_TARGET,
+						"task {task_id}: cannot execute model {} for {:?}: {error:?} (attempt \
+						 {attempts}; retried in {RETRY_FAILED_AFTER} blocks until its commit \
+						 deadline)",
+						task.model_id,
+						self.validator,
+					);
+					record.failed = Some((self.now, error, attempts));
+					record.commit_at = None;
+					self.save(task_id, &record);
+					return;
+				},
+			},
+		};
+		let Some(digest) = output_digest(&task.comparison, &output) else {
+			log::error!(target: LOG_TARGET, "task {task_id}: stored output is malformed");
+			return;
+		};
+		let commitment = commitment(&digest, &salt, &self.validator);
+		if self.submit(Call::commit_result { task_id, commitment }) {
+			log::info!(
+				target: LOG_TARGET,
+				"task {task_id}: committed for {:?} (digest {digest:?})",
+				self.validator
+			);
+		}
+	}
+
+	/// Submits the reveal of the output and salt committed to.
+	fn reveal(&self, task_id: TaskId) {
+		let Some(record) = self.claim(task_id, Step::Reveal) else { return };
+		let Some((output, salt)) = record.executed else {
+			log::error!(
+				target: LOG_TARGET,
+				"task {task_id}: committed for {:?} but this node has no stored output to reveal \
+				 (was its off-chain database wiped?)",
+				self.validator
+			);
+			return;
+		};
+		if self.submit(Call::reveal_result { task_id, output, salt }) {
+			log::info!(target: LOG_TARGET, "task {task_id}: revealed for {:?}", self.validator);
+		}
+	}
+
+	/// Runs the task's model on its input through the node.
+	fn execute(&self, task_id: TaskId, task: &TaskInfoOf<T>) -> Result<Vec<u8>, InferenceError> {
+		let model = T::Models::model_params(task.model_id).ok_or(InferenceError::MissingModel)?;
+		let input = TaskInputs::<T>::get(task_id).ok_or(InferenceError::InvalidInput)?;
+		let output = opg_inference::run(InferenceRequest {
+			weights_hash: model.weights_hash,
+			format: model.format,
+			architecture: model.architecture,
+			input: input.into_inner(),
+		})?;
+		let max = usize::try_from(T::MaxOutputLen::get()).unwrap_or(usize::MAX);
+		if output.len() > max || output.len() % 4 != 0 {
+			// The chain would refuse the reveal: committing to it would only earn a slash.
+			return Err(InferenceError::InvalidModel);
+		}
+		Ok(output)
+	}
+
+	/// Claims `step` of `task_id` for this block: returns the record if no worker attempted the
+	/// step in the last [`RESUBMIT_AFTER`] blocks (and no failed execution waits for its retry),
+	/// after recording the attempt; `None` otherwise or when another worker won the race.
+	fn claim(&self, task_id: TaskId, step: Step) -> Option<TaskRecord> {
+		let now = self.now;
+		let claimed = StorageValueRef::persistent(&self.record_key(task_id)).mutate(
+			|stored: Result<Option<TaskRecord>, StorageRetrievalError>| {
+				let mut record = stored.ok().flatten().unwrap_or_default();
+				let recent = |at: Option<u64>, wait: u64| {
+					at.is_some_and(|at| now < at.saturating_add(wait) && now >= at)
+				};
+				let busy = match step {
+					Step::Commit => {
+						recent(record.commit_at, RESUBMIT_AFTER)
+							|| recent(record.failed.map(|(at, _, _)| at), RETRY_FAILED_AFTER)
+					},
+					Step::Reveal => recent(record.reveal_at, RESUBMIT_AFTER),
+				};
+				if busy {
+					return Err(());
+				}
+				match step {
+					Step::Commit => record.commit_at = Some(now),
+					Step::Reveal => record.reveal_at = Some(now),
+				}
+				Ok(record)
+			},
+		);
+		match claimed {
+			Ok(record) => {
+				self.track(task_id);
+				Some(record)
+			},
+			Err(MutateStorageError::ValueFunctionFailed(())) => None,
+			Err(MutateStorageError::ConcurrentModification(_)) => None,
+		}
+	}
+
+	/// Overwrites the record of `task_id`; whether it was written.
+	fn save(&self, task_id: TaskId, record: &TaskRecord) -> bool {
+		let written = StorageValueRef::persistent(&self.record_key(task_id))
+			.mutate(|_: Result<Option<TaskRecord>, StorageRetrievalError>| {
+				Ok::<_, ()>(record.clone())
+			})
+			.is_ok();
+		if !written {
+			log::error!(target: LOG_TARGET, "task {task_id}: could not store its record");
+		}
+		written
+	}
+
+	/// Signs `call` with the inference key under a locally allocated nonce and submits it to the
+	/// node's pool; whether the pool took it.
+	fn submit(&self, call: Call<T>) -> bool {
+		let Some(nonce) = self.allocate_nonce() else {
+			log::warn!(target: LOG_TARGET, "could not allocate a nonce; retrying next block");
+			return false;
+		};
+		let submitted = T::create_signed_transaction::<T::AuthorityId>(
+			call.into(),
+			self.public.clone(),
+			self.signer.clone(),
+			nonce,
+		)
+		.ok_or(())
+		.and_then(SubmitTransaction::<T, Call<T>>::submit_transaction);
+		if submitted.is_err() {
+			log::warn!(
+				target: LOG_TARGET,
+				"the pool refused a transaction of inference key {:?} (nonce {nonce:?}); is the \
+				 key account funded?",
+				self.signer
+			);
+			self.release_nonce(nonce);
+		}
+		submitted.is_ok()
+	}
+
+	/// The next nonce of the key account: the on-chain nonce, or the locally allocated one when
+	/// this node's earlier transactions are still on their way (see [`NONCE_STALL_BLOCKS`]).
+	fn allocate_nonce(&self) -> Option<T::Nonce> {
+		let onchain = frame_system::Pallet::<T>::account_nonce(&self.signer);
+		let now = self.now;
+		let state = StorageValueRef::persistent(&self.nonce_key()).mutate(
+			|stored: Result<Option<NonceState<T::Nonce>>, StorageRetrievalError>| {
+				let stored = stored.ok().flatten();
+				let (next, since) = match stored {
+					Some(s) if s.next > onchain && s.onchain != onchain => (s.next, now),
+					Some(s)
+						if s.next > onchain && now.saturating_sub(s.since) < NONCE_STALL_BLOCKS =>
+					{
+						(s.next, s.since)
+					},
+					_ => (onchain, now),
+				};
+				Ok::<_, ()>(NonceState { next: next.saturating_add(One::one()), onchain, since })
+			},
+		);
+		state.ok().map(|state| state.next.saturating_sub(One::one()))
+	}
+
+	/// Gives `nonce` back if it is the last one allocated (its transaction was refused).
+	fn release_nonce(&self, nonce: T::Nonce) {
+		let _ = StorageValueRef::persistent(&self.nonce_key()).mutate(
+			|stored: Result<Option<NonceState<T::Nonce>>, StorageRetrievalError>| match stored
+				.ok()
+				.flatten()
+			{
+				Some(mut s) if s.next == nonce.saturating_add(One::one()) => {
+					s.next = nonce;
+					Ok(s)
+				},
+				_ => Err(()),
+			},
+		);
+	}
+
+	/// Adds `task_id` to the validator's tracked records (oldest dropped beyond [`MAX_TRACKED`]).
+	fn track(&self, task_id: TaskId) {
+		let mut dropped = Vec::new();
+		let _ = StorageValueRef::persistent(&self.tracked_key()).mutate(
+			|stored: Result<Option<Vec<TaskId>>, StorageRetrievalError>| {
+				let mut ids = stored.ok().flatten().unwrap_or_default();
+				if ids.contains(&task_id) {
+					return Err(());
+				}
+				ids.push(task_id);
+				if ids.len() > MAX_TRACKED {
+					dropped = ids.drain(..ids.len().saturating_sub(MAX_TRACKED)).collect();
+				}
+				Ok::<_, ()>(ids)
+			},
+		);
+		for id in dropped {
+			StorageValueRef::persistent(&self.record_key(id)).clear();
+		}
+	}
+
+	/// Forgets the records of tasks that no longer need this validator (revealed or ended).
+	fn clean_up(&self) {
+		let mut done = Vec::new();
+		let _ = StorageValueRef::persistent(&self.tracked_key()).mutate(
+			|stored: Result<Option<Vec<TaskId>>, StorageRetrievalError>| {
+				let ids = stored.ok().flatten().unwrap_or_default();
+				let (keep, finished): (Vec<TaskId>, Vec<TaskId>) = ids
+					.into_iter()
+					.partition(|id| ExecutorTasks::<T>::contains_key(&self.validator, id));
+				if finished.is_empty() {
+					return Err(());
+				}
+				done = finished;
+				Ok::<_, ()>(keep)
+			},
+		);
+		for id in done {
+			StorageValueRef::persistent(&self.record_key(id)).clear();
+		}
+	}
+
+	fn record_key(&self, task_id: TaskId) -> Vec<u8> {
+		storage_key(b"task/", &(&self.validator, task_id))
+	}
+
+	fn tracked_key(&self) -> Vec<u8> {
+		storage_key(b"tracked/", &self.validator)
+	}
+
+	fn nonce_key(&self) -> Vec<u8> {
+		storage_key(b"nonce/", &self.signer)
+	}
+}
+
+/// `PREFIX ‖ kind ‖ SCALE(key)`.
+pub fn storage_key(kind: &[u8], key: &impl Encode) -> Vec<u8> {
+	let mut out = Vec::with_capacity(PREFIX.len().saturating_add(kind.len()).saturating_add(48));
+	out.extend_from_slice(PREFIX);
+	out.extend_from_slice(kind);
+	key.encode_to(&mut out);
+	out
+}
+
+/// The record the worker of `validator` keeps for `task_id` (for tests and operators' tools).
+pub fn task_record<T: Config>(validator: &T::AccountId, task_id: TaskId) -> Option<TaskRecord> {
+	StorageValueRef::persistent(&storage_key(b"task/", &(validator, task_id)))
+		.get::<TaskRecord>()
+		.ok()
+		.flatten()
+}

@@ -1,0 +1,323 @@
+//! The executors' off-chain worker against the mock: a fake inference host stands for the node's
+//! engine, a test pool collects what the worker submits, and the test dispatches it.
+
+use crate::{mock::*, offchain, Error, Event, TaskStatus};
+use codec::Decode;
+use frame_support::{assert_noop, assert_ok, traits::Hooks};
+use opg_primitives::{
+	execution::{InferenceError, InferenceExt, InferenceHost, InferenceRequest},
+	inference::{encode_output, TaskId},
+};
+use sp_core::offchain::{
+	testing::{PoolState, TestOffchainExt, TestTransactionPoolExt},
+	OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
+};
+use sp_runtime::testing::UintAuthorityId;
+use std::sync::{Arc, Mutex};
+
+/// Inference key accounts of V1..V4 (`KEY_BASE + n` for `Vn`).
+const KEY_BASE: AccountId = 20;
+
+fn key_of(validator: AccountId) -> AccountId {
+	KEY_BASE + (validator - V1) + 1
+}
+
+/// What the fake node answers, and the requests it got.
+struct FakeHost {
+	answer: Mutex<Result<Vec<f32>, InferenceError>>,
+	requests: Mutex<Vec<InferenceRequest>>,
+}
+
+impl InferenceHost for FakeHost {
+	fn run(&self, request: &InferenceRequest) -> Result<Vec<u8>, InferenceError> {
+		self.requests.lock().unwrap().push(request.clone());
+		self.answer.lock().unwrap().clone().map(|values| encode_output(&values))
+	}
+}
+
+impl FakeHost {
+	fn answer(&self, answer: Result<Vec<f32>, InferenceError>) {
+		*self.answer.lock().unwrap() = answer;
+	}
+}
+
+struct Node {
+	host: Arc<FakeHost>,
+	pool: Arc<parking_lot::RwLock<PoolState>>,
+}
+
+/// Externalities with an off-chain worker's extensions: local storage, randomness, a pool and
+/// the fake host; every validator's key linked and in the keystore.
+fn offchain_ext() -> (sp_io::TestExternalities, Node) {
+	let mut ext = ExtBuilder::default().build();
+	let (offchain, offchain_state) = TestOffchainExt::new();
+	offchain_state.write().seed = [9; 32];
+	let (pool, pool_state) = TestTransactionPoolExt::new();
+	let host =
+		Arc::new(FakeHost { answer: Mutex::new(Ok(logits(2))), requests: Mutex::new(Vec::new()) });
+	ext.register_extension(OffchainDbExt::new(offchain.clone()));
+	ext.register_extension(OffchainWorkerExt::new(offchain));
+	ext.register_extension(TransactionPoolExt::new(pool));
+	ext.register_extension(InferenceExt::new(host.clone()));
+	UintAuthorityId::set_all_keys([V1, V2, V3, V4].map(key_of));
+	ext.execute_with(|| {
+		for v in [V1, V2, V3, V4] {
+			assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(v), key_of(v)));
+		}
+		SIGNED_NONCES.with(|n| n.borrow_mut().clear());
+	});
+	(ext, Node { host, pool: pool_state })
+}
+
+/// Runs the worker on the current block.
+fn run_worker() {
+	<Inference as Hooks<BlockNumber>>::offchain_worker(System::block_number());
+}
+
+/// Takes the transactions the worker submitted: `(signer, call)`.
+fn drain(node: &Node) -> Vec<(AccountId, crate::Call<Test>)> {
+	let txs = std::mem::take(&mut node.pool.write().transactions);
+	txs.into_iter()
+		.map(|bytes| {
+			let xt = Extrinsic::decode(&mut &bytes[..]).expect("the worker submits extrinsics");
+			let sp_runtime::generic::Preamble::Signed(signer, (), ()) = xt.preamble else {
+				panic!("the worker submits signed transactions")
+			};
+			let RuntimeCall::Inference(call) = xt.function else {
+				panic!("the worker submits calls of this pallet")
+			};
+			(signer, call)
+		})
+		.collect()
+}
+
+/// Dispatches `txs` as their signers would.
+fn dispatch(txs: Vec<(AccountId, crate::Call<Test>)>) {
+	for (signer, call) in txs {
+		let result = match call {
+			crate::Call::commit_result { task_id, commitment } => {
+				Inference::commit_result(RuntimeOrigin::signed(signer), task_id, commitment)
+			},
+			crate::Call::reveal_result { task_id, output, salt } => {
+				Inference::reveal_result(RuntimeOrigin::signed(signer), task_id, output, salt)
+			},
+			other => panic!("unexpected call {other:?}"),
+		};
+		assert_ok!(result);
+	}
+}
+
+fn commits(txs: &[(AccountId, crate::Call<Test>)]) -> Vec<(AccountId, TaskId)> {
+	txs.iter()
+		.filter_map(|(who, call)| match call {
+			crate::Call::commit_result { task_id, .. } => Some((*who, *task_id)),
+			_ => None,
+		})
+		.collect()
+}
+
+#[test]
+fn links_keys_only_for_validators_and_never_steals_another_key() {
+	ExtBuilder::default().build_and_execute(|| {
+		assert_noop!(
+			Inference::set_inference_key(RuntimeOrigin::signed(ALICE), 50),
+			Error::<Test>::NotValidator
+		);
+		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(V1), 50));
+		System::assert_last_event(Event::InferenceKeySet { validator: V1, key: 50 }.into());
+		assert_noop!(
+			Inference::set_inference_key(RuntimeOrigin::signed(V2), 50),
+			Error::<Test>::KeyInUse
+		);
+		// Replacing the key unlinks the old one.
+		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(V1), 51));
+		assert_eq!(crate::KeyOwners::<Test>::get(50), None);
+		assert_eq!(crate::KeyOwners::<Test>::get(51), Some(V1));
+		assert_eq!(crate::InferenceKeys::<Test>::get(V1), Some(51));
+		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(V2), 50));
+	});
+}
+
+#[test]
+fn a_key_acts_only_for_its_validator() {
+	ExtBuilder::default().build_and_execute(|| {
+		let (task_id, drawn) = assigned_task(ALICE);
+		let outsider = [V1, V2, V3, V4].into_iter().find(|v| !drawn.contains(v)).unwrap();
+		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(drawn[0]), 60));
+		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(outsider), 61));
+		assert_noop!(
+			Inference::commit_result(RuntimeOrigin::signed(61), task_id, Default::default()),
+			Error::<Test>::NotAssigned
+		);
+		assert_ok!(Inference::commit_result(
+			RuntimeOrigin::signed(60),
+			task_id,
+			commitment_for(task_id, drawn[0], &logits(1))
+		));
+		// Recorded (and evented) as the validator's commit.
+		System::assert_last_event(Event::ResultCommitted { task_id, executor: drawn[0] }.into());
+		assert_noop!(
+			Inference::commit_result(RuntimeOrigin::signed(drawn[0]), task_id, Default::default()),
+			Error::<Test>::AlreadyCommitted
+		);
+	});
+}
+
+#[test]
+fn workers_execute_commit_reveal_and_settle_on_their_own() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let task_id = request(ALICE);
+		run_worker();
+		assert!(drain(&node).is_empty(), "nothing assigned yet");
+		next_block();
+		next_block();
+		let drawn = executors(task_id);
+
+		run_worker();
+		let txs = drain(&node);
+		let mut committed = commits(&txs);
+		committed.sort();
+		let mut expected: Vec<_> = drawn.iter().map(|v| (key_of(*v), task_id)).collect();
+		expected.sort();
+		assert_eq!(committed, expected, "one commit per executor, signed by its key");
+		// The model of the task ran on the task's input, once per executor.
+		let requests = node.host.requests.lock().unwrap().clone();
+		assert_eq!(requests.len(), 3);
+		assert!(requests
+			.iter()
+			.all(|r| r.input == vec![1, 2, 3, 4]
+				&& r.weights_hash == sp_core::H256::repeat_byte(0xAA)));
+		// A second run in the same block submits nothing again.
+		run_worker();
+		assert!(drain(&node).is_empty());
+
+		next_block();
+		dispatch(txs);
+		assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Revealing { .. }));
+		// The node's answer changes after the commit: the reveal still uses what was stored.
+		node.host.answer(Ok(logits(0)));
+		run_worker();
+		let reveals = drain(&node);
+		assert_eq!(reveals.len(), 3);
+		next_block();
+		dispatch(reveals);
+
+		let task = Inference::task(task_id).unwrap();
+		assert!(matches!(task.status, TaskStatus::Settled { .. }));
+		assert_eq!(
+			Inference::task_result(task_id),
+			Some(encode_output(&logits(2))),
+			"the committed output"
+		);
+		assert_eq!(node.host.requests.lock().unwrap().len(), 3, "executed once per executor");
+		// Records are dropped once the task no longer needs the validator.
+		assert!(offchain::task_record::<Test>(&drawn[0], task_id).is_some());
+		next_block();
+		run_worker();
+		for v in &drawn {
+			assert_eq!(offchain::task_record::<Test>(v, task_id), None);
+		}
+		check_invariants();
+	});
+}
+
+#[test]
+fn a_failed_execution_is_retried_and_can_still_commit() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (task_id, drawn) = assigned_task(ALICE);
+		node.host.answer(Err(InferenceError::MissingModel));
+		run_worker();
+		assert!(drain(&node).is_empty(), "nothing to commit without an output");
+		let record = offchain::task_record::<Test>(&drawn[0], task_id).unwrap();
+		assert_eq!(record.executed, None);
+		assert!(matches!(record.failed, Some((_, InferenceError::MissingModel, 1))));
+		// Not retried before RETRY_FAILED_AFTER blocks, even once the files are there.
+		node.host.answer(Ok(logits(1)));
+		next_block();
+		run_worker();
+		assert!(drain(&node).is_empty());
+		for _ in 1..offchain::RETRY_FAILED_AFTER {
+			next_block();
+		}
+		run_worker();
+		assert_eq!(commits(&drain(&node)).len(), 3);
+		check_invariants();
+	});
+}
+
+#[test]
+fn a_dropped_commit_is_resubmitted_with_the_same_commitment_and_a_new_nonce() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (task_id, drawn) = assigned_task(ALICE);
+		run_worker();
+		let first = drain(&node);
+		assert_eq!(first.len(), 3);
+		// The pool dropped them: nothing lands. Retried after RESUBMIT_AFTER blocks, not before.
+		for _ in 1..offchain::RESUBMIT_AFTER {
+			next_block();
+			run_worker();
+			assert!(drain(&node).is_empty());
+		}
+		next_block();
+		run_worker();
+		let second = drain(&node);
+		assert_eq!(second.len(), 3);
+		let key = key_of(drawn[0]);
+		let nonces: Vec<u32> = SIGNED_NONCES
+			.with(|n| n.borrow().iter().filter(|(who, _)| *who == key).map(|(_, n)| *n).collect());
+		assert_eq!(nonces, vec![0, 1], "the first transaction may still be in a pool");
+		let commitment_of = |txs: &[(AccountId, crate::Call<Test>)]| {
+			txs.iter()
+				.find_map(|(who, call)| match call {
+					crate::Call::commit_result { commitment, .. } if *who == key => {
+						Some(*commitment)
+					},
+					_ => None,
+				})
+				.unwrap()
+		};
+		assert_eq!(commitment_of(&first), commitment_of(&second));
+		next_block();
+		dispatch(second);
+		assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Revealing { .. }));
+	});
+}
+
+#[test]
+fn unlinked_keys_and_late_tasks_submit_nothing() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (task_id, _) = assigned_task(ALICE);
+		// Keys in the keystore that no validator linked do nothing.
+		UintAuthorityId::set_all_keys(vec![99u64]);
+		run_worker();
+		assert!(drain(&node).is_empty());
+		UintAuthorityId::set_all_keys([V1, V2, V3, V4].map(key_of));
+		// One block before the deadline a commit cannot land in time: not submitted.
+		let TaskStatus::Committing { commit_deadline } = Inference::task(task_id).unwrap().status
+		else {
+			panic!("committing")
+		};
+		run_to_block(commit_deadline - 1);
+		run_worker();
+		assert!(drain(&node).is_empty());
+		assert!(node.host.requests.lock().unwrap().is_empty());
+	});
+	// Without the node's engine (outside an off-chain worker) the host function is unavailable.
+	sp_io::TestExternalities::default().execute_with(|| {
+		assert_eq!(
+			opg_primitives::execution::opg_inference::run(InferenceRequest {
+				weights_hash: Default::default(),
+				format: opg_primitives::models::ModelFormat::Safetensors,
+				architecture: opg_primitives::models::Architecture::Mlp {
+					config_hash: Default::default()
+				},
+				input: vec![1],
+			}),
+			Err(InferenceError::Unavailable)
+		);
+	});
+}

@@ -1,0 +1,182 @@
+//! Off-chain execution: the inference host function and the executors' key type.
+//!
+//! A validator's off-chain worker (in `pallet-inference`, compiled to wasm) cannot run a neural
+//! network itself: it asks the node through the [`opg_inference`] runtime interface, whose native
+//! side reaches the node's inference engine through an [`InferenceExt`] externalities extension.
+//! The node registers that extension for off-chain workers only, so the host function is
+//! reachable there and nowhere else: called during block import, in a runtime API call or in a
+//! test without the extension, it returns [`InferenceError::Unavailable`] instead of running
+//! anything (block execution must never depend on a node's local model files).
+//!
+//! Executors sign their commits and reveals with a dedicated inference key ([`crypto`], key type
+//! [`KEY_TYPE`] = `opgi`) that the validator links to its account on-chain, so the validator's
+//! stash key never has to be online.
+
+use crate::models::{Architecture, ModelFormat};
+use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode};
+use scale_info::TypeInfo;
+use sp_core::{crypto::KeyTypeId, H256};
+use sp_runtime_interface::pass_by::{AllocateAndReturnByCodec, PassFatPointerAndDecode};
+
+/// Key type of executors' inference keys (`opg-node key insert --key-type opgi`).
+pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"opgi");
+
+/// The executors' application crypto: sr25519 keys of type [`KEY_TYPE`].
+pub mod crypto {
+	use super::KEY_TYPE;
+	use sp_application_crypto::{app_crypto, sr25519};
+	app_crypto!(sr25519, KEY_TYPE);
+}
+
+/// What the off-chain worker asks the node to run: the registered model's files (by hash) and
+/// the task's input.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+pub struct InferenceRequest {
+	/// blake2-256 of the weights file.
+	pub weights_hash: H256,
+	/// Format of the weights file.
+	pub format: ModelFormat,
+	/// Architecture, naming its configuration (and tokenizer) files by hash.
+	pub architecture: Architecture,
+	/// The task's input (little-endian `f32` values or UTF-8 text, per the model).
+	pub input: Vec<u8>,
+}
+
+/// Why the node did not produce an output.
+#[derive(Clone, Copy, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+pub enum InferenceError {
+	/// No inference engine here: the host function was called outside a validator's off-chain
+	/// worker (block import, runtime API, a node without the engine).
+	#[codec(index = 0)]
+	Unavailable,
+	/// A file of the model is not in the node's model store (`opg-node models import` it).
+	#[codec(index = 1)]
+	MissingModel,
+	/// A file of the model no longer hashes to its name (tampered or truncated); not executed.
+	#[codec(index = 2)]
+	CorruptModel,
+	/// The model's format or architecture is not executed by this node.
+	#[codec(index = 3)]
+	Unsupported,
+	/// The model's files are invalid for its architecture (configuration, weights, tokenizer).
+	#[codec(index = 4)]
+	InvalidModel,
+	/// The input is not valid for the model (length, encoding, size bounds).
+	#[codec(index = 5)]
+	InvalidInput,
+	/// The inference did not finish within the node's time limit.
+	#[codec(index = 6)]
+	Timeout,
+	/// The engine failed otherwise (a contained panic, a worker error).
+	#[codec(index = 7)]
+	Failed,
+}
+
+/// What the node implements natively to run an inference for the off-chain worker.
+#[cfg(feature = "std")]
+pub trait InferenceHost: Send + Sync {
+	/// Runs `request`; the output is the raw `f32` values, little-endian (what executors reveal).
+	fn run(&self, request: &InferenceRequest) -> Result<Vec<u8>, InferenceError>;
+}
+
+#[cfg(feature = "std")]
+sp_externalities::decl_extension! {
+	/// The node's inference engine, registered by the node for off-chain workers.
+	pub struct InferenceExt(std::sync::Arc<dyn InferenceHost>);
+}
+
+#[cfg(feature = "std")]
+impl InferenceExt {
+	/// Wraps `host` for registration with the off-chain workers' externalities.
+	pub fn new(host: std::sync::Arc<dyn InferenceHost>) -> Self {
+		Self(host)
+	}
+}
+
+/// The inference host functions (`ext_opg_inference_run_version_1` in wasm).
+///
+/// The generated wasm side calls the host through an `extern` import, hence the `unsafe` the
+/// rest of the workspace denies.
+#[allow(unsafe_code)]
+#[sp_runtime_interface::runtime_interface]
+pub trait OpgInference {
+	/// Runs `request` on the node's inference engine; the output is little-endian `f32`
+	/// values. [`InferenceError::Unavailable`] outside an off-chain worker of a node with an
+	/// engine; a panic in the engine is contained and reported as [`InferenceError::Failed`].
+	fn run(
+		&mut self,
+		request: PassFatPointerAndDecode<InferenceRequest>,
+	) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
+		use sp_externalities::ExternalitiesExt;
+		let Some(host) = self.extension::<InferenceExt>().map(|ext| ext.0.clone()) else {
+			return Err(InferenceError::Unavailable);
+		};
+		std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host.run(&request)))
+			.unwrap_or(Err(InferenceError::Failed))
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use sp_core::H256;
+	use std::sync::{Arc, Mutex};
+
+	struct Recorder(Mutex<Vec<InferenceRequest>>);
+
+	impl InferenceHost for Recorder {
+		fn run(&self, request: &InferenceRequest) -> Result<Vec<u8>, InferenceError> {
+			self.0.lock().unwrap().push(request.clone());
+			if request.input.is_empty() {
+				return Err(InferenceError::InvalidInput);
+			}
+			Ok(request.input.iter().rev().copied().collect())
+		}
+	}
+
+	struct Panicking;
+
+	impl InferenceHost for Panicking {
+		fn run(&self, _request: &InferenceRequest) -> Result<Vec<u8>, InferenceError> {
+			panic!("model blew up")
+		}
+	}
+
+	fn request(input: &[u8]) -> InferenceRequest {
+		InferenceRequest {
+			weights_hash: H256::repeat_byte(1),
+			format: ModelFormat::Safetensors,
+			architecture: Architecture::Mlp { config_hash: H256::repeat_byte(2) },
+			input: input.to_vec(),
+		}
+	}
+
+	#[test]
+	fn unavailable_without_the_extension() {
+		sp_io::TestExternalities::default().execute_with(|| {
+			assert_eq!(opg_inference::run(request(&[1])), Err(InferenceError::Unavailable));
+		});
+	}
+
+	#[test]
+	fn reaches_the_registered_host_and_returns_its_result_and_errors() {
+		let host = Arc::new(Recorder(Mutex::new(Vec::new())));
+		let mut ext = sp_io::TestExternalities::default();
+		ext.register_extension(InferenceExt::new(host.clone()));
+		ext.execute_with(|| {
+			assert_eq!(opg_inference::run(request(&[1, 2, 3])), Ok(vec![3, 2, 1]));
+			assert_eq!(opg_inference::run(request(&[])), Err(InferenceError::InvalidInput));
+		});
+		assert_eq!(host.0.lock().unwrap().as_slice(), &[request(&[1, 2, 3]), request(&[])]);
+	}
+
+	#[test]
+	fn a_panicking_host_is_an_error_not_a_crash() {
+		let mut ext = sp_io::TestExternalities::default();
+		ext.register_extension(InferenceExt::new(Arc::new(Panicking)));
+		ext.execute_with(|| {
+			assert_eq!(opg_inference::run(request(&[1])), Err(InferenceError::Failed));
+		});
+	}
+}
