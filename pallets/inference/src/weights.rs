@@ -44,12 +44,12 @@ pub trait WeightInfo {
 	fn commit_result(r: u32, ) -> Weight;
 	fn reveal_result(o: u32, ) -> Weight;
 	fn cancel(r: u32, ) -> Weight;
+	fn set_inference_key() -> Weight;
 	fn assign(r: u32, s: u32, ) -> Weight;
 	fn draw_executors(v: u32, ) -> Weight;
 	fn close_commits(r: u32, ) -> Weight;
 	fn settle(r: u32, ) -> Weight;
 	fn expire() -> Weight;
-	fn set_inference_key() -> Weight;
 }
 
 /// Weights for `pallet_inference` measured on the reference machine, with the runtime's `DbWeight`.
@@ -79,13 +79,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `856 + s * (34 ±0)`
 		//  Estimated: `8087`
-		// Minimum execution time: 86_840_000 picoseconds.
-		Weight::from_parts(90_069_776, 0)
+		// Minimum execution time: 86_618_000 picoseconds.
+		Weight::from_parts(89_186_638, 0)
 			.saturating_add(Weight::from_parts(0, 8087))
-			// Standard Error: 98
-			.saturating_add(Weight::from_parts(457, 0).saturating_mul(i.into()))
-			// Standard Error: 12_688
-			.saturating_add(Weight::from_parts(272_704, 0).saturating_mul(s.into()))
+			// Standard Error: 77
+			.saturating_add(Weight::from_parts(566, 0).saturating_mul(i.into()))
+			// Standard Error: 10_007
+			.saturating_add(Weight::from_parts(284_503, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -98,11 +98,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `320 + r * (66 ±0)`
 		//  Estimated: `8087`
-		// Minimum execution time: 23_765_000 picoseconds.
-		Weight::from_parts(25_921_767, 0)
+		// Minimum execution time: 23_725_000 picoseconds.
+		Weight::from_parts(25_192_810, 0)
 			.saturating_add(Weight::from_parts(0, 8087))
-			// Standard Error: 3_529
-			.saturating_add(Weight::from_parts(526_001, 0).saturating_mul(r.into()))
+			// Standard Error: 3_942
+			.saturating_add(Weight::from_parts(613_995, 0).saturating_mul(r.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -117,11 +117,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `449`
 		//  Estimated: `19917`
-		// Minimum execution time: 26_469_000 picoseconds.
-		Weight::from_parts(5_071_827, 0)
+		// Minimum execution time: 26_730_000 picoseconds.
+		Weight::from_parts(2_732_873, 0)
 			.saturating_add(Weight::from_parts(0, 19917))
 			// Standard Error: 52
-			.saturating_add(Weight::from_parts(19_993, 0).saturating_mul(o.into()))
+			.saturating_add(Weight::from_parts(20_300, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -144,14 +144,30 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `612 + r * (62 ±0)`
 		//  Estimated: `8087`
-		// Minimum execution time: 70_545_000 picoseconds.
-		Weight::from_parts(72_909_547, 0)
+		// Minimum execution time: 70_084_000 picoseconds.
+		Weight::from_parts(71_218_872, 0)
 			.saturating_add(Weight::from_parts(0, 8087))
-			// Standard Error: 8_828
-			.saturating_add(Weight::from_parts(2_756_552, 0).saturating_mul(r.into()))
+			// Standard Error: 6_957
+			.saturating_add(Weight::from_parts(2_755_941, 0).saturating_mul(r.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(r.into())))
+	}
+	/// Storage: `InferenceStaking::Validators` (r:1 w:0)
+	/// Proof: `InferenceStaking::Validators` (`max_values`: None, `max_size`: Some(163), added: 2638, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::KeyOwners` (r:1 w:2)
+	/// Proof: `Inference::KeyOwners` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::InferenceKeys` (r:1 w:1)
+	/// Proof: `Inference::InferenceKeys` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
+	fn set_inference_key() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `448`
+		//  Estimated: `3628`
+		// Minimum execution time: 24_877_000 picoseconds.
+		Weight::from_parts(26_891_000, 0)
+			.saturating_add(Weight::from_parts(0, 3628))
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `Models::Servers` (r:1 w:0)
 	/// Proof: `Models::Servers` (`max_values`: None, `max_size`: Some(4110), added: 6585, mode: `MaxEncodedLen`)
@@ -176,14 +192,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn assign(r: u32, s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `2082 + s * (295 ±0)`
-		//  Estimated: `39135 + r * (311 ±36) + s * (2638 ±4)`
-		// Minimum execution time: 1_831_787_000 picoseconds.
-		Weight::from_parts(89_377_050, 0)
+		//  Estimated: `39135 + r * (311 ±36) + s * (2638 ±0)`
+		// Minimum execution time: 1_900_320_000 picoseconds.
+		Weight::from_parts(75_067_237, 0)
 			.saturating_add(Weight::from_parts(0, 39135))
-			// Standard Error: 662_181
-			.saturating_add(Weight::from_parts(128_378_100, 0).saturating_mul(r.into()))
-			// Standard Error: 91_714
-			.saturating_add(Weight::from_parts(13_514_442, 0).saturating_mul(s.into()))
+			// Standard Error: 1_300_965
+			.saturating_add(Weight::from_parts(128_714_999, 0).saturating_mul(r.into()))
+			// Standard Error: 180_188
+			.saturating_add(Weight::from_parts(13_966_764, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(25_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -202,11 +218,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2454 + v * (33 ±0)`
 		//  Estimated: `55477 + v * (11 ±15)`
-		// Minimum execution time: 595_127_000 picoseconds.
-		Weight::from_parts(897_201_710, 0)
+		// Minimum execution time: 598_432_000 picoseconds.
+		Weight::from_parts(899_734_388, 0)
 			.saturating_add(Weight::from_parts(0, 55477))
-			// Standard Error: 149_135
-			.saturating_add(Weight::from_parts(481_845, 0).saturating_mul(v.into()))
+			// Standard Error: 148_584
+			.saturating_add(Weight::from_parts(387_736, 0).saturating_mul(v.into()))
 			.saturating_add(T::DbWeight::get().reads(39_u64))
 			.saturating_add(Weight::from_parts(0, 11).saturating_mul(v.into()))
 	}
@@ -237,11 +253,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1216 + r * (457 ±0)`
 		//  Estimated: `19714 + r * (2638 ±0)`
-		// Minimum execution time: 175_081_000 picoseconds.
-		Weight::from_parts(101_274_249, 0)
+		// Minimum execution time: 174_811_000 picoseconds.
+		Weight::from_parts(100_048_247, 0)
 			.saturating_add(Weight::from_parts(0, 19714))
-			// Standard Error: 136_067
-			.saturating_add(Weight::from_parts(80_940_607, 0).saturating_mul(r.into()))
+			// Standard Error: 66_503
+			.saturating_add(Weight::from_parts(77_893_022, 0).saturating_mul(r.into()))
 			.saturating_add(T::DbWeight::get().reads(14_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(r.into())))
 			.saturating_add(T::DbWeight::get().writes(15_u64))
@@ -283,11 +299,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `17637 + r * (502 ±0)`
 		//  Estimated: `19917 + r * (6481 ±0)`
-		// Minimum execution time: 360_287_000 picoseconds.
-		Weight::from_parts(115_805_268, 0)
+		// Minimum execution time: 353_186_000 picoseconds.
+		Weight::from_parts(158_745_989, 0)
 			.saturating_add(Weight::from_parts(0, 19917))
-			// Standard Error: 610_617
-			.saturating_add(Weight::from_parts(82_498_404, 0).saturating_mul(r.into()))
+			// Standard Error: 148_944
+			.saturating_add(Weight::from_parts(69_317_426, 0).saturating_mul(r.into()))
 			.saturating_add(T::DbWeight::get().reads(15_u64))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(r.into())))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
@@ -302,62 +318,57 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `348`
 		//  Estimated: `5193`
-		// Minimum execution time: 17_115_000 picoseconds.
-		Weight::from_parts(19_599_000, 0)
+		// Minimum execution time: 16_405_000 picoseconds.
+		Weight::from_parts(17_897_000, 0)
 			.saturating_add(Weight::from_parts(0, 5193))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
-	}
-	/// Storage: `InferenceStaking::Validators` (r:1 w:0)
-	/// Storage: `Inference::KeyOwners` (r:1 w:2)
-	/// Storage: `Inference::InferenceKeys` (r:1 w:1)
-	/// Not yet measured by `scripts/benchmark.sh` (the benchmark exists): computation taken as
-	/// that of `commit_result` with one executor, which reads and writes more.
-	fn set_inference_key() -> Weight {
-		Weight::from_parts(30_000_000, 0)
-			.saturating_add(Weight::from_parts(0, 6000))
-			.saturating_add(T::DbWeight::get().reads(3_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 }
 
 /// The same weights with RocksDB's reference `DbWeight`, for tests and mocks.
 impl WeightInfo for () {
 	fn request_inference(i: u32, s: u32, ) -> Weight {
-		Weight::from_parts(90_069_776, 0)
+		Weight::from_parts(89_186_638, 0)
 			.saturating_add(Weight::from_parts(0, 8087))
-			.saturating_add(Weight::from_parts(457, 0).saturating_mul(i.into()))
-			.saturating_add(Weight::from_parts(272_704, 0).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(566, 0).saturating_mul(i.into()))
+			.saturating_add(Weight::from_parts(284_503, 0).saturating_mul(s.into()))
 			.saturating_add(RocksDbWeight::get().reads(7_u64))
 			.saturating_add(RocksDbWeight::get().writes(7_u64))
 	}
 	fn commit_result(r: u32, ) -> Weight {
-		Weight::from_parts(25_921_767, 0)
+		Weight::from_parts(25_192_810, 0)
 			.saturating_add(Weight::from_parts(0, 8087))
-			.saturating_add(Weight::from_parts(526_001, 0).saturating_mul(r.into()))
+			.saturating_add(Weight::from_parts(613_995, 0).saturating_mul(r.into()))
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn reveal_result(o: u32, ) -> Weight {
-		Weight::from_parts(5_071_827, 0)
+		Weight::from_parts(2_732_873, 0)
 			.saturating_add(Weight::from_parts(0, 19917))
-			.saturating_add(Weight::from_parts(19_993, 0).saturating_mul(o.into()))
+			.saturating_add(Weight::from_parts(20_300, 0).saturating_mul(o.into()))
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn cancel(r: u32, ) -> Weight {
-		Weight::from_parts(72_909_547, 0)
+		Weight::from_parts(71_218_872, 0)
 			.saturating_add(Weight::from_parts(0, 8087))
-			.saturating_add(Weight::from_parts(2_756_552, 0).saturating_mul(r.into()))
+			.saturating_add(Weight::from_parts(2_755_941, 0).saturating_mul(r.into()))
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 			.saturating_add(RocksDbWeight::get().writes((1_u64).saturating_mul(r.into())))
 	}
+	fn set_inference_key() -> Weight {
+		Weight::from_parts(26_891_000, 0)
+			.saturating_add(Weight::from_parts(0, 3628))
+			.saturating_add(RocksDbWeight::get().reads(3_u64))
+			.saturating_add(RocksDbWeight::get().writes(3_u64))
+	}
 	fn assign(r: u32, s: u32, ) -> Weight {
-		Weight::from_parts(89_377_050, 0)
+		Weight::from_parts(75_067_237, 0)
 			.saturating_add(Weight::from_parts(0, 39135))
-			.saturating_add(Weight::from_parts(128_378_100, 0).saturating_mul(r.into()))
-			.saturating_add(Weight::from_parts(13_514_442, 0).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(128_714_999, 0).saturating_mul(r.into()))
+			.saturating_add(Weight::from_parts(13_966_764, 0).saturating_mul(s.into()))
 			.saturating_add(RocksDbWeight::get().reads(25_u64))
 			.saturating_add(RocksDbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
@@ -366,16 +377,16 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2638).saturating_mul(s.into()))
 	}
 	fn draw_executors(v: u32, ) -> Weight {
-		Weight::from_parts(897_201_710, 0)
+		Weight::from_parts(899_734_388, 0)
 			.saturating_add(Weight::from_parts(0, 55477))
-			.saturating_add(Weight::from_parts(481_845, 0).saturating_mul(v.into()))
+			.saturating_add(Weight::from_parts(387_736, 0).saturating_mul(v.into()))
 			.saturating_add(RocksDbWeight::get().reads(39_u64))
 			.saturating_add(Weight::from_parts(0, 11).saturating_mul(v.into()))
 	}
 	fn close_commits(r: u32, ) -> Weight {
-		Weight::from_parts(101_274_249, 0)
+		Weight::from_parts(100_048_247, 0)
 			.saturating_add(Weight::from_parts(0, 19714))
-			.saturating_add(Weight::from_parts(80_940_607, 0).saturating_mul(r.into()))
+			.saturating_add(Weight::from_parts(77_893_022, 0).saturating_mul(r.into()))
 			.saturating_add(RocksDbWeight::get().reads(14_u64))
 			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(r.into())))
 			.saturating_add(RocksDbWeight::get().writes(15_u64))
@@ -383,9 +394,9 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2638).saturating_mul(r.into()))
 	}
 	fn settle(r: u32, ) -> Weight {
-		Weight::from_parts(115_805_268, 0)
+		Weight::from_parts(158_745_989, 0)
 			.saturating_add(Weight::from_parts(0, 19917))
-			.saturating_add(Weight::from_parts(82_498_404, 0).saturating_mul(r.into()))
+			.saturating_add(Weight::from_parts(69_317_426, 0).saturating_mul(r.into()))
 			.saturating_add(RocksDbWeight::get().reads(15_u64))
 			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(r.into())))
 			.saturating_add(RocksDbWeight::get().writes(17_u64))
@@ -393,20 +404,9 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 6481).saturating_mul(r.into()))
 	}
 	fn expire() -> Weight {
-		Weight::from_parts(19_599_000, 0)
+		Weight::from_parts(17_897_000, 0)
 			.saturating_add(Weight::from_parts(0, 5193))
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
-	}
-	/// Storage: `InferenceStaking::Validators` (r:1 w:0)
-	/// Storage: `Inference::KeyOwners` (r:1 w:2)
-	/// Storage: `Inference::InferenceKeys` (r:1 w:1)
-	/// Not yet measured by `scripts/benchmark.sh` (the benchmark exists): computation taken as
-	/// that of `commit_result` with one executor, which reads and writes more.
-	fn set_inference_key() -> Weight {
-		Weight::from_parts(30_000_000, 0)
-			.saturating_add(Weight::from_parts(0, 6000))
-			.saturating_add(RocksDbWeight::get().reads(3_u64))
-			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 }
