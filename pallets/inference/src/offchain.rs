@@ -19,6 +19,13 @@
 //! pool). Because the output and salt are on disk before the commit leaves the node, a node
 //! killed or restarted between its commit and its reveal still reveals the committed output.
 //!
+//! Off-chain storage is not fork-aware while workers run on every new best block, whatever its
+//! fork. So a record is keyed by the task's *fingerprint* (its id, model, requester, creation
+//! block and input): the same id on another fork with another input never reuses an output
+//! computed for a different input. Records are forgotten only by age ([`record_ttl`] blocks
+//! after their creation, longer than any task lives), never because one fork's block no longer
+//! lists the task.
+//!
 //! A task the node cannot execute (model files missing from its store, or failing their hash
 //! check) is logged and retried every [`RETRY_FAILED_AFTER`] blocks until its deadline, so that
 //! importing the files late still lets the node commit. Nonces of the key account are allocated
@@ -52,8 +59,8 @@ pub const RETRY_FAILED_AFTER: u64 = 2;
 /// Blocks the locally allocated nonce may run ahead of an on-chain nonce that does not move
 /// before it is reset to the on-chain one (its transactions were dropped).
 pub const NONCE_STALL_BLOCKS: u64 = 8;
-/// Most task records tracked per validator for clean-up.
-pub const MAX_TRACKED: usize = 256;
+/// Most task records tracked per validator for clean-up (the oldest are forgotten first).
+pub const MAX_TRACKED: usize = 1024;
 
 /// Prefix of every off-chain storage key of this worker.
 const PREFIX: &[u8] = b"opg/inference/ocw/";
@@ -72,14 +79,37 @@ pub struct TaskRecord {
 }
 
 /// The key account's next nonce as allocated by this node.
+///
+/// Transactions a worker submits in one block normally land in the next. So the local counter
+/// is trusted only for the rest of the same block, and in the next block only if the on-chain
+/// nonce moved meanwhile (some of them landed, the others are presumably still queued); in
+/// every other case (nothing landed, a reorg moved the nonce back, a restart) the worker starts
+/// again from the on-chain nonce: a transaction still queued under that nonce makes the new one
+/// a refused duplicate (retried later), and a dropped one leaves no gap that would block every
+/// later transaction of the key.
 #[derive(Clone, PartialEq, Eq, Encode, Decode, Debug)]
 pub struct NonceState<Nonce> {
 	/// Next nonce to use.
 	pub next: Nonce,
 	/// The on-chain nonce when `next` was last allocated.
 	pub onchain: Nonce,
-	/// Block since which `onchain` has not moved while `next` was ahead of it.
-	pub since: u64,
+	/// Block in which `next` was last allocated.
+	pub block: u64,
+}
+
+/// What identifies a task's content: `blake2_256(SCALE(task_id, model, requester, created_at,
+/// input))`.
+pub type Fingerprint = [u8; 32];
+
+/// Blocks a task record is kept: longer than a task can stay open (assignment delay, commit
+/// and reveal periods), doubled.
+pub fn record_ttl<T: Config>() -> u64 {
+	let life = T::MaxAssignmentDelay::get()
+		.saturating_add(T::CommitPeriod::get())
+		.saturating_add(T::RevealPeriod::get())
+		.saturating_add(One::one());
+	let life: u64 = life.saturated_into();
+	life.saturating_mul(2)
 }
 
 /// The step of a task a worker claims.
@@ -123,33 +153,48 @@ impl<T: Config> Worker<T> {
 	fn work(&self) {
 		let pending = Pallet::<T>::pending_tasks(&self.validator, MAX_TASKS_PER_BLOCK);
 		for (task_id, action) in pending {
-			match action {
+			let step = match action {
 				PendingAction::Commit { deadline } if self.now.saturating_add(1) < deadline => {
-					self.commit(task_id)
+					Step::Commit
 				},
 				PendingAction::Reveal { deadline } if self.now.saturating_add(1) < deadline => {
-					self.reveal(task_id)
+					Step::Reveal
 				},
 				// Waiting for the other commits, or too late to land before the deadline.
-				_ => {},
+				_ => continue,
+			};
+			let (Some(task), Some(input)) =
+				(Tasks::<T>::get(task_id), TaskInputs::<T>::get(task_id))
+			else {
+				continue;
+			};
+			let fingerprint = fingerprint::<T>(task_id, &task, &input);
+			match step {
+				Step::Commit => self.commit(task_id, fingerprint, &task, input.into_inner()),
+				Step::Reveal => self.reveal(task_id, fingerprint),
 			}
 		}
 		self.clean_up();
 	}
 
 	/// Executes the task (once) and submits its commit.
-	fn commit(&self, task_id: TaskId) {
-		let Some(mut record) = self.claim(task_id, Step::Commit) else { return };
-		let Some(task) = Tasks::<T>::get(task_id) else { return };
+	fn commit(
+		&self,
+		task_id: TaskId,
+		fingerprint: Fingerprint,
+		task: &TaskInfoOf<T>,
+		input: Vec<u8>,
+	) {
+		let Some(mut record) = self.claim(task_id, fingerprint, Step::Commit) else { return };
 		let (output, salt) = match record.executed.clone() {
 			Some(executed) => executed,
-			None => match self.execute(task_id, &task) {
+			None => match self.execute(task, input) {
 				Ok(output) => {
 					let salt = sp_io::offchain::random_seed();
 					record.executed = Some((output.clone(), salt));
 					record.failed = None;
 					// On disk before the commit leaves the node: a restart still reveals it.
-					if !self.save(task_id, &record) {
+					if !self.save(task_id, fingerprint, &record) {
 						return;
 					}
 					(output, salt)
@@ -166,7 +211,7 @@ impl<T: Config> Worker<T> {
 					);
 					record.failed = Some((self.now, error, attempts));
 					record.commit_at = None;
-					self.save(task_id, &record);
+					self.save(task_id, fingerprint, &record);
 					return;
 				},
 			},
@@ -186,8 +231,8 @@ impl<T: Config> Worker<T> {
 	}
 
 	/// Submits the reveal of the output and salt committed to.
-	fn reveal(&self, task_id: TaskId) {
-		let Some(record) = self.claim(task_id, Step::Reveal) else { return };
+	fn reveal(&self, task_id: TaskId, fingerprint: Fingerprint) {
+		let Some(record) = self.claim(task_id, fingerprint, Step::Reveal) else { return };
 		let Some((output, salt)) = record.executed else {
 			log::error!(
 				target: LOG_TARGET,
@@ -203,14 +248,13 @@ impl<T: Config> Worker<T> {
 	}
 
 	/// Runs the task's model on its input through the node.
-	fn execute(&self, task_id: TaskId, task: &TaskInfoOf<T>) -> Result<Vec<u8>, InferenceError> {
+	fn execute(&self, task: &TaskInfoOf<T>, input: Vec<u8>) -> Result<Vec<u8>, InferenceError> {
 		let model = T::Models::model_params(task.model_id).ok_or(InferenceError::MissingModel)?;
-		let input = TaskInputs::<T>::get(task_id).ok_or(InferenceError::InvalidInput)?;
 		let output = opg_inference::run(InferenceRequest {
 			weights_hash: model.weights_hash,
 			format: model.format,
 			architecture: model.architecture,
-			input: input.into_inner(),
+			input,
 		})?;
 		let max = usize::try_from(T::MaxOutputLen::get()).unwrap_or(usize::MAX);
 		if output.len() > max || output.len() % 4 != 0 {
@@ -223,9 +267,9 @@ impl<T: Config> Worker<T> {
 	/// Claims `step` of `task_id` for this block: returns the record if no worker attempted the
 	/// step in the last [`RESUBMIT_AFTER`] blocks (and no failed execution waits for its retry),
 	/// after recording the attempt; `None` otherwise or when another worker won the race.
-	fn claim(&self, task_id: TaskId, step: Step) -> Option<TaskRecord> {
+	fn claim(&self, task_id: TaskId, fingerprint: Fingerprint, step: Step) -> Option<TaskRecord> {
 		let now = self.now;
-		let claimed = StorageValueRef::persistent(&self.record_key(task_id)).mutate(
+		let claimed = StorageValueRef::persistent(&self.record_key(task_id, fingerprint)).mutate(
 			|stored: Result<Option<TaskRecord>, StorageRetrievalError>| {
 				let mut record = stored.ok().flatten().unwrap_or_default();
 				let recent = |at: Option<u64>, wait: u64| {
@@ -250,7 +294,7 @@ impl<T: Config> Worker<T> {
 		);
 		match claimed {
 			Ok(record) => {
-				self.track(task_id);
+				self.track(task_id, fingerprint);
 				Some(record)
 			},
 			Err(MutateStorageError::ValueFunctionFailed(())) => None,
@@ -259,8 +303,8 @@ impl<T: Config> Worker<T> {
 	}
 
 	/// Overwrites the record of `task_id`; whether it was written.
-	fn save(&self, task_id: TaskId, record: &TaskRecord) -> bool {
-		let written = StorageValueRef::persistent(&self.record_key(task_id))
+	fn save(&self, task_id: TaskId, fingerprint: Fingerprint, record: &TaskRecord) -> bool {
+		let written = StorageValueRef::persistent(&self.record_key(task_id, fingerprint))
 			.mutate(|_: Result<Option<TaskRecord>, StorageRetrievalError>| {
 				Ok::<_, ()>(record.clone())
 			})
@@ -298,24 +342,30 @@ impl<T: Config> Worker<T> {
 		submitted.is_ok()
 	}
 
-	/// The next nonce of the key account: the on-chain nonce, or the locally allocated one when
-	/// this node's earlier transactions are still on their way (see [`NONCE_STALL_BLOCKS`]).
+	/// The next nonce of the key account (see [`NonceState`]).
 	fn allocate_nonce(&self) -> Option<T::Nonce> {
 		let onchain = frame_system::Pallet::<T>::account_nonce(&self.signer);
 		let now = self.now;
 		let state = StorageValueRef::persistent(&self.nonce_key()).mutate(
 			|stored: Result<Option<NonceState<T::Nonce>>, StorageRetrievalError>| {
-				let stored = stored.ok().flatten();
-				let (next, since) = match stored {
-					Some(s) if s.next > onchain && s.onchain != onchain => (s.next, now),
+				let next = match stored.ok().flatten() {
+					// Earlier transactions of this block.
+					Some(s) if s.block == now && s.next > onchain => s.next,
+					// Last block's, some of which landed: the rest are presumably queued.
 					Some(s)
-						if s.next > onchain && now.saturating_sub(s.since) < NONCE_STALL_BLOCKS =>
+						if s.block.saturating_add(1) == now
+							&& onchain > s.onchain
+							&& s.next > onchain =>
 					{
-						(s.next, s.since)
+						s.next
 					},
-					_ => (onchain, now),
+					_ => onchain,
 				};
-				Ok::<_, ()>(NonceState { next: next.saturating_add(One::one()), onchain, since })
+				Ok::<_, ()>(NonceState {
+					next: next.saturating_add(One::one()),
+					onchain,
+					block: now,
+				})
 			},
 		);
 		state.ok().map(|state| state.next.saturating_sub(One::one()))
@@ -337,50 +387,55 @@ impl<T: Config> Worker<T> {
 		);
 	}
 
-	/// Adds `task_id` to the validator's tracked records (oldest dropped beyond [`MAX_TRACKED`]).
-	fn track(&self, task_id: TaskId) {
+	/// Adds the record of `task_id` to the validator's tracked records, with its creation block
+	/// (the oldest are forgotten beyond [`MAX_TRACKED`]).
+	fn track(&self, task_id: TaskId, fingerprint: Fingerprint) {
+		let now = self.now;
 		let mut dropped = Vec::new();
 		let _ = StorageValueRef::persistent(&self.tracked_key()).mutate(
-			|stored: Result<Option<Vec<TaskId>>, StorageRetrievalError>| {
-				let mut ids = stored.ok().flatten().unwrap_or_default();
-				if ids.contains(&task_id) {
+			|stored: Result<Option<Vec<Tracked>>, StorageRetrievalError>| {
+				let mut tracked = stored.ok().flatten().unwrap_or_default();
+				if tracked.iter().any(|(id, f, _)| *id == task_id && *f == fingerprint) {
 					return Err(());
 				}
-				ids.push(task_id);
-				if ids.len() > MAX_TRACKED {
-					dropped = ids.drain(..ids.len().saturating_sub(MAX_TRACKED)).collect();
+				tracked.push((task_id, fingerprint, now));
+				if tracked.len() > MAX_TRACKED {
+					dropped = tracked.drain(..tracked.len().saturating_sub(MAX_TRACKED)).collect();
 				}
-				Ok::<_, ()>(ids)
+				Ok::<_, ()>(tracked)
 			},
 		);
-		for id in dropped {
-			StorageValueRef::persistent(&self.record_key(id)).clear();
+		for (id, f, _) in dropped {
+			StorageValueRef::persistent(&self.record_key(id, f)).clear();
 		}
 	}
 
-	/// Forgets the records of tasks that no longer need this validator (revealed or ended).
+	/// Forgets the records older than [`record_ttl`] blocks.
 	fn clean_up(&self) {
-		let mut done = Vec::new();
+		let now = self.now;
+		let ttl = record_ttl::<T>();
+		let mut expired = Vec::new();
 		let _ = StorageValueRef::persistent(&self.tracked_key()).mutate(
-			|stored: Result<Option<Vec<TaskId>>, StorageRetrievalError>| {
-				let ids = stored.ok().flatten().unwrap_or_default();
-				let (keep, finished): (Vec<TaskId>, Vec<TaskId>) = ids
-					.into_iter()
-					.partition(|id| ExecutorTasks::<T>::contains_key(&self.validator, id));
-				if finished.is_empty() {
+			|stored: Result<Option<Vec<Tracked>>, StorageRetrievalError>| {
+				let tracked = stored.ok().flatten().unwrap_or_default();
+				let (old, keep): (Vec<Tracked>, Vec<Tracked>) =
+					tracked.into_iter().partition(|(_, _, at)| {
+						now > at.saturating_add(ttl) || *at > now.saturating_add(ttl)
+					});
+				if old.is_empty() {
 					return Err(());
 				}
-				done = finished;
+				expired = old;
 				Ok::<_, ()>(keep)
 			},
 		);
-		for id in done {
-			StorageValueRef::persistent(&self.record_key(id)).clear();
+		for (id, f, _) in expired {
+			StorageValueRef::persistent(&self.record_key(id, f)).clear();
 		}
 	}
 
-	fn record_key(&self, task_id: TaskId) -> Vec<u8> {
-		storage_key(b"task/", &(&self.validator, task_id))
+	fn record_key(&self, task_id: TaskId, fingerprint: Fingerprint) -> Vec<u8> {
+		storage_key(b"task/", &(&self.validator, task_id, fingerprint))
 	}
 
 	fn tracked_key(&self) -> Vec<u8> {
@@ -401,10 +456,31 @@ pub fn storage_key(kind: &[u8], key: &impl Encode) -> Vec<u8> {
 	out
 }
 
-/// The record the worker of `validator` keeps for `task_id` (for tests and operators' tools).
-pub fn task_record<T: Config>(validator: &T::AccountId, task_id: TaskId) -> Option<TaskRecord> {
-	StorageValueRef::persistent(&storage_key(b"task/", &(validator, task_id)))
-		.get::<TaskRecord>()
+/// A tracked record: task id, fingerprint, block the record was created in.
+type Tracked = (TaskId, Fingerprint, u64);
+
+/// The fingerprint of a task's content (see [`Fingerprint`]).
+pub fn fingerprint<T: Config>(task_id: TaskId, task: &TaskInfoOf<T>, input: &[u8]) -> Fingerprint {
+	sp_io::hashing::blake2_256(
+		&(task_id, task.model_id, &task.requester, task.created_at, input).encode(),
+	)
+}
+
+/// The records the worker of `validator` keeps, oldest first (for tests and operators' tools).
+pub fn task_records<T: Config>(validator: &T::AccountId) -> Vec<(TaskId, TaskRecord)> {
+	let tracked = StorageValueRef::persistent(&storage_key(b"tracked/", validator))
+		.get::<Vec<Tracked>>()
 		.ok()
 		.flatten()
+		.unwrap_or_default();
+	tracked
+		.into_iter()
+		.filter_map(|(id, f, _)| {
+			StorageValueRef::persistent(&storage_key(b"task/", &(validator, id, f)))
+				.get::<TaskRecord>()
+				.ok()
+				.flatten()
+				.map(|record| (id, record))
+		})
+		.collect()
 }

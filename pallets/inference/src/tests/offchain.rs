@@ -211,12 +211,12 @@ fn workers_execute_commit_reveal_and_settle_on_their_own() {
 			"the committed output"
 		);
 		assert_eq!(node.host.requests.lock().unwrap().len(), 3, "executed once per executor");
-		// Records are dropped once the task no longer needs the validator.
-		assert!(offchain::task_record::<Test>(&drawn[0], task_id).is_some());
-		next_block();
+		// Records are kept (whatever a fork says) until they are older than any task lives.
+		assert_eq!(offchain::task_records::<Test>(&drawn[0]).len(), 1);
+		run_to_block(System::block_number() + offchain::record_ttl::<Test>());
 		run_worker();
 		for v in &drawn {
-			assert_eq!(offchain::task_record::<Test>(v, task_id), None);
+			assert_eq!(offchain::task_records::<Test>(v), vec![]);
 		}
 		check_invariants();
 	});
@@ -230,7 +230,8 @@ fn a_failed_execution_is_retried_and_can_still_commit() {
 		node.host.answer(Err(InferenceError::MissingModel));
 		run_worker();
 		assert!(drain(&node).is_empty(), "nothing to commit without an output");
-		let record = offchain::task_record::<Test>(&drawn[0], task_id).unwrap();
+		let (id, record) = offchain::task_records::<Test>(&drawn[0]).pop().unwrap();
+		assert_eq!(id, task_id);
 		assert_eq!(record.executed, None);
 		assert!(matches!(record.failed, Some((_, InferenceError::MissingModel, 1))));
 		// Not retried before RETRY_FAILED_AFTER blocks, even once the files are there.
@@ -248,7 +249,7 @@ fn a_failed_execution_is_retried_and_can_still_commit() {
 }
 
 #[test]
-fn a_dropped_commit_is_resubmitted_with_the_same_commitment_and_a_new_nonce() {
+fn a_dropped_commit_is_resubmitted_with_the_same_commitment_and_nonce() {
 	let (mut ext, node) = offchain_ext();
 	ext.execute_with(|| {
 		let (task_id, drawn) = assigned_task(ALICE);
@@ -268,7 +269,8 @@ fn a_dropped_commit_is_resubmitted_with_the_same_commitment_and_a_new_nonce() {
 		let key = key_of(drawn[0]);
 		let nonces: Vec<u32> = SIGNED_NONCES
 			.with(|n| n.borrow().iter().filter(|(who, _)| *who == key).map(|(_, n)| *n).collect());
-		assert_eq!(nonces, vec![0, 1], "the first transaction may still be in a pool");
+		// Nothing landed: the dropped transaction's nonce is used again, so no gap blocks the key.
+		assert_eq!(nonces, vec![0, 0]);
 		let commitment_of = |txs: &[(AccountId, crate::Call<Test>)]| {
 			txs.iter()
 				.find_map(|(who, call)| match call {
@@ -319,5 +321,49 @@ fn unlinked_keys_and_late_tasks_submit_nothing() {
 			}),
 			Err(InferenceError::Unavailable)
 		);
+	});
+}
+
+#[test]
+fn several_transactions_of_a_key_in_one_block_get_consecutive_nonces() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let first = request(ALICE);
+		let second = request(BOB);
+		next_block();
+		next_block();
+		run_worker();
+		let txs = drain(&node);
+		assert_eq!(commits(&txs).len(), 6);
+		let both = executors(first).into_iter().find(|v| executors(second).contains(v)).unwrap();
+		let key = key_of(both);
+		let nonces: Vec<u32> = SIGNED_NONCES
+			.with(|n| n.borrow().iter().filter(|(who, _)| *who == key).map(|(_, n)| *n).collect());
+		assert_eq!(nonces, vec![0, 1]);
+	});
+}
+
+#[test]
+fn the_same_task_id_with_another_input_is_executed_again() {
+	// Off-chain storage is shared by forks: task 0 of one fork must not reuse the output of
+	// task 0 of another.
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (task_id, _) = assigned_task(ALICE);
+		run_worker();
+		assert_eq!(commits(&drain(&node)).len(), 3);
+		assert_eq!(node.host.requests.lock().unwrap().len(), 3);
+		// The other fork: same id, another input.
+		crate::TaskInputs::<Test>::insert(
+			task_id,
+			frame_support::BoundedVec::truncate_from(vec![9u8; 8]),
+		);
+		node.host.answer(Ok(logits(3)));
+		next_block();
+		run_worker();
+		assert_eq!(commits(&drain(&node)).len(), 3, "fresh records: no claim to wait for");
+		let requests = node.host.requests.lock().unwrap().clone();
+		assert_eq!(requests.len(), 6);
+		assert!(requests[3..].iter().all(|r| r.input == vec![9u8; 8]));
 	});
 }
