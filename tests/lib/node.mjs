@@ -210,8 +210,12 @@ export function waitForHeader(api, { finalized = false, timeoutMs = 120_000 }, p
   });
 }
 
-/** Signs and sends `tx`, resolving once it is finalized with its block hash and events. */
-export function sendAndFinalize(tx, signer, { timeoutMs = 120_000 } = {}) {
+/**
+ * Signs and sends `tx`, resolving once it is finalized with its block hash and events. `nonce`
+ * (default: the next one the node knows) lets a caller send several transactions of one signer
+ * at once.
+ */
+export function sendAndFinalize(tx, signer, { timeoutMs = 120_000, nonce } = {}) {
   return new Promise((resolveTx, reject) => {
     let unsub = null;
     let inBlock = null;
@@ -219,7 +223,7 @@ export function sendAndFinalize(tx, signer, { timeoutMs = 120_000 } = {}) {
       if (unsub) unsub();
       reject(new Error(`transaction not finalized within ${timeoutMs} ms`));
     }, timeoutMs);
-    tx.signAndSend(signer, (result) => {
+    tx.signAndSend(signer, nonce === undefined ? {} : { nonce }, (result) => {
       const { status, events, dispatchError } = result;
       if (status.isInBlock) inBlock = status.asInBlock.toHex();
       if (status.isFinalized) {
@@ -235,15 +239,16 @@ export function sendAndFinalize(tx, signer, { timeoutMs = 120_000 } = {}) {
   });
 }
 
-/** Signs and sends `tx`, resolving once it is in a block (not waiting for finality). */
-export function sendInBlock(tx, signer, { timeoutMs = 60_000 } = {}) {
+/** Signs and sends `tx`, resolving once it is in a block (not waiting for finality); `nonce` as
+ * for `sendAndFinalize`. */
+export function sendInBlock(tx, signer, { timeoutMs = 60_000, nonce } = {}) {
   return new Promise((resolveTx, reject) => {
     let unsub = null;
     const timer = setTimeout(() => {
       if (unsub) unsub();
       reject(new Error(`transaction not included within ${timeoutMs} ms`));
     }, timeoutMs);
-    tx.signAndSend(signer, (result) => {
+    tx.signAndSend(signer, nonce === undefined ? {} : { nonce }, (result) => {
       const { status, events, dispatchError } = result;
       if (status.isInBlock) {
         clearTimeout(timer);
