@@ -50,8 +50,9 @@ use sp_runtime::{
 	RuntimeAppPublic, SaturatedConversion,
 };
 
-/// Most pending tasks one validator's worker handles per block.
-pub const MAX_TASKS_PER_BLOCK: u32 = 32;
+/// Most tasks one validator's worker commits or reveals per block (of the at most
+/// 1,024 pending tasks it looks at).
+pub const MAX_TASKS_PER_BLOCK: u32 = 64;
 /// Blocks after which a commit or reveal submitted but not yet on-chain is submitted again.
 pub const RESUBMIT_AFTER: u64 = 2;
 /// Blocks between attempts at a task whose execution failed.
@@ -151,8 +152,14 @@ struct Worker<T: Config> {
 
 impl<T: Config> Worker<T> {
 	fn work(&self) {
-		let pending = Pallet::<T>::pending_tasks(&self.validator, MAX_TASKS_PER_BLOCK);
+		// Every pending task, then the first actionable ones: tasks waiting for the other
+		// commits must not crowd out those this node still has to commit or reveal.
+		let pending = Pallet::<T>::pending_tasks(&self.validator, u32::MAX);
+		let mut handled = 0u32;
 		for (task_id, action) in pending {
+			if handled >= MAX_TASKS_PER_BLOCK {
+				break;
+			}
 			let step = match action {
 				PendingAction::Commit { deadline } if self.now.saturating_add(1) < deadline => {
 					Step::Commit
@@ -168,6 +175,7 @@ impl<T: Config> Worker<T> {
 			else {
 				continue;
 			};
+			handled = handled.saturating_add(1);
 			let fingerprint = fingerprint::<T>(task_id, &task, &input);
 			match step {
 				Step::Commit => self.commit(task_id, fingerprint, &task, input.into_inner()),
