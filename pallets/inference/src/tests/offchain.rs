@@ -91,6 +91,12 @@ fn drain(node: &Node) -> Vec<(AccountId, crate::Call<Test>)> {
 		.collect()
 }
 
+/// The nonces of the transactions `key` signed, in order.
+fn nonces_of(key: AccountId) -> Vec<u32> {
+	SIGNED_NONCES
+		.with(|n| n.borrow().iter().filter(|(who, _)| *who == key).map(|(_, n)| *n).collect())
+}
+
 /// Dispatches `txs` as their signers would.
 fn dispatch(txs: Vec<(AccountId, crate::Call<Test>)>) {
 	for (signer, call) in txs {
@@ -267,8 +273,7 @@ fn a_dropped_commit_is_resubmitted_with_the_same_commitment_and_nonce() {
 		let second = drain(&node);
 		assert_eq!(second.len(), 3);
 		let key = key_of(drawn[0]);
-		let nonces: Vec<u32> = SIGNED_NONCES
-			.with(|n| n.borrow().iter().filter(|(who, _)| *who == key).map(|(_, n)| *n).collect());
+		let nonces = nonces_of(key);
 		// Nothing landed: the dropped transaction's nonce is used again, so no gap blocks the key.
 		assert_eq!(nonces, vec![0, 0]);
 		let commitment_of = |txs: &[(AccountId, crate::Call<Test>)]| {
@@ -337,8 +342,7 @@ fn several_transactions_of_a_key_in_one_block_get_consecutive_nonces() {
 		assert_eq!(commits(&txs).len(), 6);
 		let both = executors(first).into_iter().find(|v| executors(second).contains(v)).unwrap();
 		let key = key_of(both);
-		let nonces: Vec<u32> = SIGNED_NONCES
-			.with(|n| n.borrow().iter().filter(|(who, _)| *who == key).map(|(_, n)| *n).collect());
+		let nonces = nonces_of(key);
 		assert_eq!(nonces, vec![0, 1]);
 	});
 }
