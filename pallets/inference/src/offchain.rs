@@ -202,7 +202,9 @@ impl<T: Config> Worker<T> {
 					record.executed = Some((output.clone(), salt));
 					record.failed = None;
 					// On disk before the commit leaves the node: a restart still reveals it.
-					self.save(task_id, fingerprint, &record);
+					if !self.save(task_id, fingerprint, &record) {
+						return;
+					}
 					(output, salt)
 				},
 				Err(error) => {
@@ -275,12 +277,9 @@ impl<T: Config> Worker<T> {
 	/// after recording the attempt; `None` otherwise or when another worker won the race.
 	fn claim(&self, task_id: TaskId, fingerprint: Fingerprint, step: Step) -> Option<TaskRecord> {
 		let now = self.now;
-		let mut new = false;
 		let claimed = StorageValueRef::persistent(&self.record_key(task_id, fingerprint)).mutate(
 			|stored: Result<Option<TaskRecord>, StorageRetrievalError>| {
-				let stored = stored.ok().flatten();
-				new = stored.is_none();
-				let mut record = stored.unwrap_or_default();
+				let mut record = stored.ok().flatten().unwrap_or_default();
 				let recent = |at: Option<u64>, wait: u64| {
 					at.is_some_and(|at| now < at.saturating_add(wait) && now >= at)
 				};
@@ -303,9 +302,7 @@ impl<T: Config> Worker<T> {
 		);
 		match claimed {
 			Ok(record) => {
-				if new {
-					self.track(task_id, fingerprint);
-				}
+				self.track(task_id, fingerprint);
 				Some(record)
 			},
 			Err(MutateStorageError::ValueFunctionFailed(())) => None,
@@ -313,9 +310,17 @@ impl<T: Config> Worker<T> {
 		}
 	}
 
-	/// Overwrites the record of `task_id` (claimed by this worker, so nobody else writes it).
-	fn save(&self, task_id: TaskId, fingerprint: Fingerprint, record: &TaskRecord) {
-		StorageValueRef::persistent(&self.record_key(task_id, fingerprint)).set(record);
+	/// Overwrites the record of `task_id`; whether it was written.
+	fn save(&self, task_id: TaskId, fingerprint: Fingerprint, record: &TaskRecord) -> bool {
+		let written = StorageValueRef::persistent(&self.record_key(task_id, fingerprint))
+			.mutate(|_: Result<Option<TaskRecord>, StorageRetrievalError>| {
+				Ok::<_, ()>(record.clone())
+			})
+			.is_ok();
+		if !written {
+			log::error!(target: LOG_TARGET, "task {task_id}: could not store its record");
+		}
+		written
 	}
 
 	/// Signs `call` with the inference key under a locally allocated nonce and submits it to the
