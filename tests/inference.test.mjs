@@ -101,7 +101,7 @@ test('a task settles with quorum and the dissenting validator is slashed', async
     sizeBytes: 10_000,
     format: 'Safetensors',
     architecture: { Mlp: { configHash: '0x' + 'cd'.repeat(32) } },
-    input: 'F32Vector',
+    input: { F32Vector: { len: 3 } },
     output: 'Logits',
     feePerExecutor: fee,
     redundancy: 3,
@@ -117,6 +117,9 @@ test('a task settles with quorum and the dissenting validator is slashed', async
   const escrow = 3n * fee + (3n * fee * protocolFee + 999_999_999n) / 1_000_000_000n;
   const tooCheap = await sendInBlock(api.tx.inference.requestInference(modelId, f32le([1, 2, 3]), escrow - 1n, null), who.Ferdie);
   assert.equal(moduleError(api, tooCheap.dispatchError), 'inference.FeeAboveMax');
+  // So is an input of another length than the model declares (3 f32): no executor is bothered.
+  const wrongShape = await sendInBlock(api.tx.inference.requestInference(modelId, f32le([1, 2]), escrow, null), who.Ferdie);
+  assert.equal(moduleError(api, wrongShape.dispatchError), 'inference.InputLengthMismatch');
 
   // Ferdie requests; the fee is held in escrow.
   const freeBefore = (await api.query.system.account(who.Ferdie.address)).data.free.toBigInt();
@@ -151,12 +154,12 @@ test('a task settles with quorum and the dissenting validator is slashed', async
   assert.ok(task.status.isRevealing);
 
   // A reveal that does not match its commitment is refused.
-  const wrong = await sendInBlock(api.tx.inference.revealResult(taskId, f32le(logits(3)), salts.get(who.Bob)), who.Bob);
+  const wrong = await sendInBlock(api.tx.inference.revealResult(taskId, { Output: f32le(logits(3)) }, salts.get(who.Bob)), who.Bob);
   assert.equal(moduleError(api, wrong.dispatchError), 'inference.CommitmentMismatch');
 
   const poolBefore = (await api.query.inferenceStaking.pools(who.Dave.address)).unwrap().active.value.toBigInt();
   const reveals = await Promise.all(validators.map((v) =>
-    ok(api.tx.inference.revealResult(taskId, f32le(outputs.get(v)), salts.get(v)), v)));
+    ok(api.tx.inference.revealResult(taskId, { Output: f32le(outputs.get(v)) }, salts.get(v)), v)));
   const settledBlock = reveals.find(({ events }) => find(events, 'inference', 'TaskSettled'));
   assert.ok(settledBlock, 'the last reveal settles the task');
   const events = settledBlock.events;

@@ -28,7 +28,7 @@ const SPEC = {
   sizeBytes: 123_456,
   format: 'Safetensors',
   architecture: { Mlp: { configHash: '0x' + '22'.repeat(32) } },
-  input: 'F32Vector',
+  input: { F32Vector: { len: 784 } },
   output: 'Logits',
   feePerExecutor: 2n * OPG,
   redundancy: 3,

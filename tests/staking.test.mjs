@@ -1,4 +1,4 @@
-// Staking from polkadot.js on a dev node (fast-runtime build: 2 s blocks, 10-block unbonding):
+// Staking from polkadot.js on a dev node (fast-runtime build: 2 s blocks, 40-block unbonding):
 // Alice becomes a validator, a token holder (Charlie) delegates to her, reads the position back
 // from chain state, undelegates part of it, cannot withdraw before the unbonding period, and
 // withdraws exactly that part after it. Funds are held, never transferred away.

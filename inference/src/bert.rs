@@ -13,6 +13,7 @@ use crate::error::{EngineError, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config;
+use opg_primitives::inference::Rejection;
 use tokenizers::Tokenizer;
 
 /// A loaded sentence-embedding model.
@@ -80,16 +81,15 @@ impl BertEmbedder {
 
 	/// Tokenises `text` (with the special tokens); refuses more than the token bound.
 	pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
-		let encoding = self
-			.tokenizer
-			.encode(text, true)
-			.map_err(|e| EngineError::InvalidInput(format!("tokenizer: {e}")))?;
+		let encoding = self.tokenizer.encode(text, true).map_err(|e| EngineError::Rejected {
+			rejection: Rejection::Untokenizable,
+			detail: format!("tokenizer: {e}"),
+		})?;
 		let ids = encoding.get_ids();
 		if ids.len() > self.max_tokens {
-			return Err(EngineError::InputTooLarge {
-				what: "tokens",
-				size: ids.len(),
-				max: self.max_tokens,
+			return Err(EngineError::Rejected {
+				rejection: Rejection::TooManyTokens,
+				detail: format!("{} tokens, above the model's {}", ids.len(), self.max_tokens),
 			});
 		}
 		Ok(ids.to_vec())

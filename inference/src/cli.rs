@@ -362,9 +362,15 @@ mod tests {
 		assert!(text.contains("output (10 values)"), "{text}");
 		assert!(text.contains(&format!("{exact:?}")), "{text}");
 
-		// A wrong input length is an error, not a panic.
+		// A wrong input length is the model's rejection, not a panic.
 		let cmd = parse(&["run", &hashes[0], "--config", &hashes[1], "--input", "1,2"]).unwrap();
-		assert!(matches!(cmd.run(&dir), Err(EngineError::InvalidInput(_))));
+		assert!(matches!(
+			cmd.run(&dir),
+			Err(EngineError::Rejected {
+				rejection: opg_primitives::inference::Rejection::InputShape,
+				..
+			})
+		));
 		let _ = std::fs::remove_dir_all(&dir);
 	}
 }

@@ -23,6 +23,12 @@ use std::{
 /// `candle-core` version; a test checks it against `Cargo.lock`).
 pub const CANDLE_VERSION: &str = "0.11.1";
 
+/// Most tokens of a text input (further capped by the model's position embeddings): 256, the
+/// sequence length all-MiniLM-L6-v2 was trained with. A constant, not a node setting, because a
+/// text over it is a [`Rejection::TooManyTokens`](opg_primitives::inference::Rejection) that
+/// every executor must reach alike.
+pub const MAX_TEXT_TOKENS: usize = 256;
+
 /// How often a waiting caller checks its cancellation token.
 const CANCEL_POLL: Duration = Duration::from_millis(10);
 
@@ -41,13 +47,10 @@ pub struct EngineConfig {
 	pub timeout: Duration,
 	/// Largest input, in bytes.
 	pub max_input_bytes: usize,
-	/// Largest text input, in tokens (also capped by the model's position embeddings).
-	pub max_tokens: usize,
 }
 
 impl EngineConfig {
-	/// Defaults for a validator: 1 thread, 1 GiB models, 2 GiB cache, 10 s, 64 KiB inputs,
-	/// 256 tokens (the sequence length all-MiniLM-L6-v2 was trained with).
+	/// Defaults for a validator: 1 thread, 1 GiB models, 2 GiB cache, 10 s, 64 KiB inputs.
 	pub fn new(model_dir: impl Into<PathBuf>) -> Self {
 		Self {
 			model_dir: model_dir.into(),
@@ -56,7 +59,6 @@ impl EngineConfig {
 			cache_bytes: 2 << 30,
 			timeout: Duration::from_secs(10),
 			max_input_bytes: 64 << 10,
-			max_tokens: 256,
 		}
 	}
 }
@@ -120,8 +122,10 @@ impl LoadedModel {
 		match self {
 			Self::Mlp(mlp) => mlp.run(&mlp.decode_input(input)?),
 			Self::Bert(bert) => {
-				let text = std::str::from_utf8(input)
-					.map_err(|e| EngineError::InvalidInput(format!("text is not UTF-8: {e}")))?;
+				let text = std::str::from_utf8(input).map_err(|e| EngineError::Rejected {
+					rejection: opg_primitives::inference::Rejection::NotUtf8,
+					detail: format!("text is not UTF-8: {e}"),
+				})?;
 				bert.embed(text)
 			},
 		}
@@ -271,7 +275,7 @@ impl Engine {
 			.flatten()
 			.map(|file| u64::try_from(file.len()).unwrap_or(u64::MAX))
 			.fold(0u64, u64::saturating_add);
-		let max_tokens = self.config.max_tokens;
+		let max_tokens = MAX_TEXT_TOKENS;
 		// Parsing untrusted files: a panic in a parser must not escape either.
 		let model = contain_panic(move || match tokenizer {
 			None => Ok(LoadedModel::Mlp(Mlp::load(MlpConfig::from_json(&config)?, weights)?)),

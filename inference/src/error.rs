@@ -42,10 +42,20 @@ pub enum EngineError {
 	/// The weights do not fit the architecture (missing tensor, wrong shape, bad safetensors).
 	#[error("invalid model weights: {0}")]
 	InvalidWeights(String),
-	/// The input is malformed (wrong length, not a multiple of 4 bytes, not UTF-8).
+	/// The caller's input is unusable (a command-line argument that does not parse).
 	#[error("invalid input: {0}")]
 	InvalidInput(String),
-	/// The input exceeds a configured bound (bytes, vector length or tokens).
+	/// The model refuses the input for a reason its files and the input alone decide (wrong
+	/// length for an MLP, text that is not UTF-8, untokenisable or over the token limit): every
+	/// engine reaches the same rejection, which executors commit to as their result.
+	#[error("input rejected ({rejection:?}): {detail}")]
+	Rejected {
+		/// The rejection executors commit to.
+		rejection: opg_primitives::inference::Rejection,
+		/// What was wrong, for logs.
+		detail: String,
+	},
+	/// The input exceeds a bound of this node's configuration (bytes).
 	#[error("input too large: {size} above the maximum of {max} ({what})")]
 	InputTooLarge {
 		/// Which bound: "bytes", "tokens", ...

@@ -139,6 +139,7 @@ fn classify(error: &EngineError) -> InferenceError {
 		EngineError::InvalidConfig(_)
 		| EngineError::InvalidWeights(_)
 		| EngineError::ModelTooLarge { .. } => InferenceError::InvalidModel,
+		EngineError::Rejected { rejection, .. } => InferenceError::Rejected(*rejection),
 		EngineError::InvalidInput(_) | EngineError::InputTooLarge { .. } => {
 			InferenceError::InvalidInput
 		},
@@ -159,6 +160,7 @@ fn reason_label(reason: InferenceError) -> &'static str {
 		InferenceError::Unsupported => "unsupported",
 		InferenceError::InvalidModel => "invalid_model",
 		InferenceError::InvalidInput => "invalid_input",
+		InferenceError::Rejected(_) => "rejected",
 		InferenceError::Timeout => "timeout",
 		InferenceError::Failed => "failed",
 	}
@@ -179,7 +181,10 @@ fn perturb(values: &mut [f32]) {
 mod tests {
 	use super::*;
 	use crate::EngineConfig;
-	use opg_primitives::models::{Architecture, ComparisonRule, ModelFormat};
+	use opg_primitives::{
+		inference::Rejection,
+		models::{Architecture, ComparisonRule, ModelFormat},
+	};
 	use std::path::PathBuf;
 
 	fn demo_dir() -> PathBuf {
@@ -230,7 +235,7 @@ mod tests {
 		let missing = InferenceRequest { weights_hash: [7u8; 32].into(), ..request.clone() };
 		assert_eq!(host.run(&missing), Err(InferenceError::MissingModel));
 		let short = InferenceRequest { input: vec![1, 2, 3], ..request.clone() };
-		assert_eq!(host.run(&short), Err(InferenceError::InvalidInput));
+		assert_eq!(host.run(&short), Err(InferenceError::Rejected(Rejection::InputShape)));
 		let onnx = InferenceRequest { format: ModelFormat::Onnx, ..request };
 		assert_eq!(host.run(&onnx), Err(InferenceError::Unsupported));
 		assert_eq!(metric(&registry, "opg_inference_failures_total"), 3.0);

@@ -17,6 +17,7 @@
 use crate::error::{EngineError, Result};
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
+use opg_primitives::inference::Rejection;
 use serde::{Deserialize, Serialize};
 
 /// Largest layer width accepted in a configuration (bounds the memory a config can request).
@@ -122,11 +123,14 @@ impl Mlp {
 	pub fn decode_input(&self, input: &[u8]) -> Result<Vec<f32>> {
 		let expected = self.config.input_size.saturating_mul(4);
 		if input.len() != expected {
-			return Err(EngineError::InvalidInput(format!(
-				"MLP expects {} little-endian f32 ({expected} bytes), got {} bytes",
-				self.config.input_size,
-				input.len()
-			)));
+			return Err(EngineError::Rejected {
+				rejection: Rejection::InputShape,
+				detail: format!(
+					"MLP expects {} little-endian f32 ({expected} bytes), got {} bytes",
+					self.config.input_size,
+					input.len()
+				),
+			});
 		}
 		Ok(input
 			.chunks_exact(4)

@@ -6,7 +6,10 @@ use opg_inference::{
 	demo::{self, encode_f32},
 	Engine, EngineError, ModelDescriptor,
 };
-use opg_primitives::models::{Architecture, ComparisonRule, ModelFormat};
+use opg_primitives::{
+	inference::Rejection,
+	models::{Architecture, ComparisonRule, ModelFormat},
+};
 
 fn import_demo(engine: &Engine) -> ModelDescriptor {
 	let dir = demo::model_dir();
@@ -86,11 +89,12 @@ fn demo_output_is_bit_identical_across_runs_and_thread_counts() {
 fn wrong_or_oversized_inputs_are_refused() {
 	let engine = common::engine("demo-input", 1);
 	let descriptor = import_demo(&engine);
-	assert!(matches!(
-		engine.run(&descriptor, &encode_f32(&[0.0; 63])),
-		Err(EngineError::InvalidInput(_))
-	));
-	assert!(matches!(engine.run(&descriptor, &[0u8; 257]), Err(EngineError::InvalidInput(_))));
+	for short in [encode_f32(&[0.0; 63]), vec![0u8; 257], vec![1], vec![0u8; 4]] {
+		assert!(matches!(
+			engine.run(&descriptor, &short),
+			Err(EngineError::Rejected { rejection: Rejection::InputShape, .. })
+		));
+	}
 	let huge = vec![0u8; engine.config().max_input_bytes + 4];
 	assert!(matches!(
 		engine.run(&descriptor, &huge),

@@ -62,7 +62,9 @@ pub enum InferenceError {
 	/// The model's files are invalid for its architecture (configuration, weights, tokenizer).
 	#[codec(index = 4)]
 	InvalidModel,
-	/// The input is not valid for the model (length, encoding, size bounds).
+	/// The input exceeds a bound of this node (its input size limit); not a property of the
+	/// model, so the executor does not commit to it. Deterministic refusals are
+	/// [`InferenceError::Rejected`].
 	#[codec(index = 5)]
 	InvalidInput,
 	/// The inference did not finish within the node's time limit.
@@ -71,6 +73,10 @@ pub enum InferenceError {
 	/// The engine failed otherwise (a contained panic, a worker error).
 	#[codec(index = 7)]
 	Failed,
+	/// The model refuses the input, for a reason its files and the input alone decide: every
+	/// honest executor reaches the same rejection, and commits to it as its result.
+	#[codec(index = 8)]
+	Rejected(crate::inference::Rejection),
 }
 
 /// What the node implements natively to run an inference for the off-chain worker.

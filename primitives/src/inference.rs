@@ -98,6 +98,110 @@ pub fn output_digest(rule: &ComparisonRule, bytes: &[u8]) -> Option<OutputDigest
 	decode_output(bytes).map(|values| rule.digest(&values))
 }
 
+/// Why a model refuses an input, decided by the input and the model's files alone, so that every
+/// honest executor reaches the same rejection (see [`TaskOutcome::Rejected`]).
+///
+/// Checks run in a fixed order per architecture, and the first failing one names the rejection:
+/// an MLP checks the input's length against its configured input size ([`Self::InputShape`]); a
+/// text model checks UTF-8 ([`Self::NotUtf8`]), then tokenises ([`Self::Untokenizable`]), then
+/// counts tokens against `min(256, the model's max_position_embeddings)`
+/// ([`Self::TooManyTokens`]). Limits a node operator can change (input bytes, time) are never
+/// rejections: an executor that hits one does not commit.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+)]
+pub enum Rejection {
+	/// The input does not have the shape the model's files expect (an MLP input that is not
+	/// `input_size` little-endian `f32`).
+	#[codec(index = 0)]
+	InputShape,
+	/// Text input that is not UTF-8.
+	#[codec(index = 1)]
+	NotUtf8,
+	/// Text the model's tokenizer refuses.
+	#[codec(index = 2)]
+	Untokenizable,
+	/// Text with more tokens than the model takes.
+	#[codec(index = 3)]
+	TooManyTokens,
+}
+
+impl Rejection {
+	/// The digest executors commit to for this rejection:
+	/// `blake2_256("opg/rejection" ‖ SCALE(self))`. The preimage is 14 bytes long, and every
+	/// canonical output is a whole number of 4-byte values, so no output has this digest.
+	pub fn digest(&self) -> OutputDigest {
+		let mut preimage = Vec::with_capacity(REJECTION_DOMAIN.len().saturating_add(1));
+		preimage.extend_from_slice(REJECTION_DOMAIN);
+		self.encode_to(&mut preimage);
+		BlakeTwo256::hash(&preimage)
+	}
+}
+
+/// Domain separator of [`Rejection::digest`].
+const REJECTION_DOMAIN: &[u8] = b"opg/rejection";
+
+/// What an executor reveals: the model's raw output (little-endian `f32` values), or the
+/// model's deterministic refusal of the input.
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug,
+)]
+pub enum TaskOutcome<Output> {
+	/// The raw output.
+	#[codec(index = 0)]
+	Output(Output),
+	/// The model refused the input.
+	#[codec(index = 1)]
+	Rejected(Rejection),
+}
+
+impl<Output: AsRef<[u8]>> TaskOutcome<Output> {
+	/// The digest executors commit to: the output's canonical digest under `rule` (`None` for a
+	/// malformed output), or the rejection's digest.
+	pub fn digest(&self, rule: &ComparisonRule) -> Option<OutputDigest> {
+		match self {
+			Self::Output(bytes) => output_digest(rule, bytes.as_ref()),
+			Self::Rejected(rejection) => Some(rejection.digest()),
+		}
+	}
+
+	/// Length of the output in bytes; zero for a rejection.
+	pub fn output_len(&self) -> usize {
+		match self {
+			Self::Output(bytes) => bytes.as_ref().len(),
+			Self::Rejected(_) => 0,
+		}
+	}
+
+	/// The rejection, if this is one.
+	pub fn rejection(&self) -> Option<Rejection> {
+		match self {
+			Self::Output(_) => None,
+			Self::Rejected(rejection) => Some(*rejection),
+		}
+	}
+
+	/// The same outcome with its output mapped by `f` (e.g. into a bounded vector).
+	pub fn try_map<O, E>(
+		self,
+		f: impl FnOnce(Output) -> Result<O, E>,
+	) -> Result<TaskOutcome<O>, E> {
+		Ok(match self {
+			Self::Output(output) => TaskOutcome::Output(f(output)?),
+			Self::Rejected(rejection) => TaskOutcome::Rejected(rejection),
+		})
+	}
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -124,6 +228,36 @@ mod tests {
 		preimage.extend_from_slice(&salt);
 		preimage.extend_from_slice(&1u64.to_le_bytes());
 		assert_eq!(base, BlakeTwo256::hash(&preimage));
+	}
+
+	#[test]
+	fn rejection_digests_are_distinct_and_never_an_outputs() {
+		use Rejection::*;
+		let all = [InputShape, NotUtf8, Untokenizable, TooManyTokens];
+		for (i, a) in all.iter().enumerate() {
+			for b in &all[i + 1..] {
+				assert_ne!(a.digest(), b.digest());
+			}
+			assert_eq!(
+				TaskOutcome::<Vec<u8>>::Rejected(*a).digest(&ComparisonRule::Exact),
+				Some(a.digest())
+			);
+		}
+		// Pinned: executors of different versions must agree with the chain.
+		assert_eq!(InputShape.digest(), BlakeTwo256::hash(b"opg/rejection\0"));
+		// A canonical form is a whole number of 4-byte values; the preimage is 14 bytes.
+		assert_eq!((REJECTION_DOMAIN.len() + 1) % 4, 2);
+	}
+
+	#[test]
+	fn outcome_digest_of_output_is_the_canonical_one() {
+		let output = TaskOutcome::Output(encode_output(&[0.1, 0.9]));
+		assert_eq!(
+			output.digest(&ComparisonRule::Argmax),
+			Some(ComparisonRule::Argmax.digest(&[0.1, 0.9]))
+		);
+		assert_eq!(TaskOutcome::Output(vec![1u8, 2, 3]).digest(&ComparisonRule::Exact), None);
+		assert_eq!(output.rejection(), None);
 	}
 
 	#[test]

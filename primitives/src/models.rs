@@ -141,12 +141,63 @@ pub enum Architecture {
 	Debug,
 )]
 pub enum InputKind {
-	/// A vector of `f32`, little-endian, of the length the architecture expects.
+	/// A vector of `len` little-endian `f32` values: exactly `4 × len` bytes.
 	#[codec(index = 0)]
-	F32Vector,
-	/// UTF-8 text, tokenised with the architecture's tokenizer.
+	F32Vector {
+		/// Number of values (at least 1).
+		len: u32,
+	},
+	/// UTF-8 text of at most `max_bytes` bytes, tokenised with the architecture's tokenizer.
 	#[codec(index = 1)]
-	Text,
+	Text {
+		/// Longest input in bytes (at least 1).
+		max_bytes: u32,
+	},
+}
+
+/// Why an input does not fit a model's declared [`InputKind`]: the chain refuses such a request
+/// (`pallet-inference`), so no executor is ever asked to run it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum InputMismatch {
+	/// An `F32Vector` input whose length is not `4 × len` bytes.
+	WrongLength,
+	/// A `Text` input that is not UTF-8.
+	NotUtf8,
+	/// A `Text` input longer than `max_bytes`.
+	TooLong,
+}
+
+impl InputKind {
+	/// Whether the declared shape is usable: `len ≥ 1`, `max_bytes ≥ 1`.
+	pub fn is_valid(&self) -> bool {
+		match *self {
+			Self::F32Vector { len } => len >= 1,
+			Self::Text { max_bytes } => max_bytes >= 1,
+		}
+	}
+
+	/// Checks `input` against the declared shape: in `O(input)`, with no model file. What only
+	/// the model's files decide (an MLP whose configuration disagrees with `len`, a text over
+	/// the token limit) is left to the executors, who reject it as a result.
+	pub fn check(&self, input: &[u8]) -> Result<(), InputMismatch> {
+		match *self {
+			Self::F32Vector { len } => {
+				let expected = u64::from(len).saturating_mul(4);
+				if u64::try_from(input.len()).unwrap_or(u64::MAX) != expected {
+					return Err(InputMismatch::WrongLength);
+				}
+			},
+			Self::Text { max_bytes } => {
+				if u64::try_from(input.len()).unwrap_or(u64::MAX) > u64::from(max_bytes) {
+					return Err(InputMismatch::TooLong);
+				}
+				if core::str::from_utf8(input).is_err() {
+					return Err(InputMismatch::NotUtf8);
+				}
+			},
+		}
+		Ok(())
+	}
 }
 
 /// What a model's output means (its values are always a vector of `f32`).
@@ -821,5 +872,20 @@ mod tests {
 	#[test]
 	fn pending_tasks_unit_impl_is_never_pending() {
 		assert!(!<() as PendingTasksGuard>::has_pending_tasks(0));
+	}
+
+	#[test]
+	fn input_kinds_check_shape_utf8_and_length() {
+		let vector = InputKind::F32Vector { len: 2 };
+		assert_eq!(vector.check(&[0u8; 8]), Ok(()));
+		assert_eq!(vector.check(&[0u8; 4]), Err(InputMismatch::WrongLength));
+		assert_eq!(vector.check(&[0u8; 9]), Err(InputMismatch::WrongLength));
+		let text = InputKind::Text { max_bytes: 5 };
+		assert_eq!(text.check(b"hello"), Ok(()));
+		assert_eq!(text.check("héllo".as_bytes()), Err(InputMismatch::TooLong));
+		assert_eq!(text.check(&[0xff, 0xfe]), Err(InputMismatch::NotUtf8));
+		assert!(!InputKind::F32Vector { len: 0 }.is_valid());
+		assert!(!InputKind::Text { max_bytes: 0 }.is_valid());
+		assert!(vector.is_valid() && text.is_valid());
 	}
 }

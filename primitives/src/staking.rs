@@ -21,8 +21,11 @@ use sp_runtime::{DispatchError, Perbill, Weight};
 pub enum SlashReason {
 	/// Its revealed result disagreed with the quorum's.
 	Mismatch,
-	/// It was assigned a task and never committed or never revealed.
+	/// It was assigned a task and never committed while others did.
 	NoShow,
+	/// It committed to a result and never revealed it: withholding, charged at least as much
+	/// as a mismatch (a lazy executor could otherwise commit a guess and reveal only on a match).
+	Withheld,
 }
 
 /// What the inference and model pallets need from staking.

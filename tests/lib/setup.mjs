@@ -56,10 +56,15 @@ export function fileHash(path) {
 
 /**
  * A multi-layer perceptron from its safetensors weights and JSON config: the files a validator
- * imports and the `models.registerModel` spec that names them by hash. Logits out, compared by
- * `Argmax` unless `comparison` says otherwise.
+ * imports and the `models.registerModel` spec that names them by hash. The input is declared as
+ * the configuration's `input_size` little-endian f32 unless `inputLen` says otherwise (a
+ * mis-declared model, whose executors then reject every input); logits out, compared by `Argmax` unless
+ * `comparison` says otherwise.
  */
-export function mlpModel({ name, weights, config, fee = OPG, redundancy = 3, quorum = null, comparison = { Argmax: null } }) {
+export function mlpModel({
+  name, weights, config, fee = OPG, redundancy = 3, quorum = null, comparison = { Argmax: null },
+  inputLen = JSON.parse(readFileSync(config, 'utf8')).input_size,
+}) {
   const hashes = { weights: fileHash(weights), config: fileHash(config) };
   return {
     name,
@@ -71,7 +76,8 @@ export function mlpModel({ name, weights, config, fee = OPG, redundancy = 3, quo
       sizeBytes: statSync(weights).size,
       format: 'Safetensors',
       architecture: { Mlp: { configHash: hashes.config } },
-      input: 'F32Vector',
+      // The chain refuses inputs of any other length at request time.
+      input: { F32Vector: { len: inputLen } },
       output: 'Logits',
       feePerExecutor: fee,
       redundancy,
@@ -104,7 +110,8 @@ export function bertModel({ name, dir, fee = OPG, redundancy = 3, quorum = null,
       sizeBytes: statSync(files.weights).size,
       format: 'Safetensors',
       architecture: { BertEmbedding: { configHash: hashes.config, tokenizerHash: hashes.tokenizer } },
-      input: 'Text',
+      // UTF-8 up to the chain's longest input; longer than 256 tokens is the model's to refuse.
+      input: { Text: { maxBytes: 16_384 } },
       output: 'Embedding',
       feePerExecutor: fee,
       redundancy,

@@ -168,7 +168,7 @@ export function followChain(api, { from, best = false }, onBlock, onError = () =
 }
 
 /** The end events of a task. */
-const END_EVENTS = ['TaskSettled', 'TaskFailed', 'TaskCancelled'];
+const END_EVENTS = ['TaskSettled', 'TaskRejected', 'TaskFailed', 'TaskCancelled'];
 
 /**
  * Follows one task from block `from` on: records its `inference` events (`{ block, name, data,
@@ -255,7 +255,8 @@ export class TaskWatcher {
     });
   }
 
-  /** Resolves with the task's end event (`TaskSettled`, `TaskFailed` or `TaskCancelled`). */
+  /** Resolves with the task's end event (`TaskSettled`, `TaskRejected`, `TaskFailed` or
+   * `TaskCancelled`). */
   ended({ timeoutMs = 90_000 } = {}) {
     return this.waitFor((e) => END_EVENTS.includes(e.name), { timeoutMs, what: 'the end of the task' });
   }

@@ -157,6 +157,10 @@ impl<T: Config> Pallet<T> {
 		let Some(mut task) = Tasks::<T>::get(task_id) else { return read };
 		let TaskStatus::Committing { .. } = task.status else { return read };
 		let weight = T::WeightInfo::close_commits(task.redundancy);
+		if task.commits() == 0 {
+			Self::fail(task_id, task, FailReason::NoCommits);
+			return weight;
+		}
 		if task.commits() < task.quorum {
 			Self::fail(task_id, task, FailReason::NoQuorum);
 			return weight;

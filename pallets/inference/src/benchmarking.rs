@@ -13,7 +13,7 @@ use frame_support::traits::{
 };
 use frame_system::RawOrigin;
 use opg_primitives::{
-	inference::{commitment, encode_output, Salt},
+	inference::{commitment, encode_output, Salt, TaskOutcome},
 	models::{ComparisonRule, ModelId, ModelProvider, MAX_TOP_K},
 };
 use sp_runtime::traits::{Bounded, One, Saturating};
@@ -155,7 +155,7 @@ mod benchmarks {
 		commit::<T>(task_id, &drawn[1], &values, 1);
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(drawn[0].clone()), task_id, bytes, salt(0));
+		_(RawOrigin::Signed(drawn[0].clone()), task_id, TaskOutcome::Output(bytes), salt(0));
 
 		assert!(matches!(
 			Tasks::<T>::get(task_id).map(|t| t.status),
@@ -261,12 +261,17 @@ mod benchmarks {
 		assert_eq!(drawn.map(|d| d.len()), Some(r as usize));
 	}
 
-	/// The commit deadline of a task nobody committed to: it fails, every executor is slashed
-	/// for not showing up and the escrow is refunded.
+	/// The commit deadline of a task only one executor committed to (fewer than the quorum when
+	/// `r > 1`): it fails, every other executor is slashed for not showing up (each opening an
+	/// offence span) and the escrow is refunded. (A task nobody committed to slashes nobody.)
 	#[benchmark]
 	fn close_commits(r: Linear<1, { T::MaxRedundancy::get() }>) {
 		let (model_id, _) = model_with_servers::<T>(r, r, ComparisonRule::Argmax);
 		let task_id = assigned_task::<T>(model_id, r);
+		if r > 1 {
+			let drawn = executors::<T>(task_id);
+			commit::<T>(task_id, &drawn[0], &[1.0, 0.0], 0);
+		}
 
 		#[block]
 		{
@@ -301,7 +306,7 @@ mod benchmarks {
 			Pallet::<T>::reveal_result(
 				RawOrigin::Signed(who.clone()).into(),
 				task_id,
-				reveals[n].clone(),
+				TaskOutcome::Output(reveals[n].clone()),
 				salt(n as u32),
 			)
 			.expect("matches its commitment");
@@ -333,7 +338,7 @@ mod benchmarks {
 		Pallet::<T>::reveal_result(
 			RawOrigin::Signed(drawn[0].clone()).into(),
 			task_id,
-			bytes,
+			TaskOutcome::Output(bytes),
 			salt(0),
 		)
 		.expect("matches its commitment");

@@ -4,7 +4,8 @@
 //! ## Overview
 //!
 //! 1. [`request_inference`](Pallet::request_inference): the requester names an `Active` model of
-//!    `pallet-models` and an input; the fee (`fee_per_executor × redundancy`, plus
+//!    `pallet-models` and an input, which must fit the model's declared
+//!    [`InputKind`](opg_primitives::models::InputKind) (length, UTF-8, size); the fee (`fee_per_executor × redundancy`, plus
 //!    `ProtocolFee` of that) is held from it with [`HoldReason::Escrow`]. `TaskCreated`.
 //! 2. Assignment, at the end of the *next* block (`on_finalize`, after BABE's): `redundancy`
 //!    distinct eligible validators serving the model are drawn with probability proportional to
@@ -13,16 +14,20 @@
 //! 3. [`commit_result`](Pallet::commit_result): each executor commits to
 //!    [`commitment`](opg_primitives::inference::commitment)`(digest, salt, executor)` before the
 //!    commit deadline. When every executor has committed the reveal phase opens at once.
-//! 4. [`reveal_result`](Pallet::reveal_result): executors that committed reveal the raw output
-//!    and salt; the chain computes the canonical digest with the model's comparison rule and
-//!    checks the commitment. When every committer has revealed, the task settles at once.
+//! 4. [`reveal_result`](Pallet::reveal_result): executors that committed reveal their outcome,
+//!    the raw output or the model's deterministic
+//!    [`Rejection`](opg_primitives::inference::Rejection) of the input, and the salt; the chain
+//!    computes the digest with the model's comparison rule and checks the commitment. When every
+//!    committer has revealed, the task settles at once.
 //! 5. Settlement (or at the reveal deadline, see [`settlement`]): reveals are grouped by digest;
-//!    a group of at least `quorum` settles the task: each member is paid `fee_per_executor`
-//!    through the staking pallet (commission, then delegators pro rata), members of other groups
-//!    are slashed `MismatchSlash`, executors that never committed or revealed are slashed
-//!    `NoShowSlash`, the protocol fee goes to `ProtocolFeeDestination` and the rest of the escrow
-//!    returns to the requester. Without a quorum the task fails, no dissenter is slashed (there
-//!    is no majority to dissent from), no-shows still are, and the whole escrow is refunded.
+//!    a group of at least `quorum` settles the task (`TaskSettled`, or `TaskRejected` when the
+//!    group revealed a rejection): each member is paid `fee_per_executor` through the staking
+//!    pallet (commission, then delegators pro rata), the protocol fee goes to
+//!    `ProtocolFeeDestination` and the rest of the escrow returns to the requester. Members of
+//!    other groups, committers that never revealed and executors that never committed are
+//!    charged as [`offences`] describes: at most one slash per validator per offence span.
+//!    Without a quorum the task fails and the whole escrow is refunded; no dissenter is slashed
+//!    (there is no majority to dissent from), and when nobody committed nobody is.
 //! 6. Ended tasks (settled, failed, cancelled) keep their record and result for `ResultTtl`
 //!    blocks, then are pruned.
 //!
@@ -67,6 +72,7 @@ mod benchmarking;
 #[cfg(any(test, feature = "try-runtime"))]
 mod invariants;
 pub mod offchain;
+pub mod offences;
 mod reads;
 pub mod settlement;
 pub mod types;
@@ -124,8 +130,8 @@ pub mod pallet {
 	};
 	use frame_system::{offchain::AppCrypto, pallet_prelude::*};
 	use opg_primitives::{
-		inference::{commitment as commitment_of, output_digest, Salt},
-		models::{ModelId, ModelProvider, PendingTasksGuard},
+		inference::{commitment as commitment_of, Rejection, Salt, TaskOutcome},
+		models::{InputMismatch, ModelId, ModelProvider, PendingTasksGuard},
 		staking::InferenceStaking,
 	};
 	use sp_core::H256;
@@ -152,6 +158,10 @@ pub mod pallet {
 	pub type InputOf<T> = BoundedVec<u8, <T as Config>::MaxInputLen>;
 	/// A revealed or settled output (little-endian `f32` values).
 	pub type OutputOf<T> = BoundedVec<u8, <T as Config>::MaxOutputLen>;
+	/// A revealed outcome: an output or a rejection.
+	pub type OutcomeOf<T> = TaskOutcome<OutputOf<T>>;
+	/// A validator's current offence span.
+	pub type OffenceSpanOf<T> = OffenceSpan<BlockNumberFor<T>>;
 	/// The executors of a task.
 	pub type ExecutorsOf<T> =
 		BoundedVec<<T as frame_system::Config>::AccountId, <T as Config>::MaxRedundancy>;
@@ -208,10 +218,18 @@ pub mod pallet {
 		#[pallet::constant]
 		type MismatchSlash: Get<Perbill>;
 
-		/// Share of its stake a validator loses when it was assigned and never committed, or
-		/// committed and never revealed.
+		/// Share of its stake a validator loses when it was assigned and never committed while
+		/// other executors of the task did. (Committing and never revealing is charged
+		/// `MismatchSlash`: withholding must not be cheaper than a wrong answer.)
 		#[pallet::constant]
 		type NoShowSlash: Get<Perbill>;
+
+		/// Blocks an offence span lasts: from a validator's first slashed fault, every further
+		/// fault within this many blocks is covered by that span, and only the largest slash
+		/// of the span applies (see [`offences`]). At least the longest life of a task, so that
+		/// one outage is one offence.
+		#[pallet::constant]
+		type OffenceWindow: Get<BlockNumberFor<Self>>;
 
 		/// Longest input of a request, in bytes.
 		#[pallet::constant]
@@ -293,13 +311,30 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type TaskResults<T: Config> = StorageMap<_, Twox64Concat, TaskId, OutputOf<T>, OptionQuery>;
 
-	/// The first revealed output of each distinct digest of a task in its reveal phase; the
-	/// quorum's becomes the result, the others are dropped at settlement.
+	/// The first revealed outcome (output or rejection) of each distinct digest of a task in its
+	/// reveal phase; the quorum's becomes the result, the others are dropped at settlement.
 	///
 	/// Task ids: see [`Tasks`]. `Blake2_128Concat` on digests: executors choose their outputs.
 	#[pallet::storage]
-	pub type RevealedOutputs<T: Config> =
-		StorageDoubleMap<_, Twox64Concat, TaskId, Blake2_128Concat, H256, OutputOf<T>, OptionQuery>;
+	pub type RevealedOutputs<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		TaskId,
+		Blake2_128Concat,
+		H256,
+		OutcomeOf<T>,
+		OptionQuery,
+	>;
+
+	/// Each slashed validator's latest offence span: when it started, the largest slash applied
+	/// in it, and the fault and task of that slash. Faults within `OffenceWindow` blocks of the
+	/// start are covered by the span (see [`offences`]). One entry per validator that was ever
+	/// slashed (an account must bond `MinValidatorBond` to become one).
+	///
+	/// `Blake2_128Concat`: accounts are chosen by users.
+	#[pallet::storage]
+	pub type OffenceSpans<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, OffenceSpanOf<T>, OptionQuery>;
 
 	/// Open tasks by executor, while the executor still has to commit or reveal: what its
 	/// off-chain worker polls.
@@ -377,12 +412,21 @@ pub mod pallet {
 		ResultRevealed { task_id: TaskId, executor: T::AccountId, digest: H256 },
 		/// An executor of the quorum was paid (through the staking pallet).
 		ExecutorRewarded { task_id: TaskId, executor: T::AccountId, amount: BalanceOf<T> },
-		/// An executor was slashed.
+		/// An executor was slashed for a fault in `task_id`: `fraction` of its stake (the part of
+		/// the fault's slash not already taken in its offence span), `amount` in all.
 		ExecutorSlashed {
 			task_id: TaskId,
 			executor: T::AccountId,
 			reason: opg_primitives::staking::SlashReason,
+			fraction: Perbill,
 			amount: BalanceOf<T>,
+		},
+		/// An executor's fault in `task_id` fell in an offence span that already slashed it at
+		/// least as much: nothing more was taken (one slash per span, the largest).
+		OffenceCovered {
+			task_id: TaskId,
+			executor: T::AccountId,
+			reason: opg_primitives::staking::SlashReason,
 		},
 		/// A quorum agreed: the task's result is `output`, whose canonical digest is `digest`.
 		TaskSettled {
@@ -393,10 +437,20 @@ pub mod pallet {
 			protocol_fee: BalanceOf<T>,
 			refunded: BalanceOf<T>,
 		},
+		/// A quorum of executors found that the model refuses the task's input, for `rejection`:
+		/// they were paid for the work as on settlement; the rest of the escrow was refunded.
+		TaskRejected {
+			task_id: TaskId,
+			rejection: Rejection,
+			paid: BalanceOf<T>,
+			protocol_fee: BalanceOf<T>,
+			refunded: BalanceOf<T>,
+		},
 		/// The task failed; its escrow was refunded in full.
 		TaskFailed { task_id: TaskId, reason: FailReason, refunded: BalanceOf<T> },
-		/// The requester cancelled the task; its escrow was refunded in full.
-		TaskCancelled { task_id: TaskId, refunded: BalanceOf<T> },
+		/// The requester cancelled the task: the executors already drawn were `paid` their fees
+		/// (nothing before assignment), and the rest of the escrow was `refunded`.
+		TaskCancelled { task_id: TaskId, paid: BalanceOf<T>, refunded: BalanceOf<T> },
 		/// An ended task's record and result were pruned.
 		TaskExpired { task_id: TaskId },
 		/// `validator` linked the inference key account `key`, which now commits and reveals for
@@ -412,6 +466,13 @@ pub mod pallet {
 		EmptyInput,
 		/// The input is longer than `MaxInputLen` bytes: shorten it.
 		InputTooLong,
+		/// The input's length is not the model's: an `F32Vector { len }` model takes exactly
+		/// `4 × len` bytes (`len` little-endian `f32`).
+		InputLengthMismatch,
+		/// The model takes text and the input is not UTF-8: send UTF-8 text.
+		InputNotUtf8,
+		/// The text is longer than the model's `Text { max_bytes }`: shorten it.
+		InputAboveModelLimit,
 		/// The redundancy is zero or above `MaxRedundancy`: pick one in `1..=MaxRedundancy`, or
 		/// `None` for the model's.
 		InvalidRedundancy,
@@ -506,6 +567,14 @@ pub mod pallet {
 				Pallet::<T>::max_servers() >= T::MaxRedundancy::get(),
 				"a model must be able to have MaxRedundancy servers"
 			);
+			assert!(
+				T::MismatchSlash::get() >= T::NoShowSlash::get(),
+				"a wrong or withheld result must cost at least a no-show"
+			);
+			assert!(
+				T::OffenceWindow::get() >= Self::max_task_life(),
+				"OffenceWindow must cover a task's whole life, or one outage is slashed per task"
+			);
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -525,7 +594,8 @@ pub mod pallet {
 		///
 		/// - Origin: signed; the caller is the requester.
 		/// - Errors: [`Error::ModelNotRunnable`], [`Error::EmptyInput`], [`Error::InputTooLong`],
-		///   [`Error::InvalidRedundancy`], [`Error::FeeOverflow`], [`Error::FeeAboveMax`],
+		///   [`Error::InputLengthMismatch`], [`Error::InputNotUtf8`],
+		///   [`Error::InputAboveModelLimit`], [`Error::InvalidRedundancy`], [`Error::FeeOverflow`], [`Error::FeeAboveMax`],
 		///   [`Error::NotEnoughExecutors`], [`Error::AgendaFull`],
 		///   [`Error::InsufficientBalance`].
 		/// - Events: [`Event::TaskCreated`].
@@ -546,6 +616,13 @@ pub mod pallet {
 			let model = T::Models::runnable_model(model_id).ok_or(Error::<T>::ModelNotRunnable)?;
 			ensure!(!input.is_empty(), Error::<T>::EmptyInput);
 			let input: InputOf<T> = input.try_into().map_err(|_| Error::<T>::InputTooLong)?;
+			// What the chain can check without the model's files, it refuses here; executors
+			// then only ever reject what the files decide (see `Rejection`).
+			model.input.check(&input).map_err(|mismatch| match mismatch {
+				InputMismatch::WrongLength => Error::<T>::InputLengthMismatch,
+				InputMismatch::NotUtf8 => Error::<T>::InputNotUtf8,
+				InputMismatch::TooLong => Error::<T>::InputAboveModelLimit,
+			})?;
 			let redundancy = match redundancy {
 				None => model.redundancy,
 				Some(r) => u32::from(r),
@@ -646,11 +723,13 @@ pub mod pallet {
 			Ok(Some(T::WeightInfo::commit_result(redundancy)).into())
 		}
 
-		/// Reveals the caller's result for `task_id`: `output` (little-endian `f32` values) and
-		/// the `salt` of its commitment.
+		/// Reveals the caller's result for `task_id`: its `outcome`, the raw output (little-endian
+		/// `f32` values) or the model's [`Rejection`] of the input, and the `salt` of its
+		/// commitment.
 		///
-		/// The chain computes the output's canonical digest with the model's comparison rule and
-		/// checks `commitment(digest, salt, caller)` against the caller's commitment. When every
+		/// The chain computes the outcome's digest (the output's canonical digest with the
+		/// model's comparison rule, or [`Rejection::digest`]) and checks
+		/// `commitment(digest, salt, caller)` against the caller's commitment. When every
 		/// committer has revealed, the task settles at once.
 		///
 		/// - Origin: signed by an executor that committed or by the inference key it linked, once,
@@ -662,17 +741,17 @@ pub mod pallet {
 		/// - Events: [`Event::ResultRevealed`], then the settlement's on the last reveal.
 		#[pallet::call_index(2)]
 		#[pallet::weight(
-			T::WeightInfo::reveal_result(Pallet::<T>::len_component(output.len(), T::MaxOutputLen::get()))
+			T::WeightInfo::reveal_result(Pallet::<T>::len_component(outcome.output_len(), T::MaxOutputLen::get()))
 				.saturating_add(T::WeightInfo::settle(T::MaxRedundancy::get()))
 		)]
 		pub fn reveal_result(
 			origin: OriginFor<T>,
 			task_id: TaskId,
-			output: Vec<u8>,
+			outcome: TaskOutcome<Vec<u8>>,
 			salt: Salt,
 		) -> DispatchResultWithPostInfo {
 			let signer = ensure_signed(origin)?;
-			let output_len = Self::len_component(output.len(), T::MaxOutputLen::get());
+			let output_len = Self::len_component(outcome.output_len(), T::MaxOutputLen::get());
 			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
 			let TaskStatus::Revealing { reveal_deadline } = task.status else {
 				return Err(Error::<T>::NotRevealPhase.into());
@@ -685,8 +764,9 @@ pub mod pallet {
 			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
 			let committed = slot.commitment.ok_or(Error::<T>::NotCommitted)?;
 			ensure!(slot.revealed.is_none(), Error::<T>::AlreadyRevealed);
-			let output: OutputOf<T> = output.try_into().map_err(|_| Error::<T>::OutputTooLong)?;
-			let digest = output_digest(&comparison, &output).ok_or(Error::<T>::MalformedOutput)?;
+			let outcome: OutcomeOf<T> = outcome
+				.try_map(|output| output.try_into().map_err(|_| Error::<T>::OutputTooLong))?;
+			let digest = outcome.digest(&comparison).ok_or(Error::<T>::MalformedOutput)?;
 			ensure!(
 				commitment_of(&digest, &salt, &executor) == committed,
 				Error::<T>::CommitmentMismatch
@@ -694,7 +774,7 @@ pub mod pallet {
 
 			slot.revealed = Some(digest);
 			if !RevealedOutputs::<T>::contains_key(task_id, digest) {
-				RevealedOutputs::<T>::insert(task_id, digest, output);
+				RevealedOutputs::<T>::insert(task_id, digest, outcome);
 			}
 			ExecutorTasks::<T>::remove(&executor, task_id);
 			Self::deposit_event(Event::ResultRevealed { task_id, executor, digest });
@@ -708,7 +788,9 @@ pub mod pallet {
 			Ok(Some(weight).into())
 		}
 
-		/// Cancels `task_id` and refunds its escrow in full.
+		/// Cancels `task_id`. Before its executors are drawn the escrow is refunded in full; once
+		/// they are drawn, each is paid its `fee_per_executor` (as on settlement) and only the
+		/// rest is refunded, so that cancelling cannot re-roll the draw for free.
 		///
 		/// - Origin: signed, the task's requester, while it is open and no executor has
 		///   committed.
@@ -723,11 +805,17 @@ pub mod pallet {
 			ensure!(task.status.is_open() && task.commits() == 0, Error::<T>::CannotCancel);
 
 			let now = frame_system::Pallet::<T>::block_number();
-			let refunded = Self::refund_all(&task);
+			let mut paid = BalanceOf::<T>::zero();
+			let mut returned = BalanceOf::<T>::zero();
+			for executor in task.executors.iter() {
+				Self::pay_executor(task_id, &task, &executor.who, &mut paid, &mut returned);
+			}
+			let rest = task.escrow.saturating_sub(paid).saturating_sub(returned);
+			let refunded = Self::release(&task.requester, rest).saturating_add(returned);
 			task.status = TaskStatus::Cancelled { at: now };
 			let redundancy = task.redundancy;
 			Self::end_task(task_id, task);
-			Self::deposit_event(Event::TaskCancelled { task_id, refunded });
+			Self::deposit_event(Event::TaskCancelled { task_id, paid, refunded });
 			Ok(Some(T::WeightInfo::cancel(redundancy)).into())
 		}
 
@@ -770,6 +858,15 @@ pub mod pallet {
 			}
 			let validator = KeyOwners::<T>::get(&signer)?;
 			task.executor_index(&validator).map(|index| (index, validator))
+		}
+
+		/// Most blocks from a request to the last slash it can cause: the assignment delay (and
+		/// the block after the request), the commit period and the reveal period.
+		pub fn max_task_life() -> BlockNumberFor<T> {
+			T::MaxAssignmentDelay::get()
+				.saturating_add(One::one())
+				.saturating_add(T::CommitPeriod::get())
+				.saturating_add(T::RevealPeriod::get())
 		}
 
 		/// A length as a weight component, capped at `max` (longer inputs are refused before any

@@ -14,7 +14,7 @@ use frame_support::{
 	PalletId,
 };
 use opg_primitives::{
-	inference::{commitment, encode_output, Salt, TaskId},
+	inference::{commitment, encode_output, Rejection, Salt, TaskId, TaskOutcome},
 	models::{
 		Architecture, ComparisonRule, InputKind, ModelFormat, ModelId, ModelSpec, OutputKind,
 	},
@@ -66,6 +66,8 @@ pub const COMMIT_PERIOD: BlockNumber = 5;
 pub const REVEAL_PERIOD: BlockNumber = 4;
 pub const RESULT_TTL: BlockNumber = 10;
 pub const MAX_ASSIGNMENT_DELAY: BlockNumber = 3;
+/// An offence span: longer than a task lives (1 + 3 + 5 + 4 = 13 blocks).
+pub const OFFENCE_WINDOW: BlockNumber = 20;
 pub const MAX_AGENDA_ITEMS: u32 = 8;
 /// The default model (registered at genesis by `OWNER`).
 pub const MODEL: ModelId = 0;
@@ -201,6 +203,7 @@ impl pallet_inference::Config for Test {
 	type ProtocolFeeDestination = ResolveTo<Treasury, Balances>;
 	type MismatchSlash = MismatchSlash;
 	type NoShowSlash = NoShowSlash;
+	type OffenceWindow = ConstU64<OFFENCE_WINDOW>;
 	type MaxInputLen = ConstU32<MAX_INPUT>;
 	type MaxOutputLen = ConstU32<MAX_OUTPUT>;
 	type MaxRedundancy = ConstU32<MAX_REDUNDANCY>;
@@ -313,7 +316,7 @@ pub fn spec(
 		size_bytes: 10_000,
 		format: ModelFormat::Safetensors,
 		architecture: Architecture::Mlp { config_hash: H256::repeat_byte(0xBB) },
-		input: InputKind::F32Vector,
+		input: InputKind::Text { max_bytes: MAX_INPUT },
 		output: OutputKind::Logits,
 		fee_per_executor: FEE_PER_EXECUTOR,
 		redundancy,
@@ -478,7 +481,7 @@ pub fn try_reveal(
 	bytes: Vec<u8>,
 	salt: Salt,
 ) -> frame_support::dispatch::DispatchResultWithPostInfo {
-	Inference::reveal_result(RuntimeOrigin::signed(who), task_id, bytes, salt)
+	Inference::reveal_result(RuntimeOrigin::signed(who), task_id, TaskOutcome::Output(bytes), salt)
 }
 
 /// Requests and runs blocks until the task is assigned; returns its id and executors.
@@ -519,7 +522,31 @@ pub fn reveal(task_id: TaskId, who: AccountId, output: &[f32]) {
 	assert_ok!(Inference::reveal_result(
 		RuntimeOrigin::signed(who),
 		task_id,
-		encode_output(output),
+		TaskOutcome::Output(encode_output(output)),
+		salt_of(who)
+	));
+}
+
+/// The commitment of `who` to the rejection `rejection`.
+pub fn rejection_commitment(who: AccountId, rejection: Rejection) -> H256 {
+	commitment(&rejection.digest(), &salt_of(who), &who)
+}
+
+/// `who` commits to the rejection `rejection`.
+pub fn commit_rejection(task_id: TaskId, who: AccountId, rejection: Rejection) {
+	assert_ok!(Inference::commit_result(
+		RuntimeOrigin::signed(who),
+		task_id,
+		rejection_commitment(who, rejection)
+	));
+}
+
+/// `who` reveals the rejection `rejection`.
+pub fn reveal_rejection(task_id: TaskId, who: AccountId, rejection: Rejection) {
+	assert_ok!(Inference::reveal_result(
+		RuntimeOrigin::signed(who),
+		task_id,
+		TaskOutcome::Rejected(rejection),
 		salt_of(who)
 	));
 }

@@ -10,7 +10,12 @@
 //!   function ([`opg_inference::run`]), draws a salt from the node's randomness, stores output
 //!   and salt in the node's *persistent* off-chain storage, and only then submits
 //!   `commit_result(commitment(digest, salt, validator))` signed by the key;
-//! - **reveal phase**: submits `reveal_result(output, salt)` from what it stored.
+//! - **reveal phase**: submits `reveal_result(outcome, salt)` from what it stored.
+//!
+//! When the model refuses the input for a reason its files decide
+//! ([`InferenceError::Rejected`]), that [`Rejection`](opg_primitives::inference::Rejection) is
+//! the result: the worker commits to it and reveals it like an output, and a quorum on it ends
+//! the task `Rejected` with the executors paid.
 //!
 //! Each task's progress is a [`TaskRecord`] changed only by compare-and-set, so that two workers
 //! running at once (a slow block's worker overlapping the next one's) never both execute or
@@ -41,7 +46,7 @@ use frame_system::{
 };
 use opg_primitives::{
 	execution::{opg_inference, InferenceError, InferenceRequest},
-	inference::{commitment, output_digest, PendingAction, Salt, TaskId},
+	inference::{commitment, PendingAction, Salt, TaskId, TaskOutcome},
 	models::ModelProvider,
 };
 use sp_runtime::{
@@ -69,8 +74,9 @@ const PREFIX: &[u8] = b"opg/inference/ocw/";
 /// What the worker knows about one task of one validator, in persistent off-chain storage.
 #[derive(Clone, PartialEq, Eq, Encode, Decode, Debug, Default)]
 pub struct TaskRecord {
-	/// The output (little-endian `f32`) and salt committed to, once the model ran.
-	pub executed: Option<(Vec<u8>, Salt)>,
+	/// The outcome (output as little-endian `f32`, or rejection) and salt committed to, once
+	/// the model ran.
+	pub executed: Option<(TaskOutcome<Vec<u8>>, Salt)>,
 	/// Block in which a commit was last claimed (attempted).
 	pub commit_at: Option<u64>,
 	/// Block in which a reveal was last claimed (attempted).
@@ -224,7 +230,7 @@ impl<T: Config> Worker<T> {
 				},
 			},
 		};
-		let Some(digest) = output_digest(&task.comparison, &output) else {
+		let Some(digest) = output.digest(&task.comparison) else {
 			log::error!(target: LOG_TARGET, "task {task_id}: stored output is malformed");
 			return;
 		};
@@ -241,7 +247,7 @@ impl<T: Config> Worker<T> {
 	/// Submits the reveal of the output and salt committed to.
 	fn reveal(&self, task_id: TaskId, fingerprint: Fingerprint) {
 		let Some(record) = self.claim(task_id, fingerprint, Step::Reveal) else { return };
-		let Some((output, salt)) = record.executed else {
+		let Some((outcome, salt)) = record.executed else {
 			log::error!(
 				target: LOG_TARGET,
 				"task {task_id}: committed for {:?} but this node has no stored output to reveal \
@@ -250,26 +256,37 @@ impl<T: Config> Worker<T> {
 			);
 			return;
 		};
-		if self.submit(Call::reveal_result { task_id, output, salt }) {
+		if self.submit(Call::reveal_result { task_id, outcome, salt }) {
 			log::info!(target: LOG_TARGET, "task {task_id}: revealed for {:?}", self.validator);
 		}
 	}
 
-	/// Runs the task's model on its input through the node.
-	fn execute(&self, task: &TaskInfoOf<T>, input: Vec<u8>) -> Result<Vec<u8>, InferenceError> {
+	/// Runs the task's model on its input through the node: its output, or the model's
+	/// deterministic rejection of the input.
+	fn execute(
+		&self,
+		task: &TaskInfoOf<T>,
+		input: Vec<u8>,
+	) -> Result<TaskOutcome<Vec<u8>>, InferenceError> {
 		let model = T::Models::model_params(task.model_id).ok_or(InferenceError::MissingModel)?;
-		let output = opg_inference::run(InferenceRequest {
+		let output = match opg_inference::run(InferenceRequest {
 			weights_hash: model.weights_hash,
 			format: model.format,
 			architecture: model.architecture,
 			input,
-		})?;
+		}) {
+			Ok(output) => output,
+			Err(InferenceError::Rejected(rejection)) => {
+				return Ok(TaskOutcome::Rejected(rejection))
+			},
+			Err(error) => return Err(error),
+		};
 		let max = usize::try_from(T::MaxOutputLen::get()).unwrap_or(usize::MAX);
 		if output.len() > max || output.len() % 4 != 0 {
 			// The chain would refuse the reveal: committing to it would only earn a slash.
 			return Err(InferenceError::InvalidModel);
 		}
-		Ok(output)
+		Ok(TaskOutcome::Output(output))
 	}
 
 	/// Claims `step` of `task_id` for this block: returns the record if no worker attempted the

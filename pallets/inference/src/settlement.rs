@@ -1,4 +1,6 @@
-//! Ending tasks: settlement on a quorum, failure with a full refund, and the money moves of both.
+//! Ending tasks: settlement on a quorum (on an output, or on the model's rejection of the input),
+//! failure with a full refund, and the money moves of both. What each fault costs is in
+//! [`crate::offences`].
 //!
 //! Money only moves through the requester's escrow hold: each paid executor's fee leaves it as a
 //! credit (`BalancedHold::slash`) handed to the staking pallet's `reward` (commission to the
@@ -14,7 +16,7 @@ use frame_support::traits::{
 	Imbalance, OnUnbalanced,
 };
 use opg_primitives::{
-	inference::TaskId,
+	inference::{TaskId, TaskOutcome},
 	staking::{InferenceStaking, SlashReason},
 };
 use sp_core::H256;
@@ -37,8 +39,9 @@ impl<T: Config> Pallet<T> {
 		(largest >= task.quorum && tops.next().is_none()).then_some(*digest)
 	}
 
-	/// Settles `task_id` on its reveals: pays the quorum, slashes dissenters and no-shows,
-	/// refunds the rest; fails it when there is no quorum.
+	/// Settles `task_id` on its reveals: pays the quorum, slashes dissenters, withholders and
+	/// no-shows, refunds the rest; fails it when there is no quorum. A quorum on a rejection
+	/// ends the task `Rejected`, with the same payments.
 	pub(crate) fn settle(task_id: TaskId, mut task: TaskInfoOf<T>) {
 		let Some(digest) = Self::quorum_digest(&task) else {
 			Self::fail(task_id, task, FailReason::NoQuorum);
@@ -50,37 +53,13 @@ impl<T: Config> Pallet<T> {
 		for executor in task.executors.iter() {
 			match executor.revealed {
 				Some(revealed) if revealed == digest => {
-					let (credit, _) = <T::Currency as BalancedHold<T::AccountId>>::slash(
-						&escrow_reason,
-						&task.requester,
-						task.fee_per_executor,
-					);
-					let amount = credit.peek();
-					match T::Staking::reward(&executor.who, credit) {
-						Ok(()) => {
-							paid.saturating_accrue(amount);
-							Self::deposit_event(Event::ExecutorRewarded {
-								task_id,
-								executor: executor.who.clone(),
-								amount,
-							});
-						},
-						Err((credit, error)) => {
-							log::warn!(
-								target: LOG_TARGET,
-								"reward of task {task_id} refused ({error:?}); returned to the requester"
-							);
-							returned.saturating_accrue(credit.peek());
-							if let Err(lost) = T::Currency::resolve(&task.requester, credit) {
-								// Cannot happen: the requester's account exists (it held escrow).
-								returned.saturating_reduce(lost.peek());
-								drop(lost);
-							}
-						},
-					}
+					Self::pay_executor(task_id, &task, &executor.who, &mut paid, &mut returned);
 				},
-				Some(_) => Self::slash_executor(task_id, &executor.who, SlashReason::Mismatch),
-				None => Self::slash_executor(task_id, &executor.who, SlashReason::NoShow),
+				Some(_) => Self::punish(task_id, &executor.who, SlashReason::Mismatch),
+				None if executor.commitment.is_some() => {
+					Self::punish(task_id, &executor.who, SlashReason::Withheld)
+				},
+				None => Self::punish(task_id, &executor.who, SlashReason::NoShow),
 			}
 		}
 		let (fee_credit, _) = <T::Currency as BalancedHold<T::AccountId>>::slash(
@@ -94,31 +73,91 @@ impl<T: Config> Pallet<T> {
 			task.escrow.saturating_sub(paid).saturating_sub(protocol_fee).saturating_sub(returned);
 		let refunded = Self::release(&task.requester, rest).saturating_add(returned);
 
-		let output = RevealedOutputs::<T>::take(task_id, digest).unwrap_or_default();
+		let outcome = RevealedOutputs::<T>::take(task_id, digest)
+			.unwrap_or_else(|| TaskOutcome::Output(Default::default()));
 		let _ = RevealedOutputs::<T>::clear_prefix(task_id, T::MaxRedundancy::get(), None);
-		TaskResults::<T>::insert(task_id, output.clone());
 		let now = frame_system::Pallet::<T>::block_number();
-		task.status = TaskStatus::Settled { digest, at: now };
-		Self::end_task(task_id, task);
-		Self::deposit_event(Event::TaskSettled {
-			task_id,
-			digest,
-			output,
-			paid,
-			protocol_fee,
-			refunded,
-		});
+		match outcome {
+			TaskOutcome::Output(output) => {
+				TaskResults::<T>::insert(task_id, output.clone());
+				task.status = TaskStatus::Settled { digest, at: now };
+				Self::end_task(task_id, task);
+				Self::deposit_event(Event::TaskSettled {
+					task_id,
+					digest,
+					output,
+					paid,
+					protocol_fee,
+					refunded,
+				});
+			},
+			TaskOutcome::Rejected(rejection) => {
+				task.status = TaskStatus::Rejected { rejection, at: now };
+				Self::end_task(task_id, task);
+				Self::deposit_event(Event::TaskRejected {
+					task_id,
+					rejection,
+					paid,
+					protocol_fee,
+					refunded,
+				});
+			},
+		}
 	}
 
-	/// Fails `task_id`: slashes its no-shows (executors that did not commit; in the reveal phase
-	/// also committers that did not reveal), refunds the whole escrow.
+	/// Pays `executor` the task's `fee_per_executor` out of the requester's escrow, through the
+	/// staking side (commission, then its stakers); adds it to `paid`, or, when the staking side
+	/// refuses it (the validator deregistered meanwhile), gives it back to the requester and adds
+	/// it to `returned`.
+	pub(crate) fn pay_executor(
+		task_id: TaskId,
+		task: &TaskInfoOf<T>,
+		executor: &T::AccountId,
+		paid: &mut BalanceOf<T>,
+		returned: &mut BalanceOf<T>,
+	) {
+		let (credit, _) = <T::Currency as BalancedHold<T::AccountId>>::slash(
+			&HoldReason::Escrow.into(),
+			&task.requester,
+			task.fee_per_executor,
+		);
+		let amount = credit.peek();
+		match T::Staking::reward(executor, credit) {
+			Ok(()) => {
+				paid.saturating_accrue(amount);
+				Self::deposit_event(Event::ExecutorRewarded {
+					task_id,
+					executor: executor.clone(),
+					amount,
+				});
+			},
+			Err((credit, error)) => {
+				log::warn!(
+					target: LOG_TARGET,
+					"reward of task {task_id} refused ({error:?}); returned to the requester"
+				);
+				returned.saturating_accrue(credit.peek());
+				if let Err(lost) = T::Currency::resolve(&task.requester, credit) {
+					// Cannot happen: the requester's account exists (it held escrow).
+					returned.saturating_reduce(lost.peek());
+					drop(lost);
+				}
+			},
+		}
+	}
+
+	/// Fails `task_id` and refunds the whole escrow. When some executor committed, those that
+	/// did not are no-shows, and in the reveal phase committers that did not reveal withheld;
+	/// when nobody committed, nobody is slashed (see [`crate::offences`]).
 	pub(crate) fn fail(task_id: TaskId, mut task: TaskInfoOf<T>, reason: FailReason) {
 		let revealing = matches!(task.status, TaskStatus::Revealing { .. });
-		for executor in task.executors.iter() {
-			let no_show =
-				executor.commitment.is_none() || (revealing && executor.revealed.is_none());
-			if no_show {
-				Self::slash_executor(task_id, &executor.who, SlashReason::NoShow);
+		if task.commits() > 0 {
+			for executor in task.executors.iter() {
+				if executor.commitment.is_none() {
+					Self::punish(task_id, &executor.who, SlashReason::NoShow);
+				} else if revealing && executor.revealed.is_none() {
+					Self::punish(task_id, &executor.who, SlashReason::Withheld);
+				}
 			}
 		}
 		let refunded = Self::refund_all(&task);
@@ -127,19 +166,5 @@ impl<T: Config> Pallet<T> {
 		task.status = TaskStatus::Failed { reason, at: now };
 		Self::end_task(task_id, task);
 		Self::deposit_event(Event::TaskFailed { task_id, reason, refunded });
-	}
-
-	fn slash_executor(task_id: TaskId, who: &T::AccountId, reason: SlashReason) {
-		let fraction = match reason {
-			SlashReason::Mismatch => T::MismatchSlash::get(),
-			SlashReason::NoShow => T::NoShowSlash::get(),
-		};
-		let amount = T::Staking::slash(who, fraction, reason);
-		Self::deposit_event(Event::ExecutorSlashed {
-			task_id,
-			executor: who.clone(),
-			reason,
-			amount,
-		});
 	}
 }

@@ -4,12 +4,14 @@ use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
 	traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 };
+use opg_primitives::staking::SlashReason;
 use opg_primitives::{
-	inference::TaskId,
+	inference::{Rejection, TaskId},
 	models::{ComparisonRule, ModelId, OutputDigest},
 };
 use scale_info::TypeInfo;
 use sp_core::H256;
+use sp_runtime::Perbill;
 
 /// Why a task failed. Its escrow is refunded in full whatever the reason.
 #[derive(
@@ -36,6 +38,10 @@ pub enum FailReason {
 	/// blocks.
 	#[codec(index = 2)]
 	NoRandomness,
+	/// No executor committed by the commit deadline. Nobody is slashed: the evidence cannot tell
+	/// an input or model that no node could run from executors that would not.
+	#[codec(index = 3)]
+	NoCommits,
 }
 
 /// Where a task is in its life.
@@ -90,6 +96,14 @@ pub enum TaskStatus<BlockNumber> {
 	#[codec(index = 5)]
 	Cancelled {
 		/// Block of cancellation.
+		at: BlockNumber,
+	},
+	/// A quorum agreed that the model refuses the input; the executors were paid.
+	#[codec(index = 6)]
+	Rejected {
+		/// Why the model refuses it.
+		rejection: Rejection,
+		/// Block of settlement.
 		at: BlockNumber,
 	},
 }
@@ -210,4 +224,21 @@ pub enum AgendaItem {
 	/// Prune an ended task's record and result.
 	#[codec(index = 3)]
 	Expire(TaskId),
+}
+
+/// A validator's offence span: from its first slashed fault, `OffenceWindow` blocks in which
+/// only the largest slash applies (as polkadot-sdk's slashing spans do). A later fault with a
+/// larger slash takes only the difference; one with a smaller or equal slash takes nothing.
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug,
+)]
+pub struct OffenceSpan<BlockNumber> {
+	/// Block of the fault that opened the span.
+	pub start: BlockNumber,
+	/// The largest slash of the span, as a share of the validator's stake at its start.
+	pub fraction: Perbill,
+	/// The fault of that slash.
+	pub reason: SlashReason,
+	/// The task of that fault.
+	pub task_id: TaskId,
 }

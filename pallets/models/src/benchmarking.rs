@@ -40,7 +40,7 @@ fn spec<T: Config>(n: u32, u: u32) -> ModelSpecOf<T> {
 			config_hash: H256::repeat_byte(2),
 			tokenizer_hash: H256::repeat_byte(3),
 		},
-		input: InputKind::Text,
+		input: InputKind::Text { max_bytes: 16_384 },
 		output: OutputKind::Embedding,
 		fee_per_executor: 1_000u32.into(),
 		redundancy: T::MaxRedundancy::get(),

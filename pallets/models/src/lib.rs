@@ -284,6 +284,9 @@ pub mod pallet {
 		ModelIdsExhausted,
 		/// The previous version's number is the largest possible.
 		VersionOverflow,
+		/// The declared input shape is empty (`F32Vector { len: 0 }` or `Text { max_bytes: 0 }`):
+		/// declare the number of `f32` values the model takes, or its longest text in bytes.
+		InvalidInputShape,
 	}
 
 	#[pallet::hooks]
@@ -327,7 +330,7 @@ pub mod pallet {
 		/// - Errors: [`Error::NameEmpty`], [`Error::NameTooLong`], [`Error::SourceUriEmpty`],
 		///   [`Error::SourceUriTooLong`], [`Error::ZeroModelSize`], [`Error::InvalidRedundancy`],
 		///   [`Error::InvalidQuorum`], [`Error::InvalidTopK`], [`Error::TooManyDecimals`],
-		///   [`Error::ModelIdsExhausted`]; the currency's error (`TokenError::FundsUnavailable`)
+		///   [`Error::InvalidInputShape`], [`Error::ModelIdsExhausted`]; the currency's error (`TokenError::FundsUnavailable`)
 		///   if the caller cannot afford the deposit.
 		/// - Event: [`Event::ModelRegistered`].
 		#[pallet::call_index(0)]

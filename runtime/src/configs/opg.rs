@@ -58,12 +58,13 @@ impl pallet_models::BenchmarkHelper<crate::AccountId> for ModelsBenchmarkHelper 
 	}
 }
 
-/// How long unbonding funds stay at stake: 7 days; 10 blocks (20 s) with `fast-runtime`, so the
-/// test networks can unbond and withdraw within a test.
+/// How long unbonding funds stay at stake: 7 days; 40 blocks (80 s) with `fast-runtime`, so the
+/// test networks can unbond and withdraw within a test. Never shorter than a task's life (checked
+/// below), or a validator could unbond and withdraw before the slash of a task it holds lands.
 #[cfg(not(feature = "fast-runtime"))]
 pub const UNBONDING_PERIOD: BlockNumber = 7 * crate::time::DAYS;
 #[cfg(feature = "fast-runtime")]
-pub const UNBONDING_PERIOD: BlockNumber = 10;
+pub const UNBONDING_PERIOD: BlockNumber = 40;
 
 /// The window in which faults count towards jail, and how long jail lasts.
 #[cfg(not(feature = "fast-runtime"))]
@@ -118,6 +119,24 @@ pub const RESULT_TTL: BlockNumber = crate::time::DAYS;
 #[cfg(feature = "fast-runtime")]
 pub const RESULT_TTL: BlockNumber = 10 * crate::time::MINUTES;
 
+/// Blocks a task may wait for randomness before it fails.
+pub const MAX_ASSIGNMENT_DELAY: BlockNumber = 10;
+/// Most blocks from a request to the last slash it can cause (slashes are applied at once, with
+/// no deferral): the block after the request, the assignment delay, commit and reveal periods.
+pub const MAX_TASK_LIFE: BlockNumber = 1 + MAX_ASSIGNMENT_DELAY + COMMIT_PERIOD + REVEAL_PERIOD;
+/// An offence span: an hour (600 blocks); 2 minutes (60 blocks) with `fast-runtime`. At least a
+/// task's life, so that one outage is one offence.
+#[cfg(not(feature = "fast-runtime"))]
+pub const OFFENCE_WINDOW: BlockNumber = crate::time::HOURS;
+#[cfg(feature = "fast-runtime")]
+pub const OFFENCE_WINDOW: BlockNumber = 2 * crate::time::MINUTES;
+
+// No escape: in every runtime flavour, stake that starts unbonding while its validator holds a
+// task is still held when the last slash of that task lands. (pallet-inference's
+// `integrity_test` checks the offence window against the task life the same way.)
+const _: () = assert!(UNBONDING_PERIOD >= MAX_TASK_LIFE, "unbonding must outlast a task");
+const _: () = assert!(OFFENCE_WINDOW >= MAX_TASK_LIFE, "an offence span must cover a task");
+
 parameter_types! {
 	pub const ProtocolFee: Perbill = Perbill::from_percent(5);
 	pub const MismatchSlash: Perbill = Perbill::from_percent(5);
@@ -144,6 +163,7 @@ impl pallet_inference::Config for Runtime {
 	type ProtocolFeeDestination = ResolveTo<TreasuryAccount, Balances>;
 	type MismatchSlash = MismatchSlash;
 	type NoShowSlash = NoShowSlash;
+	type OffenceWindow = ConstU32<OFFENCE_WINDOW>;
 	/// 16 KiB: 4,096 `f32` features, or a few pages of text.
 	type MaxInputLen = ConstU32<16_384>;
 	/// 16 KiB: 4,096 `f32` values (an all-MiniLM-L6-v2 embedding is 384).
@@ -152,7 +172,7 @@ impl pallet_inference::Config for Runtime {
 	type CommitPeriod = CommitPeriod;
 	type RevealPeriod = RevealPeriod;
 	type ResultTtl = ResultTtl;
-	type MaxAssignmentDelay = ConstU32<10>;
+	type MaxAssignmentDelay = ConstU32<MAX_ASSIGNMENT_DELAY>;
 	type MaxAgendaItems = ConstU32<512>;
 	type AgendaWeight = InferenceAgendaWeight;
 	type MaxSamplingAttempts = ConstU32<8>;
@@ -186,7 +206,8 @@ impl pallet_inference::BenchmarkHelper<crate::AccountId, crate::Balance>
 			size_bytes: 1_000,
 			format: ModelFormat::Safetensors,
 			architecture: Architecture::Mlp { config_hash: sp_core::H256::repeat_byte(2) },
-			input: InputKind::F32Vector,
+			// Text, so that the request benchmark can send inputs of every length.
+			input: InputKind::Text { max_bytes: u32::MAX },
 			output: OutputKind::Logits,
 			fee_per_executor,
 			redundancy,

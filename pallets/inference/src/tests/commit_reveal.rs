@@ -102,7 +102,7 @@ fn reveal_must_match_commitment() {
 			Error::<Test>::CommitmentMismatch
 		);
 		assert_noop!(
-			Inference::reveal_result(RuntimeOrigin::signed(v), task_id, vec![1, 2, 3], salt_of(v)),
+			try_reveal(task_id, v, vec![1, 2, 3], salt_of(v)),
 			Error::<Test>::MalformedOutput
 		);
 		assert_noop!(

@@ -4,6 +4,8 @@ mod agenda;
 mod assignment;
 mod commit_reveal;
 mod offchain;
+mod offences;
 mod property;
+mod rejection;
 mod request;
 mod settlement;

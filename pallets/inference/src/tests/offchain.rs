@@ -6,7 +6,7 @@ use codec::Decode;
 use frame_support::{assert_noop, assert_ok, traits::Hooks};
 use opg_primitives::{
 	execution::{InferenceError, InferenceExt, InferenceHost, InferenceRequest},
-	inference::{encode_output, TaskId},
+	inference::{encode_output, Rejection, TaskId, TaskOutcome},
 };
 use sp_core::offchain::{
 	testing::{PoolState, TestOffchainExt, TestTransactionPoolExt},
@@ -104,8 +104,8 @@ fn dispatch(txs: Vec<(AccountId, crate::Call<Test>)>) {
 			crate::Call::commit_result { task_id, commitment } => {
 				Inference::commit_result(RuntimeOrigin::signed(signer), task_id, commitment)
 			},
-			crate::Call::reveal_result { task_id, output, salt } => {
-				Inference::reveal_result(RuntimeOrigin::signed(signer), task_id, output, salt)
+			crate::Call::reveal_result { task_id, outcome, salt } => {
+				Inference::reveal_result(RuntimeOrigin::signed(signer), task_id, outcome, salt)
 			},
 			other => panic!("unexpected call {other:?}"),
 		};
@@ -369,5 +369,65 @@ fn the_same_task_id_with_another_input_is_executed_again() {
 		let requests = node.host.requests.lock().unwrap().clone();
 		assert_eq!(requests.len(), 6);
 		assert!(requests[3..].iter().all(|r| r.input == vec![9u8; 8]));
+	});
+}
+
+#[test]
+fn workers_commit_and_reveal_a_rejection_and_the_task_ends_rejected() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		node.host.answer(Err(InferenceError::Rejected(Rejection::TooManyTokens)));
+		let task_id = request(ALICE);
+		next_block();
+		next_block();
+		let drawn = executors(task_id);
+		run_worker();
+		let txs = drain(&node);
+		assert_eq!(commits(&txs).len(), 3, "a rejection is committed like an output");
+		next_block();
+		dispatch(txs);
+		run_worker();
+		let reveals = drain(&node);
+		assert!(reveals.iter().all(|(_, call)| matches!(
+			call,
+			crate::Call::reveal_result {
+				outcome: TaskOutcome::Rejected(Rejection::TooManyTokens),
+				..
+			}
+		)));
+		next_block();
+		dispatch(reveals);
+		assert!(matches!(
+			Inference::task(task_id).unwrap().status,
+			TaskStatus::Rejected { rejection: Rejection::TooManyTokens, .. }
+		));
+		for v in drawn {
+			assert!(inference_events().contains(&Event::ExecutorRewarded {
+				task_id,
+				executor: v,
+				amount: FEE_PER_EXECUTOR
+			}));
+		}
+		check_invariants();
+	});
+}
+
+#[test]
+fn a_node_limit_is_not_a_rejection_and_commits_nothing() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		node.host.answer(Err(InferenceError::InvalidInput));
+		let task_id = request(ALICE);
+		next_block();
+		next_block();
+		run_worker();
+		assert!(commits(&drain(&node)).is_empty());
+		// Nobody could commit: the task fails at its deadline and nobody is slashed.
+		run_to_block(9);
+		assert!(matches!(
+			Inference::task(task_id).unwrap().status,
+			TaskStatus::Failed { reason: crate::FailReason::NoCommits, .. }
+		));
+		assert!(!inference_events().iter().any(|e| matches!(e, Event::ExecutorSlashed { .. })));
 	});
 }

@@ -101,15 +101,21 @@ fn check(issuance: Balance, stakes: &BTreeMap<AccountId, Balance>) {
 				requesters.insert(task_id, requester);
 				fees.insert(task_id, fee);
 			},
-			Event::TaskSettled { task_id, paid, protocol_fee, refunded, .. } => {
+			Event::TaskSettled { task_id, paid, protocol_fee, refunded, .. }
+			| Event::TaskRejected { task_id, paid, protocol_fee, refunded, .. } => {
 				// Every task: escrow = paid + protocol fee + refunded.
 				assert_eq!(fees[&task_id], paid + protocol_fee + refunded);
 				*spent.entry(requesters[&task_id]).or_default() += paid + protocol_fee;
 				*escrowed.get_mut(&requesters[&task_id]).unwrap() -= fees[&task_id];
 			},
-			Event::TaskFailed { task_id, refunded, .. }
-			| Event::TaskCancelled { task_id, refunded } => {
+			Event::TaskFailed { task_id, refunded, .. } => {
 				assert_eq!(fees[&task_id], refunded);
+				*escrowed.get_mut(&requesters[&task_id]).unwrap() -= fees[&task_id];
+			},
+			Event::TaskCancelled { task_id, paid, refunded } => {
+				// Drawn executors are paid their fees; the protocol fee is refunded.
+				assert_eq!(fees[&task_id], paid + refunded);
+				*spent.entry(requesters[&task_id]).or_default() += paid;
 				*escrowed.get_mut(&requesters[&task_id]).unwrap() -= fees[&task_id];
 			},
 			Event::ExecutorSlashed { amount, .. } => slashed += amount,

@@ -167,7 +167,9 @@ fn cancel_before_assignment_refunds_everything() {
 		assert_ok!(Inference::cancel(RuntimeOrigin::signed(ALICE), task_id));
 		assert_eq!(free(ALICE), INITIAL);
 		assert_eq!(escrow(ALICE), 0);
-		System::assert_last_event(Event::TaskCancelled { task_id, refunded: ESCROW }.into());
+		System::assert_last_event(
+			Event::TaskCancelled { task_id, paid: 0, refunded: ESCROW }.into(),
+		);
 		assert_eq!(Inference::task(task_id).unwrap().status, TaskStatus::Cancelled { at: 1 });
 		assert_eq!(Inference::task_input(task_id), None);
 		// The stale assignment does nothing.
@@ -182,18 +184,30 @@ fn cancel_before_assignment_refunds_everything() {
 }
 
 #[test]
-fn cancel_after_assignment_before_commits_refunds_and_slashes_nobody() {
+fn cancel_after_assignment_pays_the_drawn_executors_and_slashes_nobody() {
 	ExtBuilder::default().build_and_execute(|| {
 		let (task_id, executors) = assigned_task(ALICE);
 		let stakes: Vec<_> = executors.iter().map(|v| stake_of(*v, *v)).collect();
 		assert_ok!(Inference::cancel(RuntimeOrigin::signed(ALICE), task_id));
-		assert_eq!(free(ALICE), INITIAL);
+		// Re-rolling the draw is not free: the three drawn executors keep their fees; only the
+		// protocol fee comes back.
+		System::assert_last_event(
+			Event::TaskCancelled {
+				task_id,
+				paid: 3 * FEE_PER_EXECUTOR,
+				refunded: ESCROW - 3 * FEE_PER_EXECUTOR,
+			}
+			.into(),
+		);
+		assert_eq!(free(ALICE), INITIAL - 3 * FEE_PER_EXECUTOR);
+		assert_eq!(escrow(ALICE), 0);
 		for (v, stake) in executors.iter().zip(stakes) {
 			assert_eq!(stake_of(*v, *v), stake);
+			assert!(rewards_of(*v, *v) > 0, "{v} was drawn and is paid");
 			assert!(Inference::pending_tasks(v, 10).is_empty());
 		}
 		run_to_block(20);
-		assert_eq!(free(ALICE), INITIAL);
+		assert_eq!(free(ALICE), INITIAL - 3 * FEE_PER_EXECUTOR);
 	});
 }
 

@@ -23,7 +23,7 @@ fn runnable_model_returns_the_parameters_of_active_models_only() {
 			size_bytes: 420_000,
 			format: ModelFormat::Safetensors,
 			architecture: Architecture::Mlp { config_hash: H256::repeat_byte(0xBB) },
-			input: InputKind::F32Vector,
+			input: InputKind::F32Vector { len: 784 },
 			output: OutputKind::Logits,
 			fee_per_executor: 10,
 			redundancy: 3,

@@ -16,7 +16,7 @@ fn register_model_works() {
 
 		assert_ok!(Models::register_model(RuntimeOrigin::signed(ALICE), mnist_spec()));
 
-		let deposit = 364;
+		let deposit = 372;
 		let expected: ModelInfoOf<Test> = ModelInfo {
 			owner: ALICE,
 			name: b"mnist".to_vec().try_into().unwrap(),
@@ -27,7 +27,7 @@ fn register_model_works() {
 			size_bytes: 420_000,
 			format: ModelFormat::Safetensors,
 			architecture: Architecture::Mlp { config_hash: H256::repeat_byte(0xBB) },
-			input: InputKind::F32Vector,
+			input: InputKind::F32Vector { len: 784 },
 			output: OutputKind::Logits,
 			fee_per_executor: 10,
 			redundancy: 3,
@@ -65,17 +65,20 @@ fn register_model_with_every_field() {
 				tokenizer_hash: H256::repeat_byte(0x33),
 			}
 		);
-		assert_eq!((model.input, model.output), (InputKind::Text, OutputKind::Embedding));
+		assert_eq!(
+			(model.input, model.output),
+			(InputKind::Text { max_bytes: 2_048 }, OutputKind::Embedding)
+		);
 		assert_eq!((model.redundancy, model.quorum), (5, 4));
 		assert_eq!(model.registered_at, 7);
 		assert_eq!(
 			model.source_uri.map(|uri| uri.to_vec()),
 			Some(b"https://example.invalid/minilm".to_vec())
 		);
-		assert_eq!(held(BOB), 498);
-		assert_eq!(free(BOB), INITIAL_BALANCE - 498);
+		assert_eq!(held(BOB), 506);
+		assert_eq!(free(BOB), INITIAL_BALANCE - 506);
 		System::assert_last_event(
-			Event::ModelRegistered { model_id: 0, owner: BOB, deposit: 498 }.into(),
+			Event::ModelRegistered { model_id: 0, owner: BOB, deposit: 506 }.into(),
 		);
 	});
 }
@@ -101,7 +104,7 @@ fn ids_are_sequential_across_owners() {
 		assert_eq!(NextModelId::<Test>::get(), 3);
 		assert_eq!(Models::model(1).unwrap().owner, BOB);
 		System::assert_last_event(
-			Event::ModelRegistered { model_id: 2, owner: ALICE, deposit: 498 }.into(),
+			Event::ModelRegistered { model_id: 2, owner: ALICE, deposit: 506 }.into(),
 		);
 	});
 }
@@ -243,6 +246,21 @@ fn invalid_comparison_rules_are_rejected() {
 }
 
 #[test]
+fn empty_input_shapes_are_rejected() {
+	ExtBuilder::default().build_and_execute(|| {
+		use opg_primitives::models::ModelSpec;
+		assert_rejected(
+			ModelSpec { input: InputKind::F32Vector { len: 0 }, ..mnist_spec() },
+			Error::InvalidInputShape,
+		);
+		assert_rejected(
+			ModelSpec { input: InputKind::Text { max_bytes: 0 }, ..bert_spec() },
+			Error::InvalidInputShape,
+		);
+	});
+}
+
+#[test]
 fn unaffordable_deposit_is_rejected() {
 	ExtBuilder::default().build_and_execute(|| {
 		assert_noop!(
@@ -254,14 +272,14 @@ fn unaffordable_deposit_is_rejected() {
 			DispatchError::Token(TokenError::FundsUnavailable)
 		);
 		// The deposit must leave the existential deposit free.
-		<Balances as Mutate<AccountId>>::set_balance(&BOB, 364);
+		<Balances as Mutate<AccountId>>::set_balance(&BOB, 372);
 		assert_noop!(
 			Models::register_model(RuntimeOrigin::signed(BOB), mnist_spec()),
 			DispatchError::Token(TokenError::FundsUnavailable)
 		);
-		<Balances as Mutate<AccountId>>::set_balance(&BOB, 365);
+		<Balances as Mutate<AccountId>>::set_balance(&BOB, 373);
 		assert_ok!(Models::register_model(RuntimeOrigin::signed(BOB), mnist_spec()));
-		assert_eq!((free(BOB), held(BOB)), (1, 364));
+		assert_eq!((free(BOB), held(BOB)), (1, 372));
 	});
 }
 

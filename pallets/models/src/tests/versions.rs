@@ -15,7 +15,7 @@ fn mnist_v2() -> ModelSpec<Balance> {
 fn publish_version_works() {
 	ExtBuilder::default().build_and_execute(|| {
 		register(ALICE, mnist_spec());
-		assert_eq!(held(ALICE), 364);
+		assert_eq!(held(ALICE), 372);
 
 		assert_ok!(Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_v2()));
 
@@ -33,12 +33,12 @@ fn publish_version_works() {
 		assert_eq!(NextModelId::<Test>::get(), 2);
 
 		// v1's entry grew by 4 bytes (`Some(1)`), v2's has `Some(0)` as previous version.
-		assert_eq!(v1.deposit, 364 + 4 * DEPOSIT_PER_BYTE);
-		assert_eq!(v2.deposit, 364 + 4 * DEPOSIT_PER_BYTE);
+		assert_eq!(v1.deposit, 372 + 4 * DEPOSIT_PER_BYTE);
+		assert_eq!(v2.deposit, 372 + 4 * DEPOSIT_PER_BYTE);
 		assert_eq!(v1.deposit, expected_deposit(0));
 		assert_eq!(v2.deposit, expected_deposit(1));
-		assert_eq!(held(ALICE), 372 + 372);
-		assert_eq!(free(ALICE), INITIAL_BALANCE - 744);
+		assert_eq!(held(ALICE), 380 + 380);
+		assert_eq!(free(ALICE), INITIAL_BALANCE - 760);
 
 		let events = model_events();
 		assert_eq!(
@@ -47,15 +47,15 @@ fn publish_version_works() {
 				Event::DepositUpdated {
 					model_id: 0,
 					owner: ALICE,
-					old_deposit: 364,
-					new_deposit: 372
+					old_deposit: 372,
+					new_deposit: 380
 				},
 				Event::VersionPublished {
 					model_id: 1,
 					previous: 0,
 					version: 2,
 					owner: ALICE,
-					deposit: 372
+					deposit: 380
 				}
 			]
 		);
@@ -78,13 +78,13 @@ fn versions_form_a_chain() {
 				previous: 1,
 				version: 3,
 				owner: ALICE,
-				deposit: 372,
+				deposit: 380,
 			}
 			.into(),
 		);
 		// v2 has both links: 4 more bytes than v3.
-		assert_eq!(Models::model(1).unwrap().deposit, 372 + 4 * DEPOSIT_PER_BYTE);
-		assert_eq!(held(ALICE), 372 + 380 + 372);
+		assert_eq!(Models::model(1).unwrap().deposit, 380 + 4 * DEPOSIT_PER_BYTE);
+		assert_eq!(held(ALICE), 380 + 388 + 380);
 	});
 }
 
@@ -176,15 +176,15 @@ fn exhausted_ids_are_rejected() {
 fn unaffordable_deposits_change_nothing() {
 	ExtBuilder::default().build_and_execute(|| {
 		register(ALICE, mnist_spec());
-		// Enough for the new entry (372) and the existential deposit, 1 short of the growth of
+		// Enough for the new entry (380) and the existential deposit, 1 short of the growth of
 		// the previous entry (8): the first hold is rolled back with the rest.
-		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 372 + 7);
+		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 380 + 7);
 		assert_noop!(
 			Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_v2()),
 			DispatchError::Token(TokenError::FundsUnavailable)
 		);
-		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 372 + 8);
+		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 380 + 8);
 		assert_ok!(Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_v2()));
-		assert_eq!((free(ALICE), held(ALICE)), (1, 364 + 8 + 372));
+		assert_eq!((free(ALICE), held(ALICE)), (1, 372 + 8 + 380));
 	});
 }

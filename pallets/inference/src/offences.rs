@@ -1,0 +1,84 @@
+//! Offences: what a fault costs an executor, and why one outage is one slash.
+//!
+//! | fault | evidence | slash | counts in |
+//! |---|---|---|---|
+//! | revealed a result other than the quorum's (output or rejection) | a quorum revealed another digest | `MismatchSlash` | the executor's offence span |
+//! | committed and never revealed (withholding) | its commitment, no reveal by the reveal deadline | `MismatchSlash` | the executor's offence span |
+//! | never committed while another executor of the task did | the others' commits by the commit deadline | `NoShowSlash` | the executor's offence span |
+//! | never committed, and neither did anyone else | none: an input or model no node could run looks the same | nothing | — |
+//! | revealed with no quorum on any digest | none: there is no majority to dissent from | nothing | — |
+//!
+//! An input the model refuses is not a fault: executors reveal the
+//! [`Rejection`](opg_primitives::inference::Rejection) and are paid
+//! for it when a quorum agrees (`TaskRejected`).
+//!
+//! **Offence spans.** A validator's first slashed fault opens a span of `OffenceWindow` blocks
+//! ([`OffenceSpans`]). Within it only the largest slash applies, as with polkadot-sdk's slashing
+//! spans: a later fault whose slash is no larger takes nothing (`OffenceCovered`), a larger one
+//! takes only the difference, computed on what is left after the span's earlier slash, so that
+//! the span's total is the largest fraction of the stake at its start. The window is at least a
+//! task's whole life (assignment delay, commit and reveal periods, checked by `integrity_test`),
+//! so a node that is down while it holds any number of tasks loses `NoShowSlash` once, not once
+//! per task. The staking side jails a validator on its `MaxFaultsBeforeJail`-th applied slash
+//! within its `FaultWindow`, which stops new assignments.
+//!
+//! Withholding costs as much as a mismatch: otherwise a lazy executor could commit a guess and
+//! reveal only when the others' (public) reveals show it matches.
+
+use crate::{pallet::*, types::*};
+use opg_primitives::{
+	inference::TaskId,
+	staking::{InferenceStaking, SlashReason},
+};
+use sp_runtime::{
+	traits::{Get, Saturating},
+	PerThing, Perbill,
+};
+
+impl<T: Config> Pallet<T> {
+	/// The slash of a fault, as a share of the executor's stake.
+	pub fn slash_fraction(reason: SlashReason) -> Perbill {
+		match reason {
+			SlashReason::Mismatch | SlashReason::Withheld => T::MismatchSlash::get(),
+			SlashReason::NoShow => T::NoShowSlash::get(),
+		}
+	}
+
+	/// Charges `executor` for `reason` in `task_id` within its offence span: opens a span and
+	/// slashes in full when none is running, slashes the difference when this fault's slash is
+	/// larger than the span's, and takes nothing otherwise. Every path records an event.
+	pub(crate) fn punish(task_id: TaskId, executor: &T::AccountId, reason: SlashReason) {
+		let now = frame_system::Pallet::<T>::block_number();
+		let fraction = Self::slash_fraction(reason);
+		let running = OffenceSpans::<T>::get(executor)
+			.filter(|span| now < span.start.saturating_add(T::OffenceWindow::get()));
+		let (extra, start) = match running {
+			None => (fraction, now),
+			Some(span) if fraction > span.fraction => {
+				// (f − a) / (1 − a) of what is left takes the span's total to f of its start.
+				let extra = Perbill::from_rational(
+					fraction.saturating_sub(span.fraction).deconstruct(),
+					span.fraction.left_from_one().deconstruct(),
+				);
+				(extra, span.start)
+			},
+			Some(_) => {
+				Self::deposit_event(Event::OffenceCovered {
+					task_id,
+					executor: executor.clone(),
+					reason,
+				});
+				return;
+			},
+		};
+		OffenceSpans::<T>::insert(executor, OffenceSpan { start, fraction, reason, task_id });
+		let amount = T::Staking::slash(executor, extra, reason);
+		Self::deposit_event(Event::ExecutorSlashed {
+			task_id,
+			executor: executor.clone(),
+			reason,
+			fraction: extra,
+			amount,
+		});
+	}
+}
