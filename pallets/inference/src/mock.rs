@@ -113,7 +113,11 @@ impl pallet_balances::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 }
 
+/// Blocks before a commission increase applies.
+pub const COMMISSION_DELAY: u64 = 10;
+
 parameter_types! {
+	pub const MaxCommissionIncrease: Perbill = Perbill::from_percent(10);
 	pub const Treasury: AccountId = TREASURY;
 	pub const SlashSink: AccountId = SLASH_SINK;
 	pub const StakingPalletId: PalletId = PalletId(*b"opg/stak");
@@ -153,6 +157,8 @@ impl pallet_inference_staking::Config for Test {
 	type MaxFaultsBeforeJail = ConstU32<100>;
 	type FaultWindow = ConstU64<100>;
 	type JailDuration = ConstU64<50>;
+	type CommissionDelay = ConstU64<COMMISSION_DELAY>;
+	type MaxCommissionIncrease = MaxCommissionIncrease;
 	type WeightInfo = ();
 }
 

@@ -133,12 +133,17 @@ mod benchmarks {
 		set_block::<T>(1);
 		let caller = validator::<T>(0);
 
+		// The costlier path: an increase, scheduled.
+		let target = Validators::<T>::get(&caller)
+			.map(|v| v.commission.saturating_add(T::MaxCommissionIncrease::get()))
+			.unwrap_or_default();
+
 		#[extrinsic_call]
-		_(RawOrigin::Signed(caller.clone()), Perbill::from_percent(20));
+		_(RawOrigin::Signed(caller.clone()), target);
 
 		assert_eq!(
-			Validators::<T>::get(&caller).map(|v| v.commission),
-			Some(Perbill::from_percent(20))
+			Validators::<T>::get(&caller).and_then(|v| v.pending_commission).map(|(c, _)| c),
+			Some(target)
 		);
 	}
 

@@ -38,6 +38,7 @@ impl<T: Config> Pallet<T> {
 
 		let mut info = ValidatorInfoOf::<T> {
 			commission,
+			pending_commission: None,
 			status: ValidatorStatus::Active,
 			self_stake: stake,
 			jailed_until: None,

@@ -195,6 +195,17 @@ pub mod pallet {
 		#[pallet::constant]
 		type JailDuration: Get<BlockNumberFor<Self>>;
 
+		/// Blocks before a commission increase takes effect, so that delegators see it coming
+		/// and can leave: a validator cannot raise its cut just before a visible settlement.
+		/// Decreases take effect at once.
+		#[pallet::constant]
+		type CommissionDelay: Get<BlockNumberFor<Self>>;
+
+		/// Largest commission increase of one `set_commission`, in percentage points of the
+		/// commission in effect.
+		#[pallet::constant]
+		type MaxCommissionIncrease: Get<Perbill>;
+
 		/// Weights of this pallet's calls and of `reward` / `slash`.
 		type WeightInfo: WeightInfo;
 	}
@@ -315,8 +326,10 @@ pub mod pallet {
 		ValidatorRegistered { validator: T::AccountId, bond: BalanceOf<T>, commission: Perbill },
 		/// A validator added to its own bond.
 		Bonded { validator: T::AccountId, amount: BalanceOf<T> },
-		/// A validator changed its commission.
-		CommissionSet { validator: T::AccountId, commission: Perbill },
+		/// A validator's commission changed: at once for a decrease, or at block `at` for an
+		/// increase (`CommissionDelay` blocks after it was asked for; until then the old one
+		/// applies).
+		CommissionSet { validator: T::AccountId, commission: Perbill, at: BlockNumberFor<T> },
 		/// A validator stopped taking tasks.
 		Chilled { validator: T::AccountId },
 		/// A validator resumed taking tasks.
@@ -421,6 +434,9 @@ pub mod pallet {
 		/// The reward pot cannot take the reward (it lacks the existential deposit the genesis
 		/// gives it): the runtime must build this pallet's genesis.
 		RewardPotUnavailable,
+		/// The commission would rise by more than `MaxCommissionIncrease` at once: raise it in
+		/// steps, each `CommissionDelay` blocks apart.
+		CommissionIncreaseTooLarge,
 	}
 
 	impl<T> From<ShareError> for Error<T> {
@@ -493,17 +509,37 @@ pub mod pallet {
 		}
 
 		/// Sets the share of each reward the caller keeps before the rest is shared by stake.
-		/// Applies to rewards from now on.
 		///
-		/// Origin: signed, a registered validator. Emits `CommissionSet`.
+		/// A decrease applies to rewards from now on. An increase of at most
+		/// `MaxCommissionIncrease` over the commission in effect applies `CommissionDelay` blocks
+		/// from now, replacing any increase still pending; until then the commission in effect
+		/// stays.
+		///
+		/// - Origin: signed, a registered validator.
+		/// - Errors: [`Error::NotValidator`], [`Error::CommissionIncreaseTooLarge`].
+		/// - Event: [`Event::CommissionSet`].
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::set_commission())]
 		pub fn set_commission(origin: OriginFor<T>, commission: Perbill) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let mut info = Validators::<T>::get(&who).ok_or(Error::<T>::NotValidator)?;
-			info.commission = commission;
+			let now = frame_system::Pallet::<T>::block_number();
+			info.apply_due_commission(&now);
+			let at = if commission <= info.commission {
+				info.commission = commission;
+				info.pending_commission = None;
+				now
+			} else {
+				ensure!(
+					commission.saturating_sub(info.commission) <= T::MaxCommissionIncrease::get(),
+					Error::<T>::CommissionIncreaseTooLarge
+				);
+				let at = now.saturating_add(T::CommissionDelay::get());
+				info.pending_commission = Some((commission, at));
+				at
+			};
 			Validators::<T>::insert(&who, info);
-			Self::deposit_event(Event::CommissionSet { validator: who, commission });
+			Self::deposit_event(Event::CommissionSet { validator: who, commission, at });
 			Ok(())
 		}
 

@@ -95,7 +95,11 @@ impl OnUnbalanced<CreditOf<Test>> for RecordAndBurn {
 	}
 }
 
+/// Blocks before a commission increase applies.
+pub const COMMISSION_DELAY: u64 = 10;
+
 parameter_types! {
+	pub const MaxCommissionIncrease: Perbill = Perbill::from_percent(10);
 	pub const StakingPalletId: PalletId = PalletId(*b"opg/stak");
 }
 
@@ -113,6 +117,8 @@ impl pallet_inference_staking::Config for Test {
 	type MaxFaultsBeforeJail = ConstU32<MAX_FAULTS>;
 	type FaultWindow = ConstU64<FAULT_WINDOW>;
 	type JailDuration = ConstU64<JAIL_DURATION>;
+	type CommissionDelay = ConstU64<COMMISSION_DELAY>;
+	type MaxCommissionIncrease = MaxCommissionIncrease;
 	type WeightInfo = ();
 }
 

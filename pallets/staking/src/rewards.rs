@@ -138,6 +138,7 @@ impl<T: Config> Pallet<T> {
 		let Some(mut pool) = Pools::<T>::get(validator) else {
 			return Err((credit, Error::<T>::NotValidator.into()));
 		};
+		info.apply_due_commission(&frame_system::Pallet::<T>::block_number());
 		let Some(split) = Self::split_reward(info.commission, amount, pool.active.shares) else {
 			return Err((credit, Error::<T>::Overflow.into()));
 		};

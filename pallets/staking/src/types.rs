@@ -308,6 +308,8 @@ pub struct ValidatorInfo<
 > {
 	/// Share of each reward the validator keeps before the rest is split by stake.
 	pub commission: Perbill,
+	/// A commission increase and the block from which it applies (`set_commission`).
+	pub pending_commission: Option<(Perbill, BlockNumber)>,
 	/// Active or chilled.
 	pub status: ValidatorStatus,
 	/// The validator's own bond in its active pool; its `unclaimed` also collects commission.
@@ -331,6 +333,16 @@ where
 	/// Whether the validator is jailed at block `now`.
 	pub fn is_jailed(&self, now: &BlockNumber) -> bool {
 		self.jailed_until.as_ref().is_some_and(|until| until > now)
+	}
+
+	/// Makes a pending commission increase whose block has come the commission in effect.
+	pub fn apply_due_commission(&mut self, now: &BlockNumber) {
+		if let Some((commission, at)) = self.pending_commission.clone() {
+			if at <= *now {
+				self.commission = commission;
+				self.pending_commission = None;
+			}
+		}
 	}
 }
 

@@ -75,6 +75,11 @@ pub const FAULT_WINDOW: BlockNumber = 10 * crate::time::MINUTES;
 pub const JAIL_DURATION: BlockNumber = crate::time::DAYS;
 #[cfg(feature = "fast-runtime")]
 pub const JAIL_DURATION: BlockNumber = 5 * crate::time::MINUTES;
+/// How long a commission increase waits.
+#[cfg(not(feature = "fast-runtime"))]
+pub const COMMISSION_DELAY: BlockNumber = crate::time::DAYS;
+#[cfg(feature = "fast-runtime")]
+pub const COMMISSION_DELAY: BlockNumber = 2 * crate::time::MINUTES;
 
 parameter_types! {
 	pub const StakingPalletId: PalletId = PalletId(*b"opg/stak");
@@ -83,6 +88,10 @@ parameter_types! {
 	pub const UnbondingPeriod: BlockNumber = UNBONDING_PERIOD;
 	pub const FaultWindow: BlockNumber = FAULT_WINDOW;
 	pub const JailDuration: BlockNumber = JAIL_DURATION;
+	/// A commission increase applies a day after it is asked for (2 minutes with fast-runtime),
+	/// by at most 10 percentage points at a time.
+	pub const CommissionDelay: BlockNumber = COMMISSION_DELAY;
+	pub const MaxCommissionIncrease: Perbill = Perbill::from_percent(10);
 }
 
 /// Validators bond OPG, token holders delegate; slashed stake goes to the treasury.
@@ -100,6 +109,8 @@ impl pallet_inference_staking::Config for Runtime {
 	type MaxFaultsBeforeJail = ConstU32<3>;
 	type FaultWindow = FaultWindow;
 	type JailDuration = JailDuration;
+	type CommissionDelay = CommissionDelay;
+	type MaxCommissionIncrease = MaxCommissionIncrease;
 	type WeightInfo = pallet_inference_staking::weights::SubstrateWeight<Runtime>;
 }
 

@@ -3,6 +3,7 @@
 mod agenda;
 mod assignment;
 mod commit_reveal;
+mod incentives;
 mod offchain;
 mod offences;
 mod property;

@@ -176,9 +176,56 @@ fn commission_change_applies_to_later_rewards() {
 		register(ALICE, 100);
 		delegate(BOB, ALICE, 100);
 		assert_ok!(reward(ALICE, 100)); // commission 10, Bob 45
-		assert_ok!(Staking::set_commission(RuntimeOrigin::signed(ALICE), Perbill::one()));
-		assert_ok!(reward(ALICE, 100)); // all commission
+								  // A decrease applies at once.
+		assert_ok!(Staking::set_commission(RuntimeOrigin::signed(ALICE), Perbill::zero()));
+		assert_ok!(reward(ALICE, 100)); // no commission: Bob 50
+		assert_eq!(position(BOB, ALICE).rewards, 95);
+		assert_eq!(position(ALICE, ALICE).rewards, 105);
+	});
+}
+
+#[test]
+fn a_commission_increase_waits_its_delay_and_is_capped() {
+	ExtBuilder::default().build_and_execute(|| {
+		register(ALICE, 100);
+		delegate(BOB, ALICE, 100);
+		let now = System::block_number();
+		assert_noop!(
+			Staking::set_commission(RuntimeOrigin::signed(ALICE), Perbill::from_percent(21)),
+			Error::<Test>::CommissionIncreaseTooLarge
+		);
+		assert_ok!(Staking::set_commission(
+			RuntimeOrigin::signed(ALICE),
+			Perbill::from_percent(20)
+		));
+		System::assert_last_event(
+			Event::CommissionSet {
+				validator: ALICE,
+				commission: Perbill::from_percent(20),
+				at: now + COMMISSION_DELAY,
+			}
+			.into(),
+		);
+		// Rewards before the delay still see 10 %: a visible settlement cannot be front-run.
+		assert_ok!(reward(ALICE, 100)); // commission 10, Bob 45
 		assert_eq!(position(BOB, ALICE).rewards, 45);
-		assert_eq!(position(ALICE, ALICE).rewards, 155);
+		// Measured against the commission in effect, not the pending one: no stacking.
+		assert_noop!(
+			Staking::set_commission(RuntimeOrigin::signed(ALICE), Perbill::from_percent(30)),
+			Error::<Test>::CommissionIncreaseTooLarge
+		);
+		run_to_block(now + COMMISSION_DELAY);
+		assert_ok!(reward(ALICE, 100)); // commission 20, Bob 40
+		assert_eq!(position(BOB, ALICE).rewards, 85);
+		assert_eq!(Validators::<Test>::get(ALICE).unwrap().commission, Perbill::from_percent(20));
+		assert_eq!(Validators::<Test>::get(ALICE).unwrap().pending_commission, None);
+		// A decrease cancels a pending increase.
+		assert_ok!(Staking::set_commission(
+			RuntimeOrigin::signed(ALICE),
+			Perbill::from_percent(30)
+		));
+		assert_ok!(Staking::set_commission(RuntimeOrigin::signed(ALICE), Perbill::from_percent(5)));
+		assert_eq!(Validators::<Test>::get(ALICE).unwrap().pending_commission, None);
+		assert_eq!(Validators::<Test>::get(ALICE).unwrap().commission, Perbill::from_percent(5));
 	});
 }

@@ -128,14 +128,16 @@ fn set_commission_works() {
 			Error::<Test>::NotValidator
 		);
 		register(ALICE, 1_000);
-		assert_ok!(Staking::set_commission(
-			RuntimeOrigin::signed(ALICE),
-			Perbill::from_percent(50)
-		));
+		assert_ok!(Staking::set_commission(RuntimeOrigin::signed(ALICE), Perbill::from_percent(5)));
 		System::assert_last_event(
-			Event::CommissionSet { validator: ALICE, commission: Perbill::from_percent(50) }.into(),
+			Event::CommissionSet {
+				validator: ALICE,
+				commission: Perbill::from_percent(5),
+				at: System::block_number(),
+			}
+			.into(),
 		);
-		assert_eq!(Validators::<Test>::get(ALICE).unwrap().commission, Perbill::from_percent(50));
+		assert_eq!(Validators::<Test>::get(ALICE).unwrap().commission, Perbill::from_percent(5));
 	});
 }
 
