@@ -48,8 +48,8 @@
 //!   they run a model, or no longer do.
 //!
 //! Anyone:
-//! - [`prune_server`](Pallet::prune_server): remove from a server list an account that is no
-//!   longer a validator.
+//! - [`prune_server`](Pallet::prune_server): remove from a server list an account that cannot
+//!   take tasks (no longer a validator, or chilled, jailed or bonded under the minimum).
 //!
 //! Read-only: the view functions [`model`](Pallet::model) and
 //! [`model_servers`](Pallet::model_servers), and the storage items [`Models`] and [`Servers`].
@@ -278,8 +278,9 @@ pub mod pallet {
 		NotServing,
 		/// The model has `MaxServersPerModel` servers already.
 		TooManyServers,
-		/// The account is still a validator: only former validators can be pruned.
-		StillValidator,
+		/// The account is an eligible validator: only servers that cannot take tasks (former,
+		/// chilled, jailed or under-bonded validators) can be pruned.
+		StillEligible,
 		/// No model id is left (`ModelId::MAX` models were registered).
 		ModelIdsExhausted,
 		/// The previous version's number is the largest possible.
@@ -608,11 +609,13 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Removes `account` from the model's servers because it is no longer a validator, so
-		/// that former validators do not take the places of current ones.
+		/// Removes `account` from the model's servers because it cannot take tasks: it is no
+		/// longer a validator, or it is one that is not eligible (chilled, jailed, or with an own
+		/// bond under the minimum). So nobody squats the `MaxServersPerModel` places of a model
+		/// with bonds it withdrew: a pruned validator serves the model again once eligible.
 		///
 		/// - Origin: signed, anyone.
-		/// - Errors: [`Error::StillValidator`], [`Error::NotServing`].
+		/// - Errors: [`Error::StillEligible`], [`Error::NotServing`].
 		/// - Event: [`Event::ServerPruned`].
 		#[pallet::call_index(10)]
 		#[pallet::weight(T::WeightInfo::prune_server())]
@@ -623,7 +626,7 @@ pub mod pallet {
 		) -> DispatchResult {
 			ensure_signed(origin)?;
 			let account = T::Lookup::lookup(account)?;
-			ensure!(!T::Staking::is_validator(&account), Error::<T>::StillValidator);
+			ensure!(!T::Staking::is_eligible(&account), Error::<T>::StillEligible);
 
 			Self::remove_server(model_id, &account)?;
 

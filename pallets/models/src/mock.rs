@@ -82,6 +82,18 @@ impl pallet_balances::Config for Test {
 thread_local! {
 	static VALIDATORS: RefCell<BTreeSet<AccountId>> = const { RefCell::new(BTreeSet::new()) };
 	static PENDING: RefCell<BTreeSet<ModelId>> = const { RefCell::new(BTreeSet::new()) };
+	static INELIGIBLE: RefCell<BTreeSet<AccountId>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// Makes validator `who` ineligible for tasks (chilled, jailed or under-bonded), or eligible.
+pub fn set_ineligible(who: AccountId, ineligible: bool) {
+	INELIGIBLE.with(|v| {
+		if ineligible {
+			v.borrow_mut().insert(who);
+		} else {
+			v.borrow_mut().remove(&who);
+		}
+	});
 }
 
 /// Makes `who` a validator, or not.
@@ -118,7 +130,7 @@ impl InferenceStaking<AccountId> for MockStaking {
 		VALIDATORS.with(|v| v.borrow().contains(who))
 	}
 	fn is_eligible(who: &AccountId) -> bool {
-		Self::is_validator(who)
+		Self::is_validator(who) && !INELIGIBLE.with(|v| v.borrow().contains(who))
 	}
 	fn total_stake(_who: &AccountId) -> Balance {
 		0

@@ -165,6 +165,14 @@ fn prune_server_works() {
 
 		assert_eq!(Models::model_servers(0), vec![VALIDATOR_2]);
 		System::assert_last_event(Event::ServerPruned { model_id: 0, account: VALIDATOR_1 }.into());
+
+		// And a validator that cannot take tasks (a squatter that unbonded, a jailed one).
+		set_ineligible(VALIDATOR_2, true);
+		assert_ok!(Models::prune_server(RuntimeOrigin::signed(CHARLIE), 0, VALIDATOR_2));
+		assert!(Models::model_servers(0).is_empty());
+		// Once eligible again it serves the model again.
+		set_ineligible(VALIDATOR_2, false);
+		assert_ok!(Models::serve_model(RuntimeOrigin::signed(VALIDATOR_2), 0));
 	});
 }
 
@@ -175,7 +183,7 @@ fn prune_server_errors() {
 		assert_ok!(Models::serve_model(RuntimeOrigin::signed(VALIDATOR_1), 0));
 		assert_noop!(
 			Models::prune_server(RuntimeOrigin::signed(CHARLIE), 0, VALIDATOR_1),
-			Error::<Test>::StillValidator
+			Error::<Test>::StillEligible
 		);
 		assert_noop!(
 			Models::prune_server(RuntimeOrigin::signed(CHARLIE), 0, ALICE),
