@@ -168,6 +168,27 @@ pub enum InputMismatch {
 }
 
 impl InputKind {
+	/// Whether `architecture` takes this kind of input: an `Mlp` a vector, a `BertEmbedding`
+	/// text.
+	pub fn fits(&self, architecture: &Architecture) -> bool {
+		matches!(
+			(self, architecture),
+			(Self::F32Vector { .. }, Architecture::Mlp { .. })
+				| (Self::Text { .. }, Architecture::BertEmbedding { .. })
+		)
+	}
+
+	/// Whether an honest executor can reach `rejection` on an input the chain accepted for
+	/// this kind: a vector only `InputShape` (its length is checked, its fit to the files is
+	/// not); a text only `Untokenizable` or `TooManyTokens` (UTF-8 and length are checked).
+	pub fn admits(&self, rejection: crate::inference::Rejection) -> bool {
+		use crate::inference::Rejection::*;
+		match self {
+			Self::F32Vector { .. } => matches!(rejection, InputShape),
+			Self::Text { .. } => matches!(rejection, Untokenizable | TooManyTokens),
+		}
+	}
+
 	/// Whether the declared shape is usable: `len ≥ 1`, `max_bytes ≥ 1`.
 	pub fn is_valid(&self) -> bool {
 		match *self {

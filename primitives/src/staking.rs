@@ -61,6 +61,11 @@ pub trait InferenceStaking<AccountId> {
 	/// unbonding chunks, pro rata) and returns the amount taken.
 	fn slash(validator: &AccountId, fraction: Perbill, reason: SlashReason) -> Self::Balance;
 
+	/// Records a fault of `validator` that takes no stake (a fault within an offence span that
+	/// was already slashed at least as much): it counts towards the jail as a slash does, so
+	/// that a validator cannot go on faulting for free while its span lasts.
+	fn note_fault(validator: &AccountId);
+
 	/// Sum of [`Self::total_stake`] over all eligible validators: the length of the interval that
 	/// [`Self::eligible_validator_at`] maps onto validators.
 	fn total_eligible_stake() -> Self::Balance;

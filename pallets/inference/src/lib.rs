@@ -514,6 +514,10 @@ pub mod pallet {
 		/// The digest of the output, salt and caller do not match the commitment: reveal exactly
 		/// the output and salt committed to.
 		CommitmentMismatch,
+		/// No honest executor can reach this rejection for the model's input kind (the chain
+		/// already checked what it names): reveal the output, or a rejection the model's files
+		/// decide.
+		ImpossibleRejection,
 		/// Only the requester may cancel its task.
 		NotRequester,
 		/// The task cannot be cancelled any more: an executor has committed, or it has ended.
@@ -737,7 +741,7 @@ pub mod pallet {
 		/// - Errors: [`Error::TaskNotFound`], [`Error::NotRevealPhase`],
 		///   [`Error::RevealDeadlinePassed`], [`Error::NotAssigned`], [`Error::NotCommitted`],
 		///   [`Error::AlreadyRevealed`], [`Error::OutputTooLong`], [`Error::MalformedOutput`],
-		///   [`Error::CommitmentMismatch`].
+		///   [`Error::ImpossibleRejection`], [`Error::CommitmentMismatch`].
 		/// - Events: [`Event::ResultRevealed`], then the settlement's on the last reveal.
 		#[pallet::call_index(2)]
 		#[pallet::weight(
@@ -767,6 +771,13 @@ pub mod pallet {
 			let outcome: OutcomeOf<T> = outcome
 				.try_map(|output| output.try_into().map_err(|_| Error::<T>::OutputTooLong))?;
 			let digest = outcome.digest(&comparison).ok_or(Error::<T>::MalformedOutput)?;
+			if let Some(rejection) = outcome.rejection() {
+				// One more read, for rejections only: a rejection costs no work, so the chain
+				// refuses those the model's input kind rules out.
+				let admitted = T::Models::model_params(task.model_id)
+					.is_some_and(|model| model.input.admits(rejection));
+				ensure!(admitted, Error::<T>::ImpossibleRejection);
+			}
 			ensure!(
 				commitment_of(&digest, &salt, &executor) == committed,
 				Error::<T>::CommitmentMismatch

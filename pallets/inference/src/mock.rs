@@ -321,7 +321,10 @@ pub fn spec(
 		weights_hash: H256::repeat_byte(0xAA),
 		size_bytes: 10_000,
 		format: ModelFormat::Safetensors,
-		architecture: Architecture::Mlp { config_hash: H256::repeat_byte(0xBB) },
+		architecture: Architecture::BertEmbedding {
+			config_hash: H256::repeat_byte(0xBB),
+			tokenizer_hash: H256::repeat_byte(0xBC),
+		},
 		input: InputKind::Text { max_bytes: MAX_INPUT },
 		output: OutputKind::Logits,
 		fee_per_executor: FEE_PER_EXECUTOR,

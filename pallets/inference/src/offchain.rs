@@ -69,7 +69,9 @@ pub const NONCE_STALL_BLOCKS: u64 = 8;
 pub const MAX_TRACKED: usize = 1024;
 
 /// Prefix of every off-chain storage key of this worker.
-const PREFIX: &[u8] = b"opg/inference/ocw/";
+/// Versioned: `v2` records hold a `TaskOutcome` (an output or a rejection); a node upgraded from
+/// `v1` starts with fresh records rather than misreading old ones.
+const PREFIX: &[u8] = b"opg/inference/ocw/v2/";
 
 /// What the worker knows about one task of one validator, in persistent off-chain storage.
 #[derive(Clone, PartialEq, Eq, Encode, Decode, Debug, Default)]

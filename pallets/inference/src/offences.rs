@@ -4,8 +4,8 @@
 //! |---|---|---|---|
 //! | revealed a result other than the quorum's (output or rejection) | a quorum revealed another digest | `MismatchSlash` | the executor's offence span |
 //! | committed and never revealed (withholding) | its commitment, no reveal by the reveal deadline | `MismatchSlash` | the executor's offence span |
-//! | never committed while another executor of the task did | the others' commits by the commit deadline | `NoShowSlash` | the executor's offence span |
-//! | never committed, and neither did anyone else | none: an input or model no node could run looks the same | nothing | — |
+//! | never committed while a quorum of the task's executors did | the quorum's commits by the commit deadline | `NoShowSlash` | the executor's offence span |
+//! | never committed, and fewer than a quorum did | none: one executor could commit anything to have the others charged, and an input or model no node can run looks the same | nothing | — |
 //! | revealed with no quorum on any digest | none: there is no majority to dissent from | nothing | — |
 //!
 //! An input the model refuses is not a fault: executors reveal the
@@ -14,13 +14,16 @@
 //!
 //! **Offence spans.** A validator's first slashed fault opens a span of `OffenceWindow` blocks
 //! ([`OffenceSpans`]). Within it only the largest slash applies, as with polkadot-sdk's slashing
-//! spans: a later fault whose slash is no larger takes nothing (`OffenceCovered`), a larger one
+//! spans: a later fault whose slash is no larger takes nothing (`OffenceCovered`) but still
+//! counts towards the jail (`InferenceStaking::note_fault`), a larger one
 //! takes only the difference, computed on what is left after the span's earlier slash, so that
 //! the span's total is the largest fraction of the stake at its start. The window is at least a
 //! task's whole life (assignment delay, commit and reveal periods, checked by `integrity_test`),
 //! so a node that is down while it holds any number of tasks loses `NoShowSlash` once, not once
-//! per task. The staking side jails a validator on its `MaxFaultsBeforeJail`-th applied slash
-//! within its `FaultWindow`, which stops new assignments.
+//! per task. The staking side jails (and chills) a validator on its `MaxFaultsBeforeJail`-th
+//! fault within its `FaultWindow`, covered ones included, which stops new assignments: a node
+//! that is down while it holds many tasks is slashed once and jailed, and a lazy executor cannot
+//! keep guessing for free until its span ends.
 //!
 //! Withholding costs as much as a mismatch: otherwise a lazy executor could commit a guess and
 //! reveal only when the others' (public) reveals show it matches.
@@ -63,6 +66,9 @@ impl<T: Config> Pallet<T> {
 				(extra, span.start)
 			},
 			Some(_) => {
+				// No stake taken, but the fault counts towards the jail: a validator cannot go
+				// on faulting for free while its span lasts.
+				T::Staking::note_fault(executor);
 				Self::deposit_event(Event::OffenceCovered {
 					task_id,
 					executor: executor.clone(),

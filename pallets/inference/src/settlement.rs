@@ -146,18 +146,20 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Fails `task_id` and refunds the whole escrow. When some executor committed, those that
-	/// did not are no-shows, and in the reveal phase committers that did not reveal withheld;
-	/// when nobody committed, nobody is slashed (see [`crate::offences`]).
+	/// Fails `task_id` and refunds the whole escrow. Executors that did not commit are
+	/// no-shows only when a quorum did commit (fewer commits prove nothing: one executor could
+	/// commit anything to have the others charged); in the reveal phase, committers that did not
+	/// reveal withheld. See [`crate::offences`].
 	pub(crate) fn fail(task_id: TaskId, mut task: TaskInfoOf<T>, reason: FailReason) {
 		let revealing = matches!(task.status, TaskStatus::Revealing { .. });
-		if task.commits() > 0 {
-			for executor in task.executors.iter() {
-				if executor.commitment.is_none() {
+		let quorum_committed = task.commits() >= task.quorum;
+		for executor in task.executors.iter() {
+			if executor.commitment.is_none() {
+				if quorum_committed {
 					Self::punish(task_id, &executor.who, SlashReason::NoShow);
-				} else if revealing && executor.revealed.is_none() {
-					Self::punish(task_id, &executor.who, SlashReason::Withheld);
 				}
+			} else if revealing && executor.revealed.is_none() {
+				Self::punish(task_id, &executor.who, SlashReason::Withheld);
 			}
 		}
 		let refunded = Self::refund_all(&task);

@@ -79,6 +79,7 @@ impl<T: Config> Pallet<T> {
 		};
 		ensure!(spec.size_bytes > 0, Error::<T>::ZeroModelSize);
 		ensure!(spec.input.is_valid(), Error::<T>::InvalidInputShape);
+		ensure!(spec.input.fits(&spec.architecture), Error::<T>::InputKindMismatch);
 		let quorum = Self::check_redundancy_and_quorum(spec.redundancy, spec.quorum)?;
 		spec.comparison.validate().map_err(|e| match e {
 			InvalidRule::TooManyDecimals => Error::<T>::TooManyDecimals,

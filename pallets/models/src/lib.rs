@@ -288,6 +288,12 @@ pub mod pallet {
 		/// The declared input shape is empty (`F32Vector { len: 0 }` or `Text { max_bytes: 0 }`):
 		/// declare the number of `f32` values the model takes, or its longest text in bytes.
 		InvalidInputShape,
+		/// The input kind does not fit the architecture: an `Mlp` takes an `F32Vector`, a
+		/// `BertEmbedding` `Text`.
+		InputKindMismatch,
+		/// The caller is a validator that cannot take tasks (chilled, jailed, or with an own bond
+		/// under the minimum): `activate` (or bond) first.
+		NotEligible,
 	}
 
 	#[pallet::hooks]
@@ -331,7 +337,8 @@ pub mod pallet {
 		/// - Errors: [`Error::NameEmpty`], [`Error::NameTooLong`], [`Error::SourceUriEmpty`],
 		///   [`Error::SourceUriTooLong`], [`Error::ZeroModelSize`], [`Error::InvalidRedundancy`],
 		///   [`Error::InvalidQuorum`], [`Error::InvalidTopK`], [`Error::TooManyDecimals`],
-		///   [`Error::InvalidInputShape`], [`Error::ModelIdsExhausted`]; the currency's error (`TokenError::FundsUnavailable`)
+		///   [`Error::InvalidInputShape`], [`Error::InputKindMismatch`],
+		///   [`Error::ModelIdsExhausted`]; the currency's error (`TokenError::FundsUnavailable`)
 		///   if the caller cannot afford the deposit.
 		/// - Event: [`Event::ModelRegistered`].
 		#[pallet::call_index(0)]
@@ -572,15 +579,17 @@ pub mod pallet {
 		/// Declares that the caller, a validator, holds and runs the model: it may be assigned
 		/// the model's tasks.
 		///
-		/// - Origin: signed by a validator (`Config::Staking::is_validator`).
-		/// - Errors: [`Error::NotValidator`], [`Error::ModelNotFound`], [`Error::ModelNotActive`],
-		///   [`Error::AlreadyServing`], [`Error::TooManyServers`].
+		/// - Origin: signed by a validator that can take tasks (`Config::Staking::is_eligible`):
+		///   one that [`Pallet::prune_server`] could remove at once takes no server place.
+		/// - Errors: [`Error::NotValidator`], [`Error::NotEligible`], [`Error::ModelNotFound`],
+		///   [`Error::ModelNotActive`], [`Error::AlreadyServing`], [`Error::TooManyServers`].
 		/// - Event: [`Event::ServingStarted`].
 		#[pallet::call_index(8)]
 		#[pallet::weight(T::WeightInfo::serve_model())]
 		pub fn serve_model(origin: OriginFor<T>, model_id: ModelId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			ensure!(T::Staking::is_validator(&who), Error::<T>::NotValidator);
+			ensure!(T::Staking::is_eligible(&who), Error::<T>::NotEligible);
 			let info = Models::<T>::get(model_id).ok_or(Error::<T>::ModelNotFound)?;
 			ensure!(info.is_runnable(), Error::<T>::ModelNotActive);
 			let mut servers = Servers::<T>::get(model_id);
@@ -612,7 +621,8 @@ pub mod pallet {
 		/// Removes `account` from the model's servers because it cannot take tasks: it is no
 		/// longer a validator, or it is one that is not eligible (chilled, jailed, or with an own
 		/// bond under the minimum). So nobody squats the `MaxServersPerModel` places of a model
-		/// with bonds it withdrew: a pruned validator serves the model again once eligible.
+		/// with bonds it withdrew. A pruned validator that is eligible again calls `serve_model`
+		/// again for each model.
 		///
 		/// - Origin: signed, anyone.
 		/// - Errors: [`Error::StillEligible`], [`Error::NotServing`].

@@ -141,6 +141,7 @@ impl InferenceStaking<AccountId> for MockStaking {
 	fn slash(_validator: &AccountId, _fraction: Perbill, _reason: SlashReason) -> Balance {
 		0
 	}
+	fn note_fault(_validator: &AccountId) {}
 	fn total_eligible_stake() -> Balance {
 		0
 	}

@@ -32,6 +32,10 @@ impl<T: Config> InferenceStaking<T::AccountId> for Pallet<T> {
 		Self::do_slash(validator, fraction, reason)
 	}
 
+	fn note_fault(validator: &T::AccountId) {
+		Self::do_note_fault(validator)
+	}
+
 	fn total_eligible_stake() -> Self::Balance {
 		TotalEligibleStake::<T>::get()
 	}

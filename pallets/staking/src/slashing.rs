@@ -2,6 +2,7 @@
 
 use crate::{pallet::*, types::*};
 use frame_support::pallet_prelude::*;
+use frame_system::pallet_prelude::BlockNumberFor;
 use opg_primitives::staking::SlashReason;
 use sp_runtime::{
 	traits::{Saturating, Zero},
@@ -9,6 +10,43 @@ use sp_runtime::{
 };
 
 impl<T: Config> Pallet<T> {
+	/// Records a fault of `info` at `now`; on the `MaxFaultsBeforeJail`-th within `FaultWindow`
+	/// blocks, jails (and chills) it and returns until when.
+	fn record_fault(
+		info: &mut ValidatorInfoOf<T>,
+		now: BlockNumberFor<T>,
+	) -> Option<BlockNumberFor<T>> {
+		let window = T::FaultWindow::get();
+		info.recent_faults.retain(|at| at.saturating_add(window) > now);
+		// Cannot fail: the list is emptied whenever it reaches `MaxFaultsBeforeJail`.
+		let _ = info.recent_faults.try_push(now);
+		if info.recent_faults.len() as u32 >= T::MaxFaultsBeforeJail::get() {
+			let until = now.saturating_add(T::JailDuration::get());
+			let until = info.jailed_until.map_or(until, |current| current.max(until));
+			info.jailed_until = Some(until);
+			info.status = ValidatorStatus::Chilled;
+			info.recent_faults = Default::default();
+			Some(until)
+		} else {
+			None
+		}
+	}
+
+	/// Records a fault of `validator` that takes no stake, jailing it as [`Self::do_slash`]
+	/// would on its `MaxFaultsBeforeJail`-th fault. Nothing for an account that is not a
+	/// validator.
+	pub(crate) fn do_note_fault(validator: &T::AccountId) {
+		let Some(mut info) = Validators::<T>::get(validator) else { return };
+		let Some(pool) = Pools::<T>::get(validator) else { return };
+		let now = frame_system::Pallet::<T>::block_number();
+		let jailed_until = Self::record_fault(&mut info, now);
+		Self::refresh_sampling_weight(&mut info, &pool);
+		Validators::<T>::insert(validator, info);
+		if let Some(until) = jailed_until {
+			Self::deposit_event(Event::Jailed { validator: validator.clone(), until });
+		}
+	}
+
 	/// Slashes `fraction` of `validator`'s active and unbonding pools and records the fault,
 	/// jailing the validator on its `MaxFaultsBeforeJail`-th fault within `FaultWindow` blocks.
 	/// The validator's own bond is burnt at once; delegations and chunks when next touched.
@@ -30,20 +68,7 @@ impl<T: Config> Pallet<T> {
 		let (unbonding, _) = pool.unbonding.slash(fraction);
 		Self::touch_stake(validator, validator, &mut info.self_stake, &pool);
 
-		let window = T::FaultWindow::get();
-		info.recent_faults.retain(|at| at.saturating_add(window) > now);
-		// Cannot fail: the list is emptied whenever it reaches `MaxFaultsBeforeJail`.
-		let _ = info.recent_faults.try_push(now);
-		let jailed_until = if info.recent_faults.len() as u32 >= T::MaxFaultsBeforeJail::get() {
-			let until = now.saturating_add(T::JailDuration::get());
-			let until = info.jailed_until.map_or(until, |current| current.max(until));
-			info.jailed_until = Some(until);
-			info.status = ValidatorStatus::Chilled;
-			info.recent_faults = Default::default();
-			Some(until)
-		} else {
-			None
-		};
+		let jailed_until = Self::record_fault(&mut info, now);
 
 		Self::refresh_sampling_weight(&mut info, &pool);
 		Validators::<T>::insert(validator, info);

@@ -216,8 +216,11 @@ impl pallet_inference::BenchmarkHelper<crate::AccountId, crate::Balance>
 			weights_hash: sp_core::H256::repeat_byte(1),
 			size_bytes: 1_000,
 			format: ModelFormat::Safetensors,
-			architecture: Architecture::Mlp { config_hash: sp_core::H256::repeat_byte(2) },
 			// Text, so that the request benchmark can send inputs of every length.
+			architecture: Architecture::BertEmbedding {
+				config_hash: sp_core::H256::repeat_byte(2),
+				tokenizer_hash: sp_core::H256::repeat_byte(3),
+			},
 			input: InputKind::Text { max_bytes: u32::MAX },
 			output: OutputKind::Logits,
 			fee_per_executor,

@@ -5,16 +5,28 @@ use crate::{mock::*, Error, Event, FailReason, TaskResults, TaskStatus};
 use frame_support::assert_noop;
 use opg_primitives::{
 	inference::Rejection,
-	models::{InputKind, ModelSpec},
+	models::{Architecture, InputKind, ModelSpec},
 	staking::SlashReason,
 };
+use sp_core::H256;
 
 /// Registers a model like the default one with `input`, served by all four validators.
 fn model_with_input(input: InputKind) -> u32 {
 	let model_id = pallet_models::NextModelId::<Test>::get();
 	frame_support::assert_ok!(Models::register_model(
 		RuntimeOrigin::signed(OWNER),
-		ModelSpec { input, ..spec(3, None, opg_primitives::models::ComparisonRule::Argmax) }
+		ModelSpec {
+			input,
+			architecture: match input {
+				InputKind::F32Vector { .. } =>
+					Architecture::Mlp { config_hash: H256::repeat_byte(1) },
+				InputKind::Text { .. } => Architecture::BertEmbedding {
+					config_hash: H256::repeat_byte(1),
+					tokenizer_hash: H256::repeat_byte(2),
+				},
+			},
+			..spec(3, None, opg_primitives::models::ComparisonRule::Argmax)
+		}
 	));
 	for v in [V1, V2, V3, V4] {
 		frame_support::assert_ok!(Models::serve_model(RuntimeOrigin::signed(v), model_id));
@@ -101,14 +113,14 @@ fn an_output_against_a_rejection_quorum_is_a_mismatch_and_so_is_another_rejectio
 		next_block();
 		let drawn = executors(task_id);
 		// Two agree on the rejection, one computes an output, one another rejection.
-		commit_rejection(task_id, drawn[0], Rejection::InputShape);
-		commit_rejection(task_id, drawn[1], Rejection::InputShape);
+		commit_rejection(task_id, drawn[0], Rejection::Untokenizable);
+		commit_rejection(task_id, drawn[1], Rejection::Untokenizable);
 		commit(task_id, drawn[2], &logits(1));
-		commit_rejection(task_id, drawn[3], Rejection::NotUtf8);
-		reveal_rejection(task_id, drawn[0], Rejection::InputShape);
-		reveal_rejection(task_id, drawn[1], Rejection::InputShape);
+		commit_rejection(task_id, drawn[3], Rejection::TooManyTokens);
+		reveal_rejection(task_id, drawn[0], Rejection::Untokenizable);
+		reveal_rejection(task_id, drawn[1], Rejection::Untokenizable);
 		reveal(task_id, drawn[2], &logits(1));
-		reveal_rejection(task_id, drawn[3], Rejection::NotUtf8);
+		reveal_rejection(task_id, drawn[3], Rejection::TooManyTokens);
 		// Quorum 3 of 4 is not reached by two: no quorum, nobody slashed for dissent.
 		assert!(matches!(
 			Inference::task(task_id).unwrap().status,
@@ -118,15 +130,15 @@ fn an_output_against_a_rejection_quorum_is_a_mismatch_and_so_is_another_rejectio
 
 		// Redundancy 3, quorum 2: the rejection wins and the output's executor dissents.
 		let (task_id, drawn) = assigned_task(ALICE);
-		commit_rejection(task_id, drawn[0], Rejection::InputShape);
-		commit_rejection(task_id, drawn[1], Rejection::InputShape);
+		commit_rejection(task_id, drawn[0], Rejection::Untokenizable);
+		commit_rejection(task_id, drawn[1], Rejection::Untokenizable);
 		commit(task_id, drawn[2], &logits(1));
-		reveal_rejection(task_id, drawn[0], Rejection::InputShape);
-		reveal_rejection(task_id, drawn[1], Rejection::InputShape);
+		reveal_rejection(task_id, drawn[0], Rejection::Untokenizable);
+		reveal_rejection(task_id, drawn[1], Rejection::Untokenizable);
 		reveal(task_id, drawn[2], &logits(1));
 		assert!(matches!(
 			Inference::task(task_id).unwrap().status,
-			TaskStatus::Rejected { rejection: Rejection::InputShape, .. }
+			TaskStatus::Rejected { rejection: Rejection::Untokenizable, .. }
 		));
 		assert!(inference_events().iter().any(|e| matches!(
 			e,
@@ -141,13 +153,13 @@ fn a_revealed_rejection_must_match_its_commitment() {
 	ExtBuilder::default().build_and_execute(|| {
 		let (task_id, drawn) = assigned_task(ALICE);
 		for v in &drawn {
-			commit_rejection(task_id, *v, Rejection::InputShape);
+			commit_rejection(task_id, *v, Rejection::Untokenizable);
 		}
 		assert_noop!(
 			Inference::reveal_result(
 				RuntimeOrigin::signed(drawn[0]),
 				task_id,
-				opg_primitives::inference::TaskOutcome::Rejected(Rejection::NotUtf8),
+				opg_primitives::inference::TaskOutcome::Rejected(Rejection::TooManyTokens),
 				salt_of(drawn[0])
 			),
 			Error::<Test>::CommitmentMismatch
@@ -160,6 +172,44 @@ fn a_revealed_rejection_must_match_its_commitment() {
 				salt_of(drawn[0])
 			),
 			Error::<Test>::CommitmentMismatch
+		);
+	});
+}
+
+#[test]
+fn a_rejection_the_input_kind_rules_out_is_refused_at_reveal() {
+	ExtBuilder::default().build_and_execute(|| {
+		// The default model takes text: the chain checked its UTF-8 and length already.
+		let (task_id, drawn) = assigned_task(ALICE);
+		let impossible = [Rejection::NotUtf8, Rejection::InputShape, Rejection::NotUtf8];
+		for (v, rejection) in drawn.iter().zip(impossible) {
+			commit_rejection(task_id, *v, rejection);
+		}
+		for (v, rejection) in drawn.iter().zip(impossible) {
+			assert_noop!(
+				Inference::reveal_result(
+					RuntimeOrigin::signed(*v),
+					task_id,
+					opg_primitives::inference::TaskOutcome::Rejected(rejection),
+					salt_of(*v)
+				),
+				Error::<Test>::ImpossibleRejection
+			);
+		}
+	});
+}
+
+#[test]
+fn a_model_whose_input_kind_does_not_fit_its_architecture_is_refused() {
+	ExtBuilder::default().build_and_execute(|| {
+		let mlp_with_text = ModelSpec {
+			architecture: Architecture::Mlp { config_hash: H256::repeat_byte(1) },
+			input: InputKind::Text { max_bytes: 8 },
+			..spec(3, None, opg_primitives::models::ComparisonRule::Argmax)
+		};
+		assert_noop!(
+			Models::register_model(RuntimeOrigin::signed(OWNER), mlp_with_text),
+			pallet_models::Error::<Test>::InputKindMismatch
 		);
 	});
 }

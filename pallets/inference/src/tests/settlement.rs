@@ -244,11 +244,10 @@ fn too_few_commits_fail_at_the_commit_deadline() {
 			Inference::task(task_id).unwrap().status,
 			TaskStatus::Failed { reason: FailReason::NoQuorum, .. }
 		));
-		let after = own_stakes(&drawn);
-		// The committer could not reveal: not its fault.
-		assert_eq!(after[0], stakes[0]);
-		assert_eq!(after[1], stakes[1] - stakes[1] / 20);
-		assert_eq!(after[2], stakes[2] - stakes[2] / 20);
+		// The committer could not reveal: not its fault. One commit of a quorum of two proves
+		// nothing about the others (it could be anything, committed to have them charged).
+		assert_eq!(own_stakes(&drawn), stakes);
+		assert!(!inference_events().iter().any(|e| matches!(e, Event::ExecutorSlashed { .. })));
 		assert_eq!(free(ALICE), INITIAL);
 	});
 }

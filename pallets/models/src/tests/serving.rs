@@ -54,6 +54,12 @@ fn serve_model_errors() {
 			Models::serve_model(RuntimeOrigin::signed(ALICE), 0),
 			Error::<Test>::NotValidator
 		);
+		set_ineligible(VALIDATOR_1, true);
+		assert_noop!(
+			Models::serve_model(RuntimeOrigin::signed(VALIDATOR_1), 0),
+			Error::<Test>::NotEligible
+		);
+		set_ineligible(VALIDATOR_1, false);
 		assert_noop!(
 			Models::serve_model(RuntimeOrigin::signed(VALIDATOR_1), 1),
 			Error::<Test>::ModelNotFound

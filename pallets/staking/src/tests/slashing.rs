@@ -1,7 +1,7 @@
 //! Slashes: pro rata over own bond, delegations and unbonding chunks; lazy realisation; wipe-out.
 
 use super::*;
-use crate::{Delegations, Error, Event, Pools, Validators, WipedRewardPerShare};
+use crate::{Delegations, Error, Event, Pools, ValidatorStatus, Validators, WipedRewardPerShare};
 use frame_support::{assert_noop, assert_ok};
 use opg_primitives::staking::{InferenceStaking, SlashReason};
 
@@ -238,5 +238,26 @@ fn a_wiped_out_validator_can_leave_at_once() {
 		// A new registration starts a new pool at one share per unit.
 		register(ALICE, 500);
 		assert_eq!(Validators::<Test>::get(ALICE).unwrap().self_stake.shares, 500);
+	});
+}
+
+#[test]
+fn a_fault_without_a_slash_counts_towards_the_jail() {
+	ExtBuilder::default().build_and_execute(|| {
+		register(ALICE, 1_000);
+		let stake = Staking::validator_stake(ALICE);
+		for _ in 0..MAX_FAULTS - 1 {
+			<Staking as InferenceStaking<_>>::note_fault(&ALICE);
+		}
+		assert!(Validators::<Test>::get(ALICE).unwrap().jailed_until.is_none());
+		<Staking as InferenceStaking<_>>::note_fault(&ALICE);
+		let info = Validators::<Test>::get(ALICE).unwrap();
+		assert!(info.jailed_until.is_some());
+		assert_eq!(info.status, ValidatorStatus::Chilled);
+		assert!(!<Staking as InferenceStaking<_>>::is_eligible(&ALICE));
+		// Nothing was taken.
+		assert_eq!(Staking::validator_stake(ALICE), stake);
+		// Not a validator: nothing happens.
+		<Staking as InferenceStaking<_>>::note_fault(&BOB);
 	});
 }
