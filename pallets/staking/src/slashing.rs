@@ -34,11 +34,15 @@ impl<T: Config> Pallet<T> {
 
 	/// Records a fault of `validator` that takes no stake, jailing it as [`Self::do_slash`]
 	/// would on its `MaxFaultsBeforeJail`-th fault. Nothing for an account that is not a
-	/// validator.
+	/// validator, nor for one already in jail: such faults come from tasks drawn before the
+	/// jail, and do not extend it (a slash still does).
 	pub(crate) fn do_note_fault(validator: &T::AccountId) {
 		let Some(mut info) = Validators::<T>::get(validator) else { return };
 		let Some(pool) = Pools::<T>::get(validator) else { return };
 		let now = frame_system::Pallet::<T>::block_number();
+		if info.is_jailed(&now) {
+			return;
+		}
 		let jailed_until = Self::record_fault(&mut info, now);
 		Self::refresh_sampling_weight(&mut info, &pool);
 		Validators::<T>::insert(validator, info);

@@ -257,6 +257,14 @@ fn a_fault_without_a_slash_counts_towards_the_jail() {
 		assert!(!<Staking as InferenceStaking<_>>::is_eligible(&ALICE));
 		// Nothing was taken.
 		assert_eq!(Staking::validator_stake(ALICE), stake);
+		// Faults while jailed (from tasks drawn before) neither count nor extend the jail.
+		let until = info.jailed_until;
+		for _ in 0..2 * MAX_FAULTS {
+			<Staking as InferenceStaking<_>>::note_fault(&ALICE);
+		}
+		let info = Validators::<Test>::get(ALICE).unwrap();
+		assert_eq!(info.jailed_until, until);
+		assert!(info.recent_faults.is_empty());
 		// Not a validator: nothing happens.
 		<Staking as InferenceStaking<_>>::note_fault(&BOB);
 	});
