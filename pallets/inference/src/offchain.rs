@@ -113,11 +113,7 @@ pub type Fingerprint = [u8; 32];
 /// Blocks a task record is kept: longer than a task can stay open (assignment delay, commit
 /// and reveal periods), doubled.
 pub fn record_ttl<T: Config>() -> u64 {
-	let life = T::MaxAssignmentDelay::get()
-		.saturating_add(T::CommitPeriod::get())
-		.saturating_add(T::RevealPeriod::get())
-		.saturating_add(One::one());
-	let life: u64 = life.saturated_into();
+	let life: u64 = Pallet::<T>::max_task_life().saturated_into();
 	life.saturating_mul(2)
 }
 
