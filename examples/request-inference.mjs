@@ -119,10 +119,13 @@ async function main() {
   if (api.events.inference.TaskSettled.is(event)) {
     const bytes = event.data.output.toU8a(true);
     const scores = Array.from(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)));
-    const predicted = scores.indexOf(Math.max(...scores));
+    // What the quorum attests: the model's `Argmax` rule makes it the class index (a u32).
+    const canonical = event.data.canonical.toU8a(true);
+    const predicted = new DataView(canonical.buffer, canonical.byteOffset, canonical.length).getUint32(0, true);
     console.log(`\nTask ${taskId} settled by ${task.executors.filter((e) => e.revealed.isSome).length} validators (digest ${event.data.digest.toHex()})`);
-    scores.forEach((score, digit) => console.log(`  ${digit}: ${score.toPrecision(6)}${digit === predicted ? '  <- argmax' : ''}`));
-    console.log(`Predicted digit: ${predicted}`);
+    console.log(`Scores as computed by ${event.data.publisher.toString()} (the first of the quorum in draw order):`);
+    scores.forEach((score, digit) => console.log(`  ${digit}: ${score.toPrecision(6)}${digit === predicted ? '  <- attested class' : ''}`));
+    console.log(`Predicted digit (attested by the quorum): ${predicted}`);
     console.log(`Paid ${tokens(api, event.data.paid)} to the executors, ${tokens(api, event.data.protocolFee)} protocol fee, ${tokens(api, event.data.refunded)} refunded`);
   } else {
     const reason = event.data.reason ? ` (${event.data.reason.type})` : '';

@@ -13,12 +13,14 @@
 //    with the executors paid; nobody is slashed or jailed;
 // 4. Dave reports a perturbed output (`--dev-fault-output`): the task settles with the other three
 //    and Dave's pool, his bond and Eve's delegation, loses 5 %;
-// 5. Bob is killed right after his commit and restarted, while Charlie (who gets the model's files
-//    only then) holds the reveal phase back: Bob still reveals from his node's off-chain storage;
-// 6. Charlie is down while he holds 20 tasks: each settles with the other three, and Charlie loses
+// 5. Charlie's node lacks a model's files: it declines each task he is drawn for, a replacement
+//    is drawn, and the task settles; nobody is slashed;
+// 6. Bob is killed right after his commit and restarted: he still reveals from his node's
+//    off-chain storage;
+// 7. Charlie is down while he holds 20 tasks: each settles with the other three, and Charlie loses
 //    1 % once (one offence span), not once per task, and is jailed by his third fault;
-// 7. nobody has a model's files: the task fails at its commit deadline, the requester gets the
-//    whole escrow back, and nobody is slashed (nothing shows who is at fault).
+// 8. nobody has a model's files: every node drawn declines, the task fails at its commit deadline,
+//    the requester gets the whole escrow back, and nobody is slashed.
 // Slashes are spread over validators so that nobody reaches the three faults that jail.
 
 import { test, before, after } from 'node:test';
@@ -50,8 +52,8 @@ before(async () => {
   }
   const demo = mlpModel({ name: 'demo-mlp', ...DEMO_MLP });
   const minilm = bertModel({ name: 'all-minilm-l6-v2', dir: MINILM_DIR, fee: 2n * OPG });
-  // The demo MLP again under other hashes: Charlie gets its files only in scenario 4; nobody
-  // ever gets those of the second.
+  // The demo MLP again under other hashes: Charlie never gets the files of the first, nobody
+  // those of the second.
   const late = mlpModel({ name: 'demo-mlp-late', ...writeMlpVariant(DEMO_MLP, 'late') });
   const absent = mlpModel({ name: 'demo-mlp-absent', ...writeMlpVariant(DEMO_MLP, 'absent') });
   // The demo MLP declared with 32 inputs where its configuration has 64: the chain accepts 32-f32
@@ -113,7 +115,7 @@ function assertSignedByKeys(watcher) {
 /** The settled output bytes, read from storage (polkadot.js 16 mis-decodes the runtime API's
  * `Option<Vec<u8>>`), checked against the TaskSettled event's. */
 async function settledOutput(watcher, settled) {
-  const stored = bareBytes((await api.query.inference.taskResults(Number(watcher.taskId))).unwrap());
+  const stored = bareBytes((await api.query.inference.taskResults(Number(watcher.taskId))).unwrap().output);
   assert.equal(u8aToHex(stored), u8aToHex(bareBytes(settled.data.output)), 'storage and event carry the same output');
   return stored;
 }
@@ -373,45 +375,99 @@ test('a validator reporting a perturbed output is slashed 5 % of its pool; the t
   }
 });
 
+test('a validator whose node lacks the model\'s files declines, and a replacement settles the task; nobody is slashed', { timeout: 240_000 }, async () => {
+  const { model, id } = models['demo-mlp-late'];
+  const charlie = dev('Charlie').address;
+  assert.ok(!existsSync(join(network.modelDir('Charlie'), model.hashes.weights.slice(2))), 'Charlie has no files');
+  // Redundancy 3 of 4: Charlie is drawn for most tasks, and one validator is left to replace him.
+  // Six tasks, so that he is drawn for at least one (each leaves out one validator, by stake).
+  const inputs = Array.from({ length: 6 }, (_, i) => f32Hex(digitSample(60 + i).pixels));
+  const expected = inputs.map((input) => runModelLocally(network.modelDir('Alice'), model, input));
+  let nonce = (await api.rpc.system.accountNextIndex(dev('Ferdie').address)).toNumber();
+  const requests = await Promise.all(inputs.map((input) =>
+    requestInference(api, dev('Ferdie'), id, input, { redundancy: 3, nonce: nonce++ })));
+  const watchers = requests.map((request) => watch(request));
+  try {
+    const ends = await Promise.all(watchers.map((w) => w.ended({ timeoutMs: 150_000 })));
+    let declinedTasks = 0;
+    for (const [i, watcher] of watchers.entries()) {
+      const end = ends[i];
+      assert.equal(end.name, 'TaskSettled', `task ${watcher.taskId} ended with ${end.name}: ${watcher.trail()}`);
+      assert.equal(u8aToHex(await settledOutput(watcher, end)), u8aToHex(expected[i].bytes));
+      assert.equal(watcher.all('ExecutorSlashed').length + watcher.all('OffenceCovered').length, 0,
+        `charged: ${watcher.trail()}`);
+      const drawn = assignedOf(watcher);
+      if (!drawn.includes('Charlie')) {
+        assert.equal(watcher.all('TaskDeclined').length, 0, `a decline without Charlie: ${watcher.trail()}`);
+        continue;
+      }
+      declinedTasks += 1;
+      // Charlie's node declined on its own, signed with his inference key, before committing.
+      const declined = watcher.all('TaskDeclined');
+      assert.deepEqual(executorsOf(declined), ['Charlie'], watcher.trail());
+      assert.ok(declined[0].data.reason.isMissingFiles);
+      assert.ok(declined[0].data.replaced.isTrue, `not replaced: ${watcher.trail()}`);
+      assert.deepEqual(watcher.signers.decline.map((s) => s.signer), [inferenceKey('Charlie').address]);
+      // The one validator not drawn replaced him, committed, and was paid with the other two.
+      const spare = VALIDATORS.find((v) => !drawn.includes(v));
+      assert.deepEqual(executorsOf(watcher.all('ExecutorReplaced')), [spare], watcher.trail());
+      assert.ok(watcher.first('ExecutorReplaced').block > declined[0].block);
+      assert.ok(watcher.first('ExecutorReplaced').block < watcher.first('TaskAssigned').data.commitDeadline.toNumber());
+      const executed = [...drawn.filter((v) => v !== 'Charlie'), spare].sort();
+      assert.deepEqual(executorsOf(watcher.all('ResultCommitted')), executed);
+      assert.deepEqual(executorsOf(watcher.all('ExecutorRewarded')), executed);
+      assert.ok(!executorsOf(watcher.all('ResultCommitted')).includes('Charlie'));
+      // Reveals opened when the three committed, before the commit deadline.
+      assert.ok(watcher.first('RevealStarted').block < watcher.first('TaskAssigned').data.commitDeadline.toNumber(),
+        `reveals waited for the commit deadline: ${watcher.trail()}`);
+    }
+    assert.ok(declinedTasks >= 1, 'Charlie was drawn for none of the six tasks');
+    // Declining cost Charlie nothing but the fees he did not earn.
+    assert.equal((await api.query.inference.offenceSpans(charlie)).isNone, true);
+  } finally {
+    for (const w of watchers) w.stop();
+  }
+});
+
 test('a validator killed after its commit and restarted still reveals; nobody is slashed', { timeout: 240_000 }, async () => {
   const { model, id } = models['demo-mlp-late'];
   const bob = dev('Bob').address;
-  const charlie = dev('Charlie').address;
-  assert.ok(!existsSync(join(network.modelDir('Charlie'), model.hashes.weights.slice(2))), 'Charlie starts without the files');
   const input = f32Hex(digitSample(11).pixels);
   const expected = runModelLocally(network.modelDir('Alice'), model, input);
 
+  // Redundancy 4: Charlie (no files) declines and nobody is left to replace him, so reveals open
+  // once the other three have committed, and the replacement draw (a block after his decline)
+  // holds them back at least until then.
   const request = await requestInference(api, dev('Ferdie'), id, input, { redundancy: 4 });
   // The best chain shows Bob's commit soonest; the finalized one keeps the record.
   const best = watch(request, { best: true });
   const watcher = watch(request);
   try {
-    // Charlie cannot run the model, so the commit phase stays open after the others commit.
     const bobCommit = await best.waitFor((e) => e.name === 'ResultCommitted' && e.data.executor.toString() === bob,
       { timeoutMs: 60_000, what: "Bob's commit" });
-    assert.ok(!best.events.some((e) => e.name === 'RevealStarted'
-      || (e.name === 'ResultCommitted' && e.data.executor.toString() === charlie)), `Charlie committed without the files: ${best.trail()}`);
     assert.ok(bobCommit.block < best.first('TaskAssigned').data.commitDeadline.toNumber());
 
-    // Kill Bob at once, restart him on his base path, then let Charlie have the files.
+    // Kill Bob at once, and restart him on his base path.
     await network.restart('Bob', { signal: 'SIGKILL', sync: false });
-    network.importModel('Charlie', Object.values(model.files));
     await network.waitSynced('Bob');
 
     const end = await watcher.ended({ timeoutMs: 120_000 });
     assert.equal(end.name, 'TaskSettled', `the task ended with ${end.name}: ${watcher.trail()}`);
     assert.deepEqual(assignedOf(watcher), [...VALIDATORS].sort());
-    // Charlie's commit (after the import) opened the reveals, before the commit deadline.
-    assert.deepEqual(executorsOf(watcher.all('ResultCommitted')), [...VALIDATORS].sort());
+    assert.deepEqual(executorsOf(watcher.all('TaskDeclined')), ['Charlie']);
+    assert.equal(watcher.all('ExecutorReplaced').length, 0, 'nobody was left to replace Charlie');
+    const committed = ['Alice', 'Bob', 'Dave'];
+    assert.deepEqual(executorsOf(watcher.all('ResultCommitted')), committed);
     const revealStarted = watcher.first('RevealStarted');
     assert.ok(revealStarted.block < watcher.first('TaskAssigned').data.commitDeadline.toNumber(),
       `reveals opened only at the commit deadline: ${watcher.trail()}`);
     // Bob revealed after his restart, with the output and salt his node stored before dying.
-    assert.deepEqual(executorsOf(watcher.all('ResultRevealed')), [...VALIDATORS].sort());
+    assert.deepEqual(executorsOf(watcher.all('ResultRevealed')), committed);
     assert.ok(watcher.all('ResultRevealed').find((e) => e.data.executor.toString() === bob).block >= revealStarted.block);
     assert.equal(watcher.all('ExecutorSlashed').length, 0, `slashed: ${executorsOf(watcher.all('ExecutorSlashed'))}`);
-    assert.deepEqual(executorsOf(watcher.all('ExecutorRewarded')), [...VALIDATORS].sort());
+    assert.deepEqual(executorsOf(watcher.all('ExecutorRewarded')), committed);
     assert.equal(u8aToHex(await settledOutput(watcher, end)), u8aToHex(expected.bytes));
+    assertSignedByKeys(watcher);
   } finally {
     best.stop();
     watcher.stop();
@@ -488,6 +544,9 @@ test('a task of a model nobody holds fails at its commit deadline, slashes nobod
     assert.ok(end.data.reason.isNoCommits);
     assert.equal(end.block, watcher.first('TaskAssigned').data.commitDeadline.toNumber(), 'it failed at the commit deadline');
     assert.equal(watcher.all('ResultCommitted').length, 0);
+    // Every node drawn declined on its own (no files), the replacement too.
+    const declined = watcher.all('TaskDeclined');
+    assert.ok(declined.length >= 3 && declined.every((e) => e.data.reason.isMissingFiles), watcher.trail());
     assert.equal(end.data.refunded.toBigInt(), request.escrow);
     // Nobody committed, so nothing tells an honest executor from a faulty one: nobody is slashed.
     assert.equal(watcher.all('ExecutorSlashed').length + watcher.all('OffenceCovered').length, 0);

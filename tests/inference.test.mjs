@@ -166,6 +166,12 @@ test('a task settles with quorum and the dissenting validator is slashed', async
   const settled = find(events, 'inference', 'TaskSettled');
   assert.equal(settled.data.digest.toHex(), u8aToHex(argmaxDigest(logits(1))));
   assert.equal(bareHex(settled.data.output), f32le(logits(1)));
+  // The attested result is the canonical form under `Argmax` (the class, a u32); the raw output
+  // is that of the quorum member drawn first.
+  assert.equal(bareHex(settled.data.canonical), '0x01000000');
+  const drawOrder = assigned.event.data.executors.map((a) => a.toString());
+  const quorum = [who.Bob.address, who.Charlie.address];
+  assert.equal(settled.data.publisher.toString(), drawOrder.find((a) => quorum.includes(a)));
   assert.equal(settled.data.paid.toBigInt(), 2n * fee);
   assert.equal(settled.data.protocolFee.toBigInt(), escrow - 3n * fee);
   assert.equal(settled.data.refunded.toBigInt(), fee);
@@ -193,7 +199,10 @@ test('a task settles with quorum and the dissenting validator is slashed', async
   // Readable through the runtime API until it expires.
   const ended = (await api.call.inferenceApi.task(taskId)).unwrap();
   assert.ok(ended.status.isSettled);
-  assert.equal(bareHex((await api.query.inference.taskResults(taskId)).unwrap()), f32le(logits(1)));
+  const stored = (await api.query.inference.taskResults(taskId)).unwrap();
+  assert.equal(bareHex(stored.output), f32le(logits(1)));
+  assert.equal(bareHex(stored.canonical), '0x01000000');
+  assert.equal(stored.publisher.toString(), settled.data.publisher.toString());
   assert.equal((await api.call.inferenceApi.pendingTasks(who.Dave.address, 10)).length, 0);
   await waitForHeader(api, { finalized: true, timeoutMs: 60_000 }, (h) => h.number.toNumber() >= assignedAt.number.toNumber() + 2);
 });

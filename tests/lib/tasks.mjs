@@ -173,7 +173,7 @@ const END_EVENTS = ['TaskSettled', 'TaskRejected', 'TaskFailed', 'TaskCancelled'
 /**
  * Follows one task from block `from` on: records its `inference` events (`{ block, name, data,
  * seenAt }`, `seenAt` being when this process saw the block, in ms) and the signers of the
- * `commitResult` / `revealResult` extrinsics naming it. `waitFor` resolves with the first recorded
+ * `commitResult` / `revealResult` / `decline` extrinsics naming it. `waitFor` resolves with the first recorded
  * event matching a predicate, or rejects after a bounded time with the trail seen so far.
  */
 export class TaskWatcher {
@@ -182,7 +182,7 @@ export class TaskWatcher {
     this.taskId = String(taskId);
     this.names = names;
     this.events = [];
-    this.signers = { commitResult: [], revealResult: [] };
+    this.signers = { commitResult: [], revealResult: [], decline: [] };
     this.waiters = [];
     this.error = null;
     this.stopFollowing = followChain(api, { from, best }, (b) => this.onBlock(b), (error) => {

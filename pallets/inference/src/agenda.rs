@@ -64,6 +64,7 @@ impl<T: Config> Pallet<T> {
 			.max(T::WeightInfo::close_commits(r))
 			.max(T::WeightInfo::settle(r))
 			.max(T::WeightInfo::expire())
+			.max(Self::max_replace_weight())
 	}
 
 	/// Reserves the agenda's budget when items may be due (the cursor is at or before `now`
@@ -130,13 +131,15 @@ impl<T: Config> Pallet<T> {
 		let (AgendaItem::Assign(task_id)
 		| AgendaItem::CommitDeadline(task_id)
 		| AgendaItem::RevealDeadline(task_id)
-		| AgendaItem::Expire(task_id)) = item;
+		| AgendaItem::Expire(task_id)
+		| AgendaItem::Replace(task_id)) = item;
 		let Some(task) = Tasks::<T>::get(task_id) else { return read };
 		read.saturating_add(match item {
 			AgendaItem::Assign(_) => Self::assign_weight(&task),
 			AgendaItem::CommitDeadline(_) => T::WeightInfo::close_commits(task.redundancy),
 			AgendaItem::RevealDeadline(_) => T::WeightInfo::settle(task.redundancy),
 			AgendaItem::Expire(_) => T::WeightInfo::expire(),
+			AgendaItem::Replace(_) => Self::replace_weight(&task),
 		})
 	}
 
@@ -147,6 +150,7 @@ impl<T: Config> Pallet<T> {
 			AgendaItem::CommitDeadline(task_id) => Self::on_commit_deadline(task_id),
 			AgendaItem::RevealDeadline(task_id) => Self::on_reveal_deadline(task_id),
 			AgendaItem::Expire(task_id) => Self::on_expire(task_id),
+			AgendaItem::Replace(task_id) => Self::on_replace(task_id),
 		}
 	}
 
@@ -176,6 +180,9 @@ impl<T: Config> Pallet<T> {
 					ExecutorTasks::<T>::remove(&executor.who, task_id);
 				}
 				task.status = TaskStatus::Revealing { reveal_deadline };
+				// A replacement draw still on the agenda (pushed past the deadline by a full
+				// agenda) finds the task revealing and draws nobody.
+				task.replacements_pending = 0;
 				Tasks::<T>::insert(task_id, task);
 				Self::deposit_event(Event::RevealStarted { task_id, reveal_deadline });
 			},

@@ -27,7 +27,7 @@
 //! drawn from a bounded scan of the model's servers (at most `MaxServersPerModel`) with the same
 //! stake weights, so assignment never fails while enough eligible servers exist.
 
-use crate::{pallet::*, types::*, weights::WeightInfo};
+use crate::{pallet::*, types::*, weights::WeightInfo, LOG_TARGET};
 use alloc::vec::Vec;
 use codec::Encode;
 use frame_support::{pallet_prelude::*, traits::Randomness};
@@ -39,6 +39,8 @@ use sp_runtime::{
 
 /// Prefix of the randomness subject of an assignment.
 pub const ASSIGN_SUBJECT: &[u8; 10] = b"opg/assign";
+/// Prefix of the randomness subject of a replacement draw.
+pub const REPLACE_SUBJECT: &[u8; 11] = b"opg/replace";
 
 /// A stream of `u128`s: `blake2_256(seed ‖ counter)`, counter from 0.
 pub struct DrawStream<'a> {
@@ -83,6 +85,75 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn assign_weight(task: &TaskInfoOf<T>) -> Weight {
 		T::WeightInfo::assign(task.redundancy, Self::server_count(task.model_id))
 			.saturating_add(T::DbWeight::get().reads(2))
+	}
+
+	/// Weight of drawing one replacement executor of `task`: the benchmarked draw for its
+	/// model's servers, plus reading the randomness and the server list.
+	pub(crate) fn replace_weight(task: &TaskInfoOf<T>) -> Weight {
+		T::WeightInfo::replace(T::MaxRedundancy::get(), Self::server_count(task.model_id))
+			.saturating_add(T::DbWeight::get().reads(2))
+	}
+
+	/// The worst case of [`Self::replace_weight`].
+	pub(crate) fn max_replace_weight() -> Weight {
+		T::WeightInfo::replace(T::MaxRedundancy::get(), Self::max_servers())
+			.saturating_add(T::DbWeight::get().reads(2))
+	}
+
+	/// Draws one executor of a committing task in place of one that declined (see
+	/// [`Pallet::decline`]), from this block's randomness, among the model's eligible servers
+	/// that are neither executors of the task nor declined it. No replacement when the draw
+	/// comes later than `ReplacementWindow` blocks before the commit deadline, when randomness
+	/// is unavailable or when no such server is left; the task then goes on with the executors
+	/// it has. Returns the weight used.
+	pub(crate) fn on_replace(task_id: TaskId) -> Weight {
+		let read = T::DbWeight::get().reads(1);
+		let Some(task) = Tasks::<T>::get(task_id) else { return read };
+		let TaskStatus::Committing { .. } = task.status else { return read };
+		let weight = Self::replace_weight(&task);
+		let round = u32::try_from(task.declined.len()).unwrap_or(u32::MAX);
+		let (random, _) = T::Randomness::random(&(REPLACE_SUBJECT, task_id, round).encode());
+		Self::replace_with_seed(task_id, task, random.as_ref().map(AsRef::as_ref));
+		weight
+	}
+
+	/// Draws one replacement executor of the committing `task` from `seed` (none without a
+	/// seed or when too late), or opens its reveals when that leaves every executor committed.
+	pub(crate) fn replace_with_seed(task_id: TaskId, mut task: TaskInfoOf<T>, seed: Option<&[u8]>) {
+		let TaskStatus::Committing { commit_deadline } = task.status else { return };
+		let now = frame_system::Pallet::<T>::block_number();
+		task.replacements_pending = task.replacements_pending.saturating_sub(1);
+		let in_time = now.saturating_add(T::ReplacementWindow::get()) <= commit_deadline;
+		let drawn = seed
+			.filter(|_| in_time)
+			.and_then(|seed| {
+				let mut exclude: Vec<T::AccountId> =
+					task.executors.iter().map(|executor| executor.who.clone()).collect();
+				exclude.extend(task.declined.iter().cloned());
+				let servers = T::Models::servers(task.model_id);
+				Self::draw_executors_excluding(&servers, 1, seed, &exclude)
+			})
+			.and_then(|mut drawn| drawn.pop());
+		match drawn {
+			Some(executor)
+				if task
+					.executors
+					.try_push(Executor { who: executor.clone(), commitment: None, revealed: None })
+					.is_ok() =>
+			{
+				ExecutorTasks::<T>::insert(&executor, task_id, ());
+				Self::deposit_event(Event::ExecutorReplaced { task_id, executor, commit_deadline });
+			},
+			_ => {
+				log::info!(
+					target: LOG_TARGET,
+					"task {task_id}: no replacement drawn for a declined executor (too late, no \
+					 randomness, or no eligible server left)"
+				);
+				Self::open_reveals_if_all_in(task_id, &mut task, now);
+			},
+		}
+		Tasks::<T>::insert(task_id, task);
 	}
 
 	/// Draws the executors of a queued task; returns the weight used.
@@ -157,6 +228,16 @@ impl<T: Config> Pallet<T> {
 		count: u32,
 		seed: &[u8],
 	) -> Option<Vec<T::AccountId>> {
+		Self::draw_executors_excluding(servers, count, seed, &[])
+	}
+
+	/// [`Self::draw_executors`] among the servers not in `exclude`.
+	pub fn draw_executors_excluding(
+		servers: &[T::AccountId],
+		count: u32,
+		seed: &[u8],
+		exclude: &[T::AccountId],
+	) -> Option<Vec<T::AccountId>> {
 		let wanted = usize::try_from(count).ok()?;
 		let mut stream = DrawStream::new(seed);
 		let mut chosen: Vec<T::AccountId> = Vec::with_capacity(wanted);
@@ -169,7 +250,10 @@ impl<T: Config> Pallet<T> {
 				}
 				let point = stream.below(total).saturated_into::<BalanceOf<T>>();
 				let Some(who) = T::Staking::eligible_validator_at(point) else { continue };
-				if servers.binary_search(&who).is_ok() && !chosen.contains(&who) {
+				if servers.binary_search(&who).is_ok()
+					&& !chosen.contains(&who)
+					&& !exclude.contains(&who)
+				{
 					chosen.push(who);
 				}
 			}
@@ -179,7 +263,9 @@ impl<T: Config> Pallet<T> {
 			// to find them quickly. Same weights, drawn from the bounded server list.
 			let mut candidates: Vec<(T::AccountId, u128)> = servers
 				.iter()
-				.filter(|who| !chosen.contains(who) && T::Staking::is_eligible(who))
+				.filter(|who| {
+					!chosen.contains(who) && !exclude.contains(who) && T::Staking::is_eligible(who)
+				})
 				.map(|who| (who.clone(), T::Staking::total_stake(who).saturated_into::<u128>()))
 				.filter(|(_, stake)| *stake > 0)
 				.collect();

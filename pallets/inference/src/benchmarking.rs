@@ -328,6 +328,56 @@ mod benchmarks {
 		));
 	}
 
+	/// Worst case: the last executor yet to commit declines while every other one committed,
+	/// and a replacement is scheduled.
+	#[benchmark]
+	fn decline(r: Linear<1, { T::MaxRedundancy::get() }>) {
+		let (model_id, _) = model_with_servers::<T>(r, r + 1, ComparisonRule::Argmax);
+		let task_id = assigned_task::<T>(model_id, r);
+		let drawn = executors::<T>(task_id);
+		let (last, others) = drawn.split_last().expect("r >= 1");
+		for (n, who) in others.iter().enumerate() {
+			commit::<T>(task_id, who, &[1.0, 0.0], n as u32);
+		}
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(last.clone()), task_id, DeclineReason::Overloaded);
+
+		let task = Tasks::<T>::get(task_id).expect("still open");
+		assert_eq!(task.declined.len(), 1);
+		assert_eq!(task.replacements_pending, 1);
+	}
+
+	/// Drawing a replacement among `s` servers when validators that do not serve the model hold
+	/// most of the stake (as `assign`), excluding `r - 1` executors and one that declined.
+	#[benchmark]
+	fn replace(
+		r: Linear<1, { T::MaxRedundancy::get() }>,
+		s: Linear<{ T::MaxRedundancy::get() + 1 }, { max_servers::<T>() }>,
+	) {
+		let (model_id, _) = model_with_servers::<T>(r, s, ComparisonRule::Argmax);
+		for i in 0..8u32 {
+			let whale: T::AccountId = account("whale", i, SEED);
+			T::BenchmarkHelper::make_validator(&whale, 100_000, None);
+		}
+		let task_id = assigned_task::<T>(model_id, r);
+		let drawn = executors::<T>(task_id);
+		Pallet::<T>::decline(
+			RawOrigin::Signed(drawn[0].clone()).into(),
+			task_id,
+			DeclineReason::MissingFiles,
+		)
+		.expect("an executor declines in time");
+		let task = Tasks::<T>::get(task_id).expect("still open");
+
+		#[block]
+		{
+			Pallet::<T>::replace_with_seed(task_id, task, Some(b"benchmark seed".as_slice()));
+		}
+
+		assert_eq!(executors::<T>(task_id).len(), r as usize);
+	}
+
 	/// Pruning a settled task with the longest result.
 	#[benchmark]
 	fn expire() {

@@ -63,6 +63,23 @@ impl<T: Config> Pallet<T> {
 					_ => false,
 				};
 				ensure!(phase_end, "open task without the agenda item ending its phase");
+				ensure!(
+					task.executors.iter().all(|e| !task.declined.contains(&e.who)),
+					"a validator that declined a task is still its executor"
+				);
+				let pending = usize::try_from(task.replacements_pending).unwrap_or(usize::MAX);
+				ensure!(
+					task.executors.len().saturating_add(pending)
+						<= usize::try_from(task.redundancy).unwrap_or(usize::MAX),
+					"more executors (drawn or pending) than the task's redundancy"
+				);
+				if pending > 0 && matches!(task.status, TaskStatus::Committing { .. }) {
+					let replaces = Agenda::<T>::iter_values()
+						.flat_map(|items| items.into_inner())
+						.filter(|item| *item == AgendaItem::Replace(task_id))
+						.count();
+					ensure!(replaces == pending, "pending replacements without their agenda items");
+				}
 				for executor in task.executors.iter() {
 					let needs_action = match task.status {
 						TaskStatus::Committing { .. } => true,

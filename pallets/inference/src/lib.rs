@@ -160,6 +160,20 @@ pub mod pallet {
 	pub type OutputOf<T> = BoundedVec<u8, <T as Config>::MaxOutputLen>;
 	/// A revealed outcome: an output or a rejection.
 	pub type OutcomeOf<T> = TaskOutcome<OutputOf<T>>;
+	/// A settled output's canonical form (see [`SettledResult`]).
+	pub type CanonicalOf<T> = BoundedVec<u8, CanonicalBound<T>>;
+	/// A settled task's published result.
+	pub type SettledResultOf<T> =
+		SettledResult<<T as frame_system::Config>::AccountId, CanonicalOf<T>, OutputOf<T>>;
+
+	/// The longest canonical form of an output: `2 × MaxOutputLen` (a `Quantized` rule maps
+	/// each 4-byte `f32` to an 8-byte integer; the other rules never lengthen an output).
+	pub struct CanonicalBound<T>(core::marker::PhantomData<T>);
+	impl<T: Config> Get<u32> for CanonicalBound<T> {
+		fn get() -> u32 {
+			T::MaxOutputLen::get().saturating_mul(2)
+		}
+	}
 	/// A validator's current offence span.
 	pub type OffenceSpanOf<T> = OffenceSpan<BlockNumberFor<T>>;
 	/// The executors of a task.
@@ -247,6 +261,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type CommitPeriod: Get<BlockNumberFor<Self>>;
 
+		/// Blocks an executor drawn in place of one that declined needs at least before the
+		/// commit deadline: a decline later than that is not replaced. Less than `CommitPeriod`.
+		#[pallet::constant]
+		type ReplacementWindow: Get<BlockNumberFor<Self>>;
+
 		/// Blocks from the opening of reveals to the reveal deadline.
 		#[pallet::constant]
 		type RevealPeriod: Get<BlockNumberFor<Self>>;
@@ -307,12 +326,16 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type TaskInputs<T: Config> = StorageMap<_, Twox64Concat, TaskId, InputOf<T>, OptionQuery>;
 
-	/// Settled outputs, kept as long as their task. Key: see [`Tasks`].
+	/// Settled results (the quorum's canonical output and one member's raw output), kept as long
+	/// as their task. Key: see [`Tasks`].
 	#[pallet::storage]
-	pub type TaskResults<T: Config> = StorageMap<_, Twox64Concat, TaskId, OutputOf<T>, OptionQuery>;
+	pub type TaskResults<T: Config> =
+		StorageMap<_, Twox64Concat, TaskId, SettledResultOf<T>, OptionQuery>;
 
-	/// The first revealed outcome (output or rejection) of each distinct digest of a task in its
-	/// reveal phase; the quorum's becomes the result, the others are dropped at settlement.
+	/// For each distinct digest revealed in a task's reveal phase, the outcome (output or
+	/// rejection) of the revealer of that digest that comes first in the task's draw order, with
+	/// its position there: the quorum's becomes the published result, the others are dropped at
+	/// settlement.
 	///
 	/// Task ids: see [`Tasks`]. `Blake2_128Concat` on digests: executors choose their outputs.
 	#[pallet::storage]
@@ -322,7 +345,7 @@ pub mod pallet {
 		TaskId,
 		Blake2_128Concat,
 		H256,
-		OutcomeOf<T>,
+		(u32, OutcomeOf<T>),
 		OptionQuery,
 	>;
 
@@ -428,11 +451,15 @@ pub mod pallet {
 			executor: T::AccountId,
 			reason: opg_primitives::staking::SlashReason,
 		},
-		/// A quorum agreed: the task's result is `output`, whose canonical digest is `digest`.
+		/// A quorum agreed: the task's attested result is `canonical` (blake2-256: `digest`), the
+		/// canonical form under the model's rule; `output` is the raw output of `publisher`, the
+		/// first quorum member in draw order (see [`SettledResult`]).
 		TaskSettled {
 			task_id: TaskId,
 			digest: H256,
+			canonical: CanonicalOf<T>,
 			output: OutputOf<T>,
+			publisher: T::AccountId,
 			paid: BalanceOf<T>,
 			protocol_fee: BalanceOf<T>,
 			refunded: BalanceOf<T>,
@@ -453,6 +480,21 @@ pub mod pallet {
 		TaskCancelled { task_id: TaskId, paid: BalanceOf<T>, refunded: BalanceOf<T> },
 		/// An ended task's record and result were pruned.
 		TaskExpired { task_id: TaskId },
+		/// `executor` declined `task_id` before committing, for `reason`: it is not paid for the
+		/// task and not charged. `replaced`: a replacement is drawn next block.
+		TaskDeclined {
+			task_id: TaskId,
+			executor: T::AccountId,
+			reason: DeclineReason,
+			replaced: bool,
+		},
+		/// `executor` was drawn in place of an executor that declined; it commits before
+		/// `commit_deadline` (the task's, unchanged).
+		ExecutorReplaced {
+			task_id: TaskId,
+			executor: T::AccountId,
+			commit_deadline: BlockNumberFor<T>,
+		},
 		/// `validator` linked the inference key account `key`, which now commits and reveals for
 		/// it (replacing any previous key).
 		InferenceKeySet { validator: T::AccountId, key: T::AccountId },
@@ -560,6 +602,10 @@ pub mod pallet {
 			assert!(T::MaxOutputLen::get() >= 4, "MaxOutputLen must allow one f32");
 			assert!(!T::CommitPeriod::get().is_zero(), "CommitPeriod must be at least a block");
 			assert!(!T::RevealPeriod::get().is_zero(), "RevealPeriod must be at least a block");
+			assert!(
+				T::ReplacementWindow::get() < T::CommitPeriod::get(),
+				"ReplacementWindow must leave room in the commit period, or no decline is replaced"
+			);
 			assert!(!T::ResultTtl::get().is_zero(), "ResultTtl must be at least a block");
 			assert!(T::MaxAgendaItems::get() >= 1, "MaxAgendaItems must allow an item");
 			assert!(T::MaxSamplingAttempts::get() >= 1, "MaxSamplingAttempts must allow a draw");
@@ -669,6 +715,8 @@ pub mod pallet {
 					created_at: now,
 					status: TaskStatus::Queued { assign_at },
 					executors: BoundedVec::new(),
+					declined: BoundedVec::new(),
+					replacements_pending: 0,
 					expires_at: None,
 				},
 			);
@@ -711,17 +759,7 @@ pub mod pallet {
 
 			slot.commitment = Some(commitment);
 			Self::deposit_event(Event::ResultCommitted { task_id, executor });
-			if task.commits() == task.redundancy {
-				// All in: open reveals now. Should the agenda be full, the commit deadline
-				// opens them instead.
-				if let Ok(reveal_deadline) = Self::schedule(
-					now.saturating_add(T::RevealPeriod::get()),
-					AgendaItem::RevealDeadline(task_id),
-				) {
-					task.status = TaskStatus::Revealing { reveal_deadline };
-					Self::deposit_event(Event::RevealStarted { task_id, reveal_deadline });
-				}
-			}
+			Self::open_reveals_if_all_in(task_id, &mut task, now);
 			let redundancy = task.redundancy;
 			Tasks::<T>::insert(task_id, task);
 			Ok(Some(T::WeightInfo::commit_result(redundancy)).into())
@@ -784,9 +822,13 @@ pub mod pallet {
 			);
 
 			slot.revealed = Some(digest);
-			if !RevealedOutputs::<T>::contains_key(task_id, digest) {
-				RevealedOutputs::<T>::insert(task_id, digest, outcome);
-			}
+			// Keep the outcome of the digest's first revealer in draw order, so that which raw
+			// output is published does not depend on who revealed first.
+			let position = u32::try_from(index).unwrap_or(u32::MAX);
+			RevealedOutputs::<T>::mutate(task_id, digest, |kept| match kept {
+				Some((first, _)) if *first <= position => {},
+				_ => *kept = Some((position, outcome)),
+			});
 			ExecutorTasks::<T>::remove(&executor, task_id);
 			Self::deposit_event(Event::ResultRevealed { task_id, executor, digest });
 			let mut weight = T::WeightInfo::reveal_result(output_len);
@@ -830,6 +872,65 @@ pub mod pallet {
 			Ok(Some(T::WeightInfo::cancel(redundancy)).into())
 		}
 
+		/// Declines `task_id` before committing to it, for `reason`: the executor's node cannot run
+		/// it in time (its model files are missing, or it has more tasks than it can execute).
+		///
+		/// The executor leaves the task, is neither paid nor charged for it, and is never drawn
+		/// for it again. If at least `ReplacementWindow` blocks remain before the commit deadline
+		/// after the next block, a replacement is drawn by stake at the end of the next block
+		/// (from that block's randomness, as assignment is); the commit deadline stays. A task
+		/// that too many executors declined fails at its commit deadline like one with too few
+		/// commits, and nobody who declined is slashed. Off-chain workers decline on their own
+		/// (see [`offchain`]).
+		///
+		/// - Origin: signed by an executor of the task or by the inference key it linked, before
+		///   it commits and before the commit deadline.
+		/// - Errors: [`Error::TaskNotFound`], [`Error::NotCommitPhase`],
+		///   [`Error::CommitDeadlinePassed`], [`Error::NotAssigned`], [`Error::AlreadyCommitted`].
+		/// - Events: [`Event::TaskDeclined`]; then [`Event::ExecutorReplaced`] next block, or
+		///   [`Event::RevealStarted`] when every remaining executor has committed and no
+		///   replacement is due.
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::decline(T::MaxRedundancy::get()))]
+		pub fn decline(
+			origin: OriginFor<T>,
+			task_id: TaskId,
+			reason: DeclineReason,
+		) -> DispatchResultWithPostInfo {
+			let signer = ensure_signed(origin)?;
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			let TaskStatus::Committing { commit_deadline } = task.status else {
+				return Err(Error::<T>::NotCommitPhase.into());
+			};
+			let now = frame_system::Pallet::<T>::block_number();
+			ensure!(now < commit_deadline, Error::<T>::CommitDeadlinePassed);
+			let (index, executor) =
+				Self::acting_executor(&task, signer).ok_or(Error::<T>::NotAssigned)?;
+			let committed = task.executors.get(index).is_some_and(|slot| slot.commitment.is_some());
+			ensure!(!committed, Error::<T>::AlreadyCommitted);
+
+			task.executors.remove(index);
+			ExecutorTasks::<T>::remove(&executor, task_id);
+			// Replace only while a replacement can still execute and commit in time; the draw
+			// waits for the next block's randomness, which nobody knows when declining.
+			// (Should a full agenda push the draw later than that, it finds it too late and draws
+			// nobody.)
+			let draw_at = now.saturating_add(One::one());
+			let in_time = draw_at.saturating_add(T::ReplacementWindow::get()) <= commit_deadline;
+			let recorded = task.declined.try_push(executor.clone()).is_ok();
+			let replaced = in_time
+				&& recorded && Self::schedule(draw_at, AgendaItem::Replace(task_id))
+				.is_ok();
+			if replaced {
+				task.replacements_pending = task.replacements_pending.saturating_add(1);
+			}
+			Self::deposit_event(Event::TaskDeclined { task_id, executor, reason, replaced });
+			Self::open_reveals_if_all_in(task_id, &mut task, now);
+			let redundancy = task.redundancy;
+			Tasks::<T>::insert(task_id, task);
+			Ok(Some(T::WeightInfo::decline(redundancy)).into())
+		}
+
 		/// Links the caller's inference key: the account of an `opgi` key in the caller's
 		/// node keystore (`opg-node key insert --key-type opgi`), which its off-chain worker
 		/// signs commits and reveals with. Replaces the caller's previous key. The key account
@@ -858,6 +959,30 @@ pub mod pallet {
 	}
 
 	impl<T: Config> Pallet<T> {
+		/// Opens the reveal phase of the committing `task` at once when every executor it has
+		/// has committed and no replacement is pending (at least one commit). Should the agenda
+		/// be full, the commit deadline opens it instead.
+		pub(crate) fn open_reveals_if_all_in(
+			task_id: TaskId,
+			task: &mut TaskInfoOf<T>,
+			now: BlockNumberFor<T>,
+		) {
+			let all_in = matches!(task.status, TaskStatus::Committing { .. })
+				&& task.replacements_pending == 0
+				&& !task.executors.is_empty()
+				&& task.executors.iter().all(|executor| executor.commitment.is_some());
+			if !all_in {
+				return;
+			}
+			if let Ok(reveal_deadline) = Self::schedule(
+				now.saturating_add(T::RevealPeriod::get()),
+				AgendaItem::RevealDeadline(task_id),
+			) {
+				task.status = TaskStatus::Revealing { reveal_deadline };
+				Self::deposit_event(Event::RevealStarted { task_id, reveal_deadline });
+			}
+		}
+
 		/// The executor `signer` acts as in `task`, with its index: itself when assigned, else the
 		/// validator whose inference key it is, when that validator is assigned.
 		pub(crate) fn acting_executor(

@@ -63,6 +63,8 @@ pub const MAX_SERVERS: u32 = 8;
 pub const MAX_INPUT: u32 = 64;
 pub const MAX_OUTPUT: u32 = 64;
 pub const COMMIT_PERIOD: BlockNumber = 5;
+/// Blocks a replacement needs before the commit deadline.
+pub const REPLACEMENT_WINDOW: BlockNumber = 2;
 pub const REVEAL_PERIOD: BlockNumber = 4;
 pub const RESULT_TTL: BlockNumber = 10;
 pub const MAX_ASSIGNMENT_DELAY: BlockNumber = 3;
@@ -214,6 +216,7 @@ impl pallet_inference::Config for Test {
 	type MaxOutputLen = ConstU32<MAX_OUTPUT>;
 	type MaxRedundancy = ConstU32<MAX_REDUNDANCY>;
 	type CommitPeriod = ConstU64<COMMIT_PERIOD>;
+	type ReplacementWindow = ConstU64<REPLACEMENT_WINDOW>;
 	type RevealPeriod = ConstU64<REVEAL_PERIOD>;
 	type ResultTtl = ConstU64<RESULT_TTL>;
 	type MaxAssignmentDelay = ConstU64<MAX_ASSIGNMENT_DELAY>;

@@ -31,12 +31,17 @@
 //! after their creation, longer than any task lives), never because one fork's block no longer
 //! lists the task.
 //!
-//! A task the node cannot execute (model files missing from its store, or failing their hash
-//! check) is logged and retried every [`RETRY_FAILED_AFTER`] blocks until its deadline, so that
-//! importing the files late still lets the node commit. Nonces of the key account are allocated
-//! locally ([`NonceState`]) so that one block's worker can submit several transactions.
+//! A task the node cannot execute (model files missing from its store or failing their hash
+//! check, a format it does not run, a time limit hit) is **declined** at once with
+//! [`decline`](Pallet::decline), so that the chain draws a replacement while there is time; the
+//! executor is neither paid nor charged. A node that has more tasks than it can execute declines
+//! the commit-phase tasks it could not reach in a block once their deadline is
+//! [`OVERLOAD_DECLINE_MARGIN`] blocks away or less: the alternative is a no-show. It executes at
+//! most [`MAX_TASKS_PER_BLOCK`] steps per block and starts no execution after
+//! [`EXECUTION_BUDGET_MS`] of a block's worker. Nonces of the key account are allocated locally
+//! ([`NonceState`]) so that one block's worker can submit several transactions.
 
-use crate::{pallet::*, LOG_TARGET};
+use crate::{pallet::*, types::DeclineReason, LOG_TARGET};
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
 use frame_support::traits::Get;
@@ -60,8 +65,12 @@ use sp_runtime::{
 pub const MAX_TASKS_PER_BLOCK: u32 = 64;
 /// Blocks after which a commit or reveal submitted but not yet on-chain is submitted again.
 pub const RESUBMIT_AFTER: u64 = 2;
-/// Blocks between attempts at a task whose execution failed.
-pub const RETRY_FAILED_AFTER: u64 = 2;
+/// Milliseconds of one block's worker after which it starts no further execution (the rest
+/// waits for the next block's worker, or is declined near its deadline).
+pub const EXECUTION_BUDGET_MS: u64 = 4_000;
+/// Blocks before its commit deadline from which a task this node could not reach is declined
+/// as [`DeclineReason::Overloaded`] rather than left to become a no-show.
+pub const OVERLOAD_DECLINE_MARGIN: u64 = 3;
 /// Blocks the locally allocated nonce may run ahead of an on-chain nonce that does not move
 /// before it is reset to the on-chain one (its transactions were dropped).
 pub const NONCE_STALL_BLOCKS: u64 = 8;
@@ -69,9 +78,9 @@ pub const NONCE_STALL_BLOCKS: u64 = 8;
 pub const MAX_TRACKED: usize = 1024;
 
 /// Prefix of every off-chain storage key of this worker.
-/// Versioned: `v2` records hold a `TaskOutcome` (an output or a rejection); a node upgraded from
-/// `v1` starts with fresh records rather than misreading old ones.
-const PREFIX: &[u8] = b"opg/inference/ocw/v2/";
+/// Versioned: `v3` records note declines; a node upgraded from an earlier version starts with
+/// fresh records rather than misreading old ones.
+const PREFIX: &[u8] = b"opg/inference/ocw/v3/";
 
 /// What the worker knows about one task of one validator, in persistent off-chain storage.
 #[derive(Clone, PartialEq, Eq, Encode, Decode, Debug, Default)]
@@ -83,8 +92,10 @@ pub struct TaskRecord {
 	pub commit_at: Option<u64>,
 	/// Block in which a reveal was last claimed (attempted).
 	pub reveal_at: Option<u64>,
-	/// The last execution failure: block, error and attempts so far.
-	pub failed: Option<(u64, InferenceError, u32)>,
+	/// The execution failure that made the node decline: block and error.
+	pub failed: Option<(u64, InferenceError)>,
+	/// Block in which a decline was last claimed (submitted), and why.
+	pub declined_at: Option<(u64, DeclineReason)>,
 }
 
 /// The key account's next nonce as allocated by this node.
@@ -122,6 +133,7 @@ pub fn record_ttl<T: Config>() -> u64 {
 enum Step {
 	Commit,
 	Reveal,
+	Decline,
 }
 
 /// Runs the worker for every linked inference key of this node.
@@ -158,32 +170,55 @@ impl<T: Config> Worker<T> {
 	fn work(&self) {
 		// Every pending task, then the first actionable ones: tasks waiting for the other
 		// commits must not crowd out those this node still has to commit or reveal.
+		let started = sp_io::offchain::timestamp();
 		let pending = Pallet::<T>::pending_tasks(&self.validator, u32::MAX);
 		let mut handled = 0u32;
+		let mut declined = 0u32;
 		for (task_id, action) in pending {
-			if handled >= MAX_TASKS_PER_BLOCK {
-				break;
-			}
+			let over_budget = handled >= MAX_TASKS_PER_BLOCK
+				|| sp_io::offchain::timestamp().diff(&started).millis() >= EXECUTION_BUDGET_MS;
 			let step = match action {
 				PendingAction::Commit { deadline } if self.now.saturating_add(1) < deadline => {
-					Step::Commit
+					if !over_budget {
+						Step::Commit
+					} else if deadline <= self.now.saturating_add(OVERLOAD_DECLINE_MARGIN) {
+						// Out of time here and soon out of time on chain: decline rather than
+						// become a no-show.
+						Step::Decline
+					} else {
+						continue;
+					}
 				},
-				PendingAction::Reveal { deadline } if self.now.saturating_add(1) < deadline => {
+				PendingAction::Reveal { deadline }
+					if self.now.saturating_add(1) < deadline && !over_budget =>
+				{
 					Step::Reveal
 				},
 				// Waiting for the other commits, or too late to land before the deadline.
 				_ => continue,
 			};
+			if step == Step::Decline && declined >= MAX_TASKS_PER_BLOCK {
+				break;
+			}
 			let (Some(task), Some(input)) =
 				(Tasks::<T>::get(task_id), TaskInputs::<T>::get(task_id))
 			else {
 				continue;
 			};
-			handled = handled.saturating_add(1);
 			let fingerprint = fingerprint::<T>(task_id, &task, &input);
 			match step {
-				Step::Commit => self.commit(task_id, fingerprint, &task, input.into_inner()),
-				Step::Reveal => self.reveal(task_id, fingerprint),
+				Step::Commit => {
+					handled = handled.saturating_add(1);
+					self.commit(task_id, fingerprint, &task, input.into_inner());
+				},
+				Step::Reveal => {
+					handled = handled.saturating_add(1);
+					self.reveal(task_id, fingerprint);
+				},
+				Step::Decline => {
+					declined = declined.saturating_add(1);
+					self.decline(task_id, fingerprint, DeclineReason::Overloaded, None);
+				},
 			}
 		}
 		self.clean_up();
@@ -197,6 +232,16 @@ impl<T: Config> Worker<T> {
 		task: &TaskInfoOf<T>,
 		input: Vec<u8>,
 	) {
+		let failed = StorageValueRef::persistent(&self.record_key(task_id, fingerprint))
+			.get::<TaskRecord>()
+			.ok()
+			.flatten()
+			.and_then(|record| record.failed);
+		if let Some((_, error)) = failed {
+			// Its execution failed here before: the decline did not land yet.
+			self.decline(task_id, fingerprint, decline_reason(error), Some(error));
+			return;
+		}
 		let Some(mut record) = self.claim(task_id, fingerprint, Step::Commit) else { return };
 		let (output, salt) = match record.executed.clone() {
 			Some(executed) => executed,
@@ -212,18 +257,19 @@ impl<T: Config> Worker<T> {
 					(output, salt)
 				},
 				Err(error) => {
-					let attempts = record.failed.map_or(0, |(_, _, n)| n).saturating_add(1);
 					log::warn!(
 						target: LOG_TARGET,
-						"task {task_id}: cannot execute model {} for {:?}: {error:?} (attempt \
-						 {attempts}; retried in {RETRY_FAILED_AFTER} blocks until its commit \
-						 deadline)",
+						"task {task_id}: cannot execute model {} for {:?}: {error:?}; declining \
+						 it so that another validator is drawn",
 						task.model_id,
 						self.validator,
 					);
-					record.failed = Some((self.now, error, attempts));
+					// Release the commit claim and note the failure: the decline claims next.
 					record.commit_at = None;
-					self.save(task_id, fingerprint, &record);
+					record.failed = Some((self.now, error));
+					if self.save(task_id, fingerprint, &record) {
+						self.decline(task_id, fingerprint, decline_reason(error), Some(error));
+					}
 					return;
 				},
 			},
@@ -238,6 +284,33 @@ impl<T: Config> Worker<T> {
 				target: LOG_TARGET,
 				"task {task_id}: committed for {:?} (digest {digest:?})",
 				self.validator
+			);
+		}
+	}
+
+	/// Submits a decline of `task_id` for `reason` (once per [`RESUBMIT_AFTER`] blocks, and
+	/// never for a task this node has executed: that one it commits).
+	fn decline(
+		&self,
+		task_id: TaskId,
+		fingerprint: Fingerprint,
+		reason: DeclineReason,
+		error: Option<InferenceError>,
+	) {
+		let Some(_) = self.claim(task_id, fingerprint, Step::Decline) else { return };
+		let _ = StorageValueRef::persistent(&self.record_key(task_id, fingerprint)).mutate(
+			|stored: Result<Option<TaskRecord>, StorageRetrievalError>| {
+				let mut record = stored.ok().flatten().unwrap_or_default();
+				record.declined_at = Some((self.now, reason));
+				Ok::<_, ()>(record)
+			},
+		);
+		if self.submit(Call::decline { task_id, reason }) {
+			log::info!(
+				target: LOG_TARGET,
+				"task {task_id}: declined for {:?} ({reason:?}{})",
+				self.validator,
+				error.map(|e| alloc::format!(": {e:?}")).unwrap_or_default(),
 			);
 		}
 	}
@@ -298,12 +371,21 @@ impl<T: Config> Worker<T> {
 				let recent = |at: Option<u64>, wait: u64| {
 					at.is_some_and(|at| now < at.saturating_add(wait) && now >= at)
 				};
+				let declining = record.declined_at.map(|(at, _)| at);
 				let busy = match step {
+					// A task the node failed to execute is declined, never retried.
 					Step::Commit => {
 						recent(record.commit_at, RESUBMIT_AFTER)
-							|| recent(record.failed.map(|(at, _, _)| at), RETRY_FAILED_AFTER)
+							|| record.failed.is_some()
+							|| recent(declining, RESUBMIT_AFTER)
 					},
 					Step::Reveal => recent(record.reveal_at, RESUBMIT_AFTER),
+					// Not while a worker executes it, and never once it has an outcome.
+					Step::Decline => {
+						recent(record.commit_at, RESUBMIT_AFTER)
+							|| record.executed.is_some()
+							|| recent(declining, RESUBMIT_AFTER)
+					},
 				};
 				if busy {
 					return Err(());
@@ -311,6 +393,7 @@ impl<T: Config> Worker<T> {
 				match step {
 					Step::Commit => record.commit_at = Some(now),
 					Step::Reveal => record.reveal_at = Some(now),
+					Step::Decline => {},
 				}
 				Ok(record)
 			},
@@ -477,6 +560,20 @@ pub fn storage_key(kind: &[u8], key: &impl Encode) -> Vec<u8> {
 	out.extend_from_slice(kind);
 	key.encode_to(&mut out);
 	out
+}
+
+/// What a worker declines a task for, after its execution failed with `error`.
+pub fn decline_reason(error: InferenceError) -> DeclineReason {
+	match error {
+		InferenceError::MissingModel | InferenceError::CorruptModel => DeclineReason::MissingFiles,
+		InferenceError::Unavailable
+		| InferenceError::Unsupported
+		| InferenceError::InvalidModel => DeclineReason::Unsupported,
+		InferenceError::InvalidInput
+		| InferenceError::Timeout
+		| InferenceError::Failed
+		| InferenceError::Rejected(_) => DeclineReason::ExecutionFailed,
+	}
 }
 
 /// A tracked record: task id, fingerprint, block the record was created in.

@@ -19,9 +19,16 @@ impl<T: Config> Pallet<T> {
 		TaskInputs::<T>::get(task_id).map(|input| input.into_inner())
 	}
 
-	/// The settled output of a task, while it is kept.
+	/// The raw output published for a settled task (its publisher's, see [`SettledResult`]),
+	/// while it is kept.
 	pub fn task_result(task_id: TaskId) -> Option<Vec<u8>> {
-		TaskResults::<T>::get(task_id).map(|output| output.into_inner())
+		TaskResults::<T>::get(task_id).map(|result| result.output.into_inner())
+	}
+
+	/// The published result of a settled task (canonical form, raw output, publisher), while it
+	/// is kept.
+	pub fn settled_result(task_id: TaskId) -> Option<SettledResultOf<T>> {
+		TaskResults::<T>::get(task_id)
 	}
 
 	/// The open tasks of `executor` that still need its commit or reveal, oldest first, at most

@@ -16,7 +16,7 @@ use frame_support::traits::{
 	Imbalance, OnUnbalanced,
 };
 use opg_primitives::{
-	inference::{TaskId, TaskOutcome},
+	inference::{decode_output, TaskId, TaskOutcome},
 	staking::{InferenceStaking, SlashReason},
 };
 use sp_core::H256;
@@ -73,19 +73,39 @@ impl<T: Config> Pallet<T> {
 			task.escrow.saturating_sub(paid).saturating_sub(protocol_fee).saturating_sub(returned);
 		let refunded = Self::release(&task.requester, rest).saturating_add(returned);
 
-		let outcome = RevealedOutputs::<T>::take(task_id, digest)
-			.unwrap_or_else(|| TaskOutcome::Output(Default::default()));
+		let (_, outcome) = RevealedOutputs::<T>::take(task_id, digest)
+			.unwrap_or_else(|| (0, TaskOutcome::Output(Default::default())));
 		let _ = RevealedOutputs::<T>::clear_prefix(task_id, T::MaxRedundancy::get(), None);
 		let now = frame_system::Pallet::<T>::block_number();
 		match outcome {
 			TaskOutcome::Output(output) => {
-				TaskResults::<T>::insert(task_id, output.clone());
+				// The reveal checked that the output decodes and canonicalises to `digest`.
+				let canonical: CanonicalOf<T> = decode_output(&output)
+					.map(|values| task.comparison.canonicalise(&values))
+					.and_then(|canonical| canonical.try_into().ok())
+					.unwrap_or_default();
+				// The first quorum member in draw order: the revealer whose output was kept.
+				let publisher = task
+					.executors
+					.iter()
+					.find(|executor| executor.revealed == Some(digest))
+					.map_or_else(|| task.requester.clone(), |executor| executor.who.clone());
+				TaskResults::<T>::insert(
+					task_id,
+					SettledResult {
+						canonical: canonical.clone(),
+						output: output.clone(),
+						publisher: publisher.clone(),
+					},
+				);
 				task.status = TaskStatus::Settled { digest, at: now };
 				Self::end_task(task_id, task);
 				Self::deposit_event(Event::TaskSettled {
 					task_id,
 					digest,
+					canonical,
 					output,
+					publisher,
 					paid,
 					protocol_fee,
 					refunded,

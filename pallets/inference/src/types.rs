@@ -161,8 +161,15 @@ where
 	pub created_at: BlockNumber,
 	/// Phase, or outcome.
 	pub status: TaskStatus<BlockNumber>,
-	/// Assigned executors, in the order they were drawn.
+	/// Assigned executors, in the order they were drawn (a replacement after those drawn
+	/// before it). An executor that declines leaves this list.
 	pub executors: BoundedVec<Executor<AccountId>, MaxExecutors>,
+	/// Executors that declined the task, in order: never drawn for it again. At most
+	/// `MaxExecutors`; a decline beyond that is accepted without a replacement.
+	pub declined: BoundedVec<AccountId, MaxExecutors>,
+	/// Replacement draws scheduled (one per decline) and not yet made. While any is pending the
+	/// commit phase does not close early.
+	pub replacements_pending: u32,
 	/// Block from which the record may be pruned (set when the task ends).
 	pub expires_at: Option<BlockNumber>,
 }
@@ -192,6 +199,58 @@ where
 
 fn count<I: Iterator>(iter: I) -> u32 {
 	u32::try_from(iter.count()).unwrap_or(u32::MAX)
+}
+
+/// The published result of a settled task: what its quorum attests, and one member's raw output.
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
+)]
+#[codec(mel_bound(AccountId: MaxEncodedLen, Canonical: MaxEncodedLen, Output: MaxEncodedLen))]
+pub struct SettledResult<AccountId, Canonical, Output>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	Canonical: Clone + PartialEq + Eq + core::fmt::Debug,
+	Output: Clone + PartialEq + Eq + core::fmt::Debug,
+{
+	/// The attested result: the canonical form of the quorum's outputs under the task's
+	/// comparison rule (`ComparisonRule::canonicalise`), whose blake2-256 is the digest every
+	/// member of the quorum committed to and revealed.
+	pub canonical: Canonical,
+	/// The raw output (little-endian `f32` values) revealed by `publisher`. It canonicalises to
+	/// `canonical`; beyond that (digits below a `Quantized` rule's precision, the scores behind
+	/// an `Argmax`) it is that one member's values, attested by no one else.
+	pub output: Output,
+	/// The quorum member whose raw output is published: the first of the quorum's members in
+	/// the task's draw order (`TaskInfo::executors`), whatever the order of the reveals.
+	pub publisher: AccountId,
+}
+
+/// Why an executor declines a task (see [`Pallet::decline`](crate::Pallet::decline)).
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+)]
+pub enum DeclineReason {
+	/// The model's files are not in the node's store, or fail their hash check.
+	#[codec(index = 0)]
+	MissingFiles,
+	/// The node does not run this model's format or architecture, or its files are invalid.
+	#[codec(index = 1)]
+	Unsupported,
+	/// The node has more tasks than it can execute before their commit deadlines.
+	#[codec(index = 2)]
+	Overloaded,
+	/// The execution hit a limit of the node (time, input size) or failed.
+	#[codec(index = 3)]
+	ExecutionFailed,
 }
 
 /// Scheduled work for `on_initialize`. Items carry only the task id: each checks the task's
@@ -224,6 +283,9 @@ pub enum AgendaItem {
 	/// Prune an ended task's record and result.
 	#[codec(index = 3)]
 	Expire(TaskId),
+	/// Draw one executor in place of one that declined.
+	#[codec(index = 4)]
+	Replace(TaskId),
 }
 
 /// A validator's offence span: from its first slashed fault, `OffenceWindow` blocks in which

@@ -50,6 +50,8 @@ pub trait WeightInfo {
 	fn close_commits(r: u32, ) -> Weight;
 	fn settle(r: u32, ) -> Weight;
 	fn expire() -> Weight;
+	fn decline(r: u32, ) -> Weight;
+	fn replace(r: u32, s: u32, ) -> Weight;
 }
 
 /// Weights for `pallet_inference` measured on the reference machine, with the runtime's `DbWeight`.
@@ -324,6 +326,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
+	/// Not yet measured (added with `decline`; `scripts/benchmark.sh` replaces it): a commit's
+	/// weight, plus the inference key's owner, the agenda and the executor's task entry.
+	fn decline(r: u32, ) -> Weight {
+		Self::commit_result(r).saturating_add(T::DbWeight::get().reads_writes(2_u64, 2_u64))
+	}
+	/// Not yet measured (added with replacement draws; `scripts/benchmark.sh` replaces it): an
+	/// assignment of one executor among `s` servers, plus `r` exclusions and the task's write.
+	fn replace(r: u32, s: u32, ) -> Weight {
+		Self::assign(1, s)
+			.saturating_add(Weight::from_parts(1_000_000, 0).saturating_mul(r.into()))
+			.saturating_add(T::DbWeight::get().reads_writes(1_u64, 2_u64))
+	}
 }
 
 /// The same weights with RocksDB's reference `DbWeight`, for tests and mocks.
@@ -408,5 +422,17 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 5193))
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
+	}
+	/// Not yet measured (added with `decline`; `scripts/benchmark.sh` replaces it): a commit's
+	/// weight, plus the inference key's owner, the agenda and the executor's task entry.
+	fn decline(r: u32, ) -> Weight {
+		Self::commit_result(r).saturating_add(RocksDbWeight::get().reads_writes(2_u64, 2_u64))
+	}
+	/// Not yet measured (added with replacement draws; `scripts/benchmark.sh` replaces it): an
+	/// assignment of one executor among `s` servers, plus `r` exclusions and the task's write.
+	fn replace(r: u32, s: u32, ) -> Weight {
+		Self::assign(1, s)
+			.saturating_add(Weight::from_parts(1_000_000, 0).saturating_mul(r.into()))
+			.saturating_add(RocksDbWeight::get().reads_writes(1_u64, 2_u64))
 	}
 }

@@ -153,6 +153,10 @@ parameter_types! {
 	pub const MismatchSlash: Perbill = Perbill::from_percent(5);
 	pub const NoShowSlash: Perbill = Perbill::from_percent(1);
 	pub const CommitPeriod: BlockNumber = COMMIT_PERIOD;
+	/// A replacement for an executor that declined is drawn only while 4 blocks remain before
+	/// the commit deadline: one for its node to see the draw, one to execute, two for its
+	/// commit to land.
+	pub const ReplacementWindow: BlockNumber = 4;
 	pub const RevealPeriod: BlockNumber = REVEAL_PERIOD;
 	pub const ResultTtl: BlockNumber = RESULT_TTL;
 	/// A quarter of a block's weight for deadlines, assignments and pruning when they are due.
@@ -181,6 +185,7 @@ impl pallet_inference::Config for Runtime {
 	type MaxOutputLen = ConstU32<16_384>;
 	type MaxRedundancy = ConstU32<16>;
 	type CommitPeriod = CommitPeriod;
+	type ReplacementWindow = ReplacementWindow;
 	type RevealPeriod = RevealPeriod;
 	type ResultTtl = ResultTtl;
 	type MaxAssignmentDelay = ConstU32<MAX_ASSIGNMENT_DELAY>;

@@ -7,7 +7,8 @@
 //!   for a runnable input, the model's rejection for an input it refuses) and reveal as soon as
 //!   reveals open;
 //! - V3 and V4 are faulty, each in its own way (no collusion: their wrong answers differ): they
-//!   commit a wrong class, or nothing, and withhold reveals, at random.
+//!   commit a wrong class, or nothing, and withhold reveals, at random;
+//! - any of them sometimes declines a task before committing (a replacement is then drawn).
 //!
 //! Steps: requests with runnable inputs, with inputs the model refuses (settled `Rejected`), with
 //! inputs the chain refuses (not UTF-8); cancellations; delegations and undelegations; chilling
@@ -76,6 +77,16 @@ fn agents_act(rng: &mut Rng, committed: &mut Committed) {
 					if executor.commitment.is_none()
 						&& System::block_number() < commit_deadline =>
 				{
+					if rng.chance(5) {
+						// Its node lacks the files or is overloaded, honest or not: it declines
+						// (and a replacement may be drawn), and is never charged for it.
+						frame_support::assert_ok!(Inference::decline(
+							RuntimeOrigin::signed(who),
+							task_id,
+							crate::DeclineReason::Overloaded
+						));
+						continue;
+					}
 					let outcome = if honest {
 						right_outcome(task_id)
 					} else {
@@ -214,6 +225,8 @@ struct Watch {
 	stakes: BTreeMap<AccountId, Balance>,
 	faults: u32,
 	slashes: u32,
+	declines: u32,
+	replacements: u32,
 }
 
 /// Everything a slash of `validator` cuts: its active pool and its unbonding pool.
@@ -250,6 +263,8 @@ fn check(issuance: Balance, watch: &mut Watch) {
 				));
 				watch.faults += 1;
 			},
+			Event::TaskDeclined { .. } => watch.declines += 1,
+			Event::ExecutorReplaced { .. } => watch.replacements += 1,
 			_ => {},
 		}
 	}
@@ -304,5 +319,7 @@ fn honest_validators_are_never_slashed_and_faulty_ones_at_most_once_per_span() {
 		// The run exercised what it claims to: faults were made, some slashed, some covered.
 		assert!(watch.slashes > 10, "seed {seed}: only {} slashes", watch.slashes);
 		assert!(watch.faults > watch.slashes, "seed {seed}: no fault was covered by a span");
+		assert!(watch.declines > 10, "seed {seed}: only {} declines", watch.declines);
+		assert!(watch.replacements > 0, "seed {seed}: no replacement drawn");
 	}
 }

@@ -3,6 +3,7 @@
 mod agenda;
 mod assignment;
 mod commit_reveal;
+mod decline;
 mod incentives;
 mod offchain;
 mod offences;

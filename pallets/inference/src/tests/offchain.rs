@@ -1,7 +1,7 @@
 //! The executors' off-chain worker against the mock: a fake inference host stands for the node's
 //! engine, a test pool collects what the worker submits, and the test dispatches it.
 
-use crate::{mock::*, offchain, Error, Event, TaskStatus};
+use crate::{mock::*, offchain, DeclineReason, Error, Event, TaskStatus};
 use codec::Decode;
 use frame_support::{assert_noop, assert_ok, traits::Hooks};
 use opg_primitives::{
@@ -22,15 +22,21 @@ fn key_of(validator: AccountId) -> AccountId {
 	KEY_BASE + (validator - V1) + 1
 }
 
-/// What the fake node answers, and the requests it got.
+/// What the fake node answers, and the requests it got; each run takes `run_ms` of the
+/// off-chain worker's clock.
 struct FakeHost {
 	answer: Mutex<Result<Vec<f32>, InferenceError>>,
 	requests: Mutex<Vec<InferenceRequest>>,
+	clock: Arc<parking_lot::RwLock<sp_core::offchain::testing::OffchainState>>,
+	run_ms: Mutex<u64>,
 }
 
 impl InferenceHost for FakeHost {
 	fn run(&self, request: &InferenceRequest) -> Result<Vec<u8>, InferenceError> {
 		self.requests.lock().unwrap().push(request.clone());
+		let run_ms = *self.run_ms.lock().unwrap();
+		let mut clock = self.clock.write();
+		clock.timestamp = clock.timestamp.add(sp_core::offchain::Duration::from_millis(run_ms));
 		self.answer.lock().unwrap().clone().map(|values| encode_output(&values))
 	}
 }
@@ -53,8 +59,12 @@ fn offchain_ext() -> (sp_io::TestExternalities, Node) {
 	let (offchain, offchain_state) = TestOffchainExt::new();
 	offchain_state.write().seed = [9; 32];
 	let (pool, pool_state) = TestTransactionPoolExt::new();
-	let host =
-		Arc::new(FakeHost { answer: Mutex::new(Ok(logits(2))), requests: Mutex::new(Vec::new()) });
+	let host = Arc::new(FakeHost {
+		answer: Mutex::new(Ok(logits(2))),
+		requests: Mutex::new(Vec::new()),
+		clock: offchain_state.clone(),
+		run_ms: Mutex::new(0),
+	});
 	ext.register_extension(OffchainDbExt::new(offchain.clone()));
 	ext.register_extension(OffchainWorkerExt::new(offchain));
 	ext.register_extension(TransactionPoolExt::new(pool));
@@ -106,6 +116,9 @@ fn dispatch(txs: Vec<(AccountId, crate::Call<Test>)>) {
 			},
 			crate::Call::reveal_result { task_id, outcome, salt } => {
 				Inference::reveal_result(RuntimeOrigin::signed(signer), task_id, outcome, salt)
+			},
+			crate::Call::decline { task_id, reason } => {
+				Inference::decline(RuntimeOrigin::signed(signer), task_id, reason)
 			},
 			other => panic!("unexpected call {other:?}"),
 		};
@@ -228,29 +241,92 @@ fn workers_execute_commit_reveal_and_settle_on_their_own() {
 	});
 }
 
+fn declines(txs: &[(AccountId, crate::Call<Test>)]) -> Vec<(AccountId, TaskId, DeclineReason)> {
+	txs.iter()
+		.filter_map(|(who, call)| match call {
+			crate::Call::decline { task_id, reason } => Some((*who, *task_id, *reason)),
+			_ => None,
+		})
+		.collect()
+}
+
 #[test]
-fn a_failed_execution_is_retried_and_can_still_commit() {
+fn a_node_lacking_the_files_declines_once_and_a_replacement_settles() {
 	let (mut ext, node) = offchain_ext();
 	ext.execute_with(|| {
 		let (task_id, drawn) = assigned_task(ALICE);
+		let spare = [V1, V2, V3, V4].into_iter().find(|v| !drawn.contains(v)).unwrap();
+		// This node holds only the first executor's key, and lacks the model's files.
+		UintAuthorityId::set_all_keys([key_of(drawn[0])]);
 		node.host.answer(Err(InferenceError::MissingModel));
 		run_worker();
-		assert!(drain(&node).is_empty(), "nothing to commit without an output");
-		let (id, record) = offchain::task_records::<Test>(&drawn[0]).pop().unwrap();
-		assert_eq!(id, task_id);
-		assert_eq!(record.executed, None);
-		assert!(matches!(record.failed, Some((_, InferenceError::MissingModel, 1))));
-		// Not retried before RETRY_FAILED_AFTER blocks, even once the files are there.
+		let txs = drain(&node);
+		assert_eq!(declines(&txs), vec![(key_of(drawn[0]), task_id, DeclineReason::MissingFiles)]);
+		assert!(commits(&txs).is_empty(), "nothing committed without an output");
+		let (_, record) = offchain::task_records::<Test>(&drawn[0]).pop().unwrap();
+		assert!(matches!(record.failed, Some((_, InferenceError::MissingModel))));
+		assert!(matches!(record.declined_at, Some((_, DeclineReason::MissingFiles))));
+		// Not submitted twice, and not executed again even if the files arrive.
 		node.host.answer(Ok(logits(1)));
-		next_block();
 		run_worker();
 		assert!(drain(&node).is_empty());
-		for _ in 1..offchain::RETRY_FAILED_AFTER {
-			next_block();
-		}
+		assert_eq!(node.host.requests.lock().unwrap().len(), 1);
+
+		// (The mock's commit period is short: the decline lands in the block it was made in.)
+		dispatch(txs);
+		// Drawn at the end of the next block.
+		next_block();
+		next_block();
+		assert_eq!(executors(task_id), vec![drawn[1], drawn[2], spare]);
+		// The replacement's node (and the others') execute as usual.
+		UintAuthorityId::set_all_keys([V1, V2, V3, V4].map(key_of));
 		run_worker();
-		assert_eq!(commits(&drain(&node)).len(), 3);
+		let txs = drain(&node);
+		let mut committed: Vec<AccountId> = commits(&txs).into_iter().map(|(k, _)| k).collect();
+		committed.sort();
+		let mut expected = vec![key_of(drawn[1]), key_of(drawn[2]), key_of(spare)];
+		expected.sort();
+		assert_eq!(committed, expected, "the decliner's key no longer has the task");
+		next_block();
+		dispatch(txs);
+		run_worker();
+		let reveals = drain(&node);
+		next_block();
+		dispatch(reveals);
+		assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Settled { .. }));
+		assert!(!inference_events().iter().any(|e| matches!(e, Event::ExecutorSlashed { .. })));
 		check_invariants();
+	});
+}
+
+#[test]
+fn an_overloaded_node_declines_what_it_cannot_reach_before_the_deadline() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		// Three tasks for all four validators; this node runs V1 only.
+		let tasks: Vec<TaskId> = (0..3).map(|_| request_with(ALICE, Some(4))).collect();
+		next_block();
+		next_block();
+		UintAuthorityId::set_all_keys([key_of(V1)]);
+		let TaskStatus::Committing { commit_deadline } = Inference::task(tasks[0]).unwrap().status
+		else {
+			panic!("assigned")
+		};
+		// Every execution uses up a block's budget.
+		*node.host.run_ms.lock().unwrap() = offchain::EXECUTION_BUDGET_MS;
+		assert!(commit_deadline > System::block_number() + offchain::OVERLOAD_DECLINE_MARGIN);
+		run_worker();
+		let txs = drain(&node);
+		assert_eq!(commits(&txs), vec![(key_of(V1), tasks[0])], "one execution per budget");
+		assert!(declines(&txs).is_empty(), "the others can still wait for the next block");
+
+		run_to_block(commit_deadline - offchain::OVERLOAD_DECLINE_MARGIN);
+		run_worker();
+		let txs = drain(&node);
+		assert_eq!(commits(&txs), vec![(key_of(V1), tasks[1])]);
+		assert_eq!(declines(&txs), vec![(key_of(V1), tasks[2], DeclineReason::Overloaded)]);
+		dispatch(txs);
+		assert!(Inference::task(tasks[2]).unwrap().declined.contains(&V1));
 	});
 }
 

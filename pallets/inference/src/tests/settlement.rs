@@ -45,7 +45,11 @@ fn all_agree_pays_everyone_and_shares_with_delegators() {
 		assert!(inference_events().contains(&Event::TaskSettled {
 			task_id,
 			digest,
+			// Argmax: the attested result is the class index.
+			canonical: 1u32.to_le_bytes().to_vec().try_into().unwrap(),
 			output: encode_output(&logits(1)).try_into().unwrap(),
+			// Everyone agreed: the first drawn publishes.
+			publisher: drawn[0],
 			paid: 4_000,
 			protocol_fee: 400,
 			refunded: 0,
