@@ -49,6 +49,11 @@ impl<T: Config> Pallet<T> {
 				SlotOwner::<T>::get(info.slot).as_ref() == Some(&who),
 				"slot owner does not match the validator"
 			);
+			ensure!(
+				info.status != ValidatorStatus::Active
+					|| info.self_stake.value(&pool.active) >= T::MinValidatorBond::get(),
+				"an active validator's own bond is below the minimum: it should have been chilled"
+			);
 			let expected =
 				if Self::is_eligible_info(&info, &pool) { pool.active.value } else { Zero::zero() };
 			ensure!(info.sampling_weight == expected, "stale sampling weight");

@@ -78,6 +78,7 @@ impl<T: Config> Pallet<T> {
 	/// Chills or activates `who`.
 	pub(crate) fn do_set_status(who: &T::AccountId, status: ValidatorStatus) -> DispatchResult {
 		let mut info = Validators::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
+		let pool = Pools::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
 		let now = frame_system::Pallet::<T>::block_number();
 		match status {
 			ValidatorStatus::Chilled => {
@@ -86,10 +87,13 @@ impl<T: Config> Pallet<T> {
 			ValidatorStatus::Active => {
 				ensure!(info.status == ValidatorStatus::Chilled, Error::<T>::AlreadyActive);
 				ensure!(!info.is_jailed(&now), Error::<T>::StillJailed);
+				ensure!(
+					info.self_stake.value(&pool.active) >= T::MinValidatorBond::get(),
+					Error::<T>::OwnBondBelowMinimum
+				);
 				info.jailed_until = None;
 			},
 		}
-		let pool = Pools::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
 		info.status = status;
 		Self::refresh_sampling_weight(&mut info, &pool);
 		Validators::<T>::insert(who, info);
@@ -122,12 +126,33 @@ impl<T: Config> Pallet<T> {
 			amount,
 			T::MinValidatorBond::get(),
 		)?;
+		let chilled = Self::chill_if_under_bonded(&mut info, &pool);
 		Self::refresh_sampling_weight(&mut info, &pool);
 		Validators::<T>::insert(who, info);
 		Pools::<T>::insert(who, pool);
 		Self::put_chunks(who, chunks);
 		Self::deposit_event(Event::Unbonded { validator: who.clone(), amount, unlock_at });
+		if chilled {
+			Self::deposit_event(Event::Chilled { validator: who.clone() });
+		}
 		Ok(chunk_count)
+	}
+
+	/// Chills `info` when it is active with an own bond (after slashes) below
+	/// `MinValidatorBond`, and says whether it did. Called wherever the own bond can fall: a
+	/// slash, an `unbond` of all of it. The validator then takes no task, and `activate` refuses
+	/// it until `bond_extra` brings its own bond back to the minimum.
+	pub(crate) fn chill_if_under_bonded(
+		info: &mut ValidatorInfoOf<T>,
+		pool: &Pool<BalanceOf<T>>,
+	) -> bool {
+		let under_bonded = info.self_stake.value(&pool.active) < T::MinValidatorBond::get();
+		if info.status == ValidatorStatus::Active && under_bonded {
+			info.status = ValidatorStatus::Chilled;
+			true
+		} else {
+			false
+		}
 	}
 
 	/// Deregisters `who`. Returns the number of chunks scanned (the weight component).

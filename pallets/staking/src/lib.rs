@@ -27,7 +27,9 @@
 //! - **Eligibility and jail.** A validator is eligible for tasks while it is registered, active
 //!   (not chilled), not jailed and its own bond after slashes is at least `MinValidatorBond`. Being
 //!   slashed `MaxFaultsBeforeJail` times within `FaultWindow` blocks jails (and chills) it for
-//!   `JailDuration` blocks; afterwards it calls `activate`.
+//!   `JailDuration` blocks; afterwards it calls `activate`. A slash or an `unbond` that leaves
+//!   its own bond below `MinValidatorBond` chills it too (`Chilled`), and `activate` refuses it
+//!   until `bond_extra` has brought the bond back up: the status says what the validator can do.
 //! - **Sampling.** Eligible validators' total stakes are kept in a Fenwick tree, so other pallets
 //!   draw a validator with probability proportional to its stake in `O(log MaxValidators)`
 //!   ([`opg_primitives::staking::InferenceStaking::eligible_validator_at`]).
@@ -330,7 +332,9 @@ pub mod pallet {
 		/// increase (`CommissionDelay` blocks after it was asked for; until then the old one
 		/// applies).
 		CommissionSet { validator: T::AccountId, commission: Perbill, at: BlockNumberFor<T> },
-		/// A validator stopped taking tasks.
+		/// A validator stopped taking tasks: it called `chill`, or a slash or an `unbond` left its
+		/// own bond below `MinValidatorBond` (it calls `bond_extra`, then `activate`). A jail
+		/// chills too, announced by `Jailed` alone.
 		Chilled { validator: T::AccountId },
 		/// A validator resumed taking tasks.
 		Activated { validator: T::AccountId },
@@ -437,6 +441,9 @@ pub mod pallet {
 		/// The commission would rise by more than `MaxCommissionIncrease` at once: raise it in
 		/// steps, each `CommissionDelay` blocks apart.
 		CommissionIncreaseTooLarge,
+		/// The validator's own bond (after slashes) is below `MinValidatorBond`: `bond_extra` up
+		/// to the minimum, then `activate`.
+		OwnBondBelowMinimum,
 	}
 
 	impl<T> From<ShareError> for Error<T> {
@@ -554,10 +561,13 @@ pub mod pallet {
 			Self::do_set_status(&who, ValidatorStatus::Chilled)
 		}
 
-		/// Makes the caller take tasks again (after `chill`, or after a jail has ended).
+		/// Makes the caller take tasks again (after `chill`, after a jail has ended, or after
+		/// `bond_extra` brought an own bond that had fallen below the minimum back up).
 		///
-		/// Origin: signed, a chilled registered validator that is not jailed. Emits
-		/// `Activated`.
+		/// - Origin: signed, a chilled registered validator.
+		/// - Errors: [`Error::NotValidator`], [`Error::AlreadyActive`], [`Error::StillJailed`],
+		///   [`Error::OwnBondBelowMinimum`].
+		/// - Event: [`Event::Activated`].
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::activate())]
 		pub fn activate(origin: OriginFor<T>) -> DispatchResult {
@@ -567,9 +577,10 @@ pub mod pallet {
 
 		/// Moves up to `amount` of the caller's own bond (after slashes) into an unbonding chunk
 		/// that matures after `UnbondingPeriod` blocks. What stays must be zero or at least
-		/// `MinValidatorBond`.
+		/// `MinValidatorBond`; unbonding all of it chills the validator.
 		///
-		/// Origin: signed, a registered validator. Emits `Unbonded`.
+		/// Origin: signed, a registered validator. Emits `Unbonded`, then `Chilled` when the
+		/// validator was active and nothing stays.
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::unbond(T::MaxUnbondingChunks::get()))]
 		pub fn unbond(

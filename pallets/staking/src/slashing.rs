@@ -52,7 +52,8 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Slashes `fraction` of `validator`'s active and unbonding pools and records the fault,
-	/// jailing the validator on its `MaxFaultsBeforeJail`-th fault within `FaultWindow` blocks.
+	/// jailing the validator on its `MaxFaultsBeforeJail`-th fault within `FaultWindow` blocks,
+	/// and chilling it when its own bond falls below `MinValidatorBond`.
 	/// The validator's own bond is burnt at once; delegations and chunks when next touched.
 	/// Returns the amount cut from the pools; zero for an account that is not a validator.
 	pub(crate) fn do_slash(
@@ -73,6 +74,8 @@ impl<T: Config> Pallet<T> {
 		Self::touch_stake(validator, validator, &mut info.self_stake, &pool);
 
 		let jailed_until = Self::record_fault(&mut info, now);
+		// After the jail, which chills too (and says so with `Jailed`).
+		let chilled = Self::chill_if_under_bonded(&mut info, &pool);
 
 		Self::refresh_sampling_weight(&mut info, &pool);
 		Validators::<T>::insert(validator, info);
@@ -86,6 +89,9 @@ impl<T: Config> Pallet<T> {
 		});
 		if let Some(until) = jailed_until {
 			Self::deposit_event(Event::Jailed { validator: validator.clone(), until });
+		}
+		if chilled {
+			Self::deposit_event(Event::Chilled { validator: validator.clone() });
 		}
 		active.saturating_add(unbonding)
 	}

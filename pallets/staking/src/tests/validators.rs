@@ -220,7 +220,7 @@ fn unbond_everything_leaves_the_validator_ineligible() {
 		register(ALICE, 1_000);
 		// More than bonded is clamped to the whole bond.
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(ALICE), 5_000));
-		System::assert_last_event(
+		System::assert_has_event(
 			Event::Unbonded {
 				validator: ALICE,
 				amount: 1_000,
@@ -232,6 +232,40 @@ fn unbond_everything_leaves_the_validator_ineligible() {
 		assert!(!Staking::is_eligible(&ALICE));
 		assert_eq!(Staking::total_stake(&ALICE), 0);
 		assert_eq!(held(ALICE), 1_000);
+	});
+}
+
+#[test]
+fn unbond_everything_chills_the_validator() {
+	ExtBuilder::default().build_and_execute(|| {
+		register(ALICE, 1_000);
+		assert_ok!(Staking::unbond(RuntimeOrigin::signed(ALICE), 1_000));
+		System::assert_last_event(Event::Chilled { validator: ALICE }.into());
+		assert_eq!(Validators::<Test>::get(ALICE).unwrap().status, ValidatorStatus::Chilled);
+		assert_noop!(
+			Staking::activate(RuntimeOrigin::signed(ALICE)),
+			Error::<Test>::OwnBondBelowMinimum
+		);
+		// Bonding below the minimum is not enough either; bonding up to it is.
+		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(ALICE), MIN_VALIDATOR_BOND - 1));
+		assert_noop!(
+			Staking::activate(RuntimeOrigin::signed(ALICE)),
+			Error::<Test>::OwnBondBelowMinimum
+		);
+		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(ALICE), 1));
+		assert_ok!(Staking::activate(RuntimeOrigin::signed(ALICE)));
+		assert!(Staking::is_eligible(&ALICE));
+		assert_eq!(Staking::total_eligible_stake(), MIN_VALIDATOR_BOND);
+	});
+}
+
+#[test]
+fn a_partial_unbond_does_not_chill() {
+	ExtBuilder::default().build_and_execute(|| {
+		register(ALICE, 1_000);
+		assert_ok!(Staking::unbond(RuntimeOrigin::signed(ALICE), 1_000 - MIN_VALIDATOR_BOND));
+		assert!(!staking_events().contains(&Event::Chilled { validator: ALICE }));
+		assert!(Staking::is_eligible(&ALICE));
 	});
 }
 
