@@ -90,3 +90,25 @@ pub trait InferenceStaking<AccountId> {
 	/// Worst-case weight of one [`Self::eligible_validator_at`] call, for callers to charge.
 	fn sample_weight() -> Weight;
 }
+
+/// Told by the staking side when a validator's record is removed (it deregistered, or a newcomer
+/// with more stake evicted it from a full set), so that other pallets drop what they keep for
+/// validators only (the inference pallet: the validator's inference key).
+///
+/// Wired in the runtime as the staking pallet's `OnValidatorRemoved`; `()` does nothing.
+pub trait OnValidatorRemoved<AccountId> {
+	/// `validator` is no longer registered.
+	fn on_validator_removed(validator: &AccountId);
+
+	/// Worst-case weight of one [`Self::on_validator_removed`] call, charged by the calls that
+	/// remove validators.
+	fn weight() -> Weight;
+}
+
+impl<AccountId> OnValidatorRemoved<AccountId> for () {
+	fn on_validator_removed(_validator: &AccountId) {}
+
+	fn weight() -> Weight {
+		Weight::zero()
+	}
+}

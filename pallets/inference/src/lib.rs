@@ -71,6 +71,7 @@ pub mod assignment;
 mod benchmarking;
 #[cfg(any(test, feature = "try-runtime"))]
 mod invariants;
+pub mod keys;
 pub mod offchain;
 pub mod offences;
 mod reads;
@@ -351,6 +352,7 @@ pub mod pallet {
 	pub type OpenTasks<T: Config> = StorageMap<_, Twox64Concat, ModelId, u32, ValueQuery>;
 
 	/// The inference key account each validator linked: it commits and reveals for the validator.
+	/// Dropped when the validator leaves the staking pallet's set (see [`keys`]).
 	///
 	/// `Blake2_128Concat`: accounts are chosen by users.
 	#[pallet::storage]
@@ -456,6 +458,9 @@ pub mod pallet {
 		/// `validator` linked the inference key account `key`, which now commits and reveals for
 		/// it (replacing any previous key).
 		InferenceKeySet { validator: T::AccountId, key: T::AccountId },
+		/// `validator` left the staking pallet's validator set (it deregistered or was evicted),
+		/// and its inference key account `key` no longer acts for it (see [`keys`]).
+		InferenceKeyCleared { validator: T::AccountId, key: T::AccountId },
 	}
 
 	#[pallet::error]

@@ -159,6 +159,7 @@ impl pallet_inference_staking::Config for Test {
 	type JailDuration = ConstU64<50>;
 	type CommissionDelay = ConstU64<COMMISSION_DELAY>;
 	type MaxCommissionIncrease = MaxCommissionIncrease;
+	type OnValidatorRemoved = Inference;
 	type WeightInfo = ();
 }
 
@@ -597,4 +598,9 @@ pub fn stake_of(who: AccountId, validator: AccountId) -> Balance {
 /// Rewards `who` can claim from `validator` now.
 pub fn rewards_of(who: AccountId, validator: AccountId) -> Balance {
 	Staking::position(who, validator).map_or(0, |position| position.rewards)
+}
+
+/// Links `key` as `validator`'s inference key.
+pub fn link_key(validator: AccountId, key: AccountId) {
+	assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(validator), key));
 }

@@ -11,6 +11,7 @@ use frame_support::{
 	},
 };
 use frame_system::pallet_prelude::BlockNumberFor;
+use opg_primitives::staking::OnValidatorRemoved;
 use sp_runtime::{
 	traits::{Saturating, Zero},
 	Perbill,
@@ -158,7 +159,7 @@ impl<T: Config> Pallet<T> {
 	/// Deregisters `who`. Returns the number of chunks scanned (the weight component).
 	pub(crate) fn do_deregister(who: &T::AccountId) -> Result<u32, DispatchError> {
 		let mut info = Validators::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
-		let mut pool = Pools::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
+		let pool = Pools::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
 		let chunks = Unbonding::<T>::get(who);
 		Self::touch_stake(who, who, &mut info.self_stake, &pool);
 		ensure!(
@@ -167,14 +168,28 @@ impl<T: Config> Pallet<T> {
 		);
 		ensure!(!chunks.iter().any(|c| &c.validator == who), Error::<T>::UnbondingPending);
 
+		Self::remove_validator(who, info, pool)?;
+		Self::deposit_event(Event::ValidatorDeregistered { validator: who.clone() });
+		T::OnValidatorRemoved::on_validator_removed(who);
+		Ok(chunks.len() as u32)
+	}
+
+	/// Removes `who`'s validator record, whose own stake is empty and touched: pays its unclaimed
+	/// commission and rewards, takes its weight out of the sampling tree, frees its slot and
+	/// drops its own stake from the pool's members (delegations and chunks keep the pool). The
+	/// caller announces the removal, then tells `OnValidatorRemoved`.
+	fn remove_validator(
+		who: &T::AccountId,
+		mut info: ValidatorInfoOf<T>,
+		mut pool: Pool<BalanceOf<T>>,
+	) -> DispatchResult {
 		Self::pay_rewards(who, who, info.self_stake.unclaimed)?;
 		Self::set_sampling_weight(&mut info, Zero::zero());
 		Self::free_slot(info.slot);
 		Validators::<T>::remove(who);
 		pool.members = pool.members.saturating_sub(1);
 		Self::put_pool(who, pool);
-		Self::deposit_event(Event::ValidatorDeregistered { validator: who.clone() });
-		Ok(chunks.len() as u32)
+		Ok(())
 	}
 
 	/// Delegates `amount` from `who` to `validator`.

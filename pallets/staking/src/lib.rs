@@ -111,6 +111,7 @@ pub mod pallet {
 		PalletId,
 	};
 	use frame_system::pallet_prelude::*;
+	use opg_primitives::staking::OnValidatorRemoved as _;
 	use sp_runtime::{
 		traits::{Saturating, Zero},
 		Perbill,
@@ -207,6 +208,11 @@ pub mod pallet {
 		/// commission in effect.
 		#[pallet::constant]
 		type MaxCommissionIncrease: Get<Perbill>;
+
+		/// Told when a validator's record is removed (`deregister`, or an eviction from a full
+		/// set), after its sampling slot is freed. The runtime clears the validator's inference
+		/// key with it; its weight is charged on top of the removing call's.
+		type OnValidatorRemoved: opg_primitives::staking::OnValidatorRemoved<Self::AccountId>;
 
 		/// Weights of this pallet's calls and of `reward` / `slash`.
 		type WeightInfo: WeightInfo;
@@ -605,16 +611,22 @@ pub mod pallet {
 		}
 
 		/// Removes the caller's validator record once it has no own bond and no own unbonding
-		/// chunk left, paying out its unclaimed commission and rewards. Its delegators keep their
-		/// positions (no longer rewarded nor slashed) until they undelegate.
+		/// chunk left, paying out its unclaimed commission and rewards, and tells
+		/// `OnValidatorRemoved` (the runtime clears the validator's inference key). Its
+		/// delegators keep their positions (no longer rewarded nor slashed) until they
+		/// undelegate.
 		///
 		/// Origin: signed, a registered validator. Emits `ValidatorDeregistered`.
 		#[pallet::call_index(7)]
-		#[pallet::weight(T::WeightInfo::deregister(T::MaxUnbondingChunks::get()))]
+		#[pallet::weight(
+			T::WeightInfo::deregister(T::MaxUnbondingChunks::get())
+				.saturating_add(T::OnValidatorRemoved::weight())
+		)]
 		pub fn deregister(origin: OriginFor<T>) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let chunks = Self::do_deregister(&who)?;
-			Ok(Some(T::WeightInfo::deregister(chunks)).into())
+			let weight = T::WeightInfo::deregister(chunks);
+			Ok(Some(weight.saturating_add(T::OnValidatorRemoved::weight())).into())
 		}
 
 		/// Delegates `amount` of the caller's free balance to `validator` (held on the caller's

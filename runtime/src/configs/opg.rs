@@ -111,6 +111,8 @@ impl pallet_inference_staking::Config for Runtime {
 	type JailDuration = JailDuration;
 	type CommissionDelay = CommissionDelay;
 	type MaxCommissionIncrease = MaxCommissionIncrease;
+	/// A validator that leaves (or is evicted) loses its inference key link.
+	type OnValidatorRemoved = Inference;
 	type WeightInfo = pallet_inference_staking::weights::SubstrateWeight<Runtime>;
 }
 

@@ -4,6 +4,7 @@ mod agenda;
 mod assignment;
 mod commit_reveal;
 mod incentives;
+mod keys;
 mod offchain;
 mod offences;
 mod property;
