@@ -58,7 +58,9 @@ pub trait InferenceStaking<AccountId> {
 	) -> Result<(), (Self::Credit, DispatchError)>;
 
 	/// Slashes `fraction` of everything at stake on `validator` (own bond, delegations and
-	/// unbonding chunks, pro rata) and returns the amount taken.
+	/// unbonding chunks, pro rata) and returns the amount taken. Also after `validator` left
+	/// the set (deregistered or evicted): what was staked on it stays slashable until withdrawn,
+	/// so that leaving with tasks in progress escapes nothing.
 	fn slash(validator: &AccountId, fraction: Perbill, reason: SlashReason) -> Self::Balance;
 
 	/// Records a fault of `validator` that takes no stake (a fault within an offence span that

@@ -62,6 +62,11 @@ impl<T: Config> Pallet<T> {
 			ensure!(in_tree == info.sampling_weight, "sampling tree disagrees with the weight");
 			total_weight = total_weight.saturating_add(info.sampling_weight);
 			ensure!(
+				(Unbonding::<T>::decode_len(&who).unwrap_or(0) as u32)
+					< T::MaxUnbondingChunks::get(),
+				"a validator's last chunk place should be kept for an eviction"
+			);
+			ensure!(
 				(info.recent_faults.len() as u32) < T::MaxFaultsBeforeJail::get(),
 				"a validator with MaxFaultsBeforeJail faults should have been jailed"
 			);

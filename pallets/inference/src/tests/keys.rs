@@ -37,3 +37,33 @@ fn deregistering_without_a_key_clears_nothing() {
 		assert!(!inference_events().iter().any(|e| matches!(e, Event::InferenceKeyCleared { .. })));
 	});
 }
+
+#[test]
+fn eviction_clears_the_inference_key() {
+	ExtBuilder::default().build_and_execute(|| {
+		use frame_support::traits::{fungible::Mutate, Get};
+		link_key(V3, 52);
+		link_key(V4, 53);
+		// Fill the set; V4, chilled, counts as no stake and is the first to go.
+		let max: u32 = <Test as pallet_inference_staking::Config>::MaxValidators::get();
+		let max = u64::from(max);
+		let fillers = 200..200 + max - 4;
+		for who in fillers.clone() {
+			assert_ok!(Balances::mint_into(&who, 2 * BOND));
+			assert_ok!(Staking::register_validator(RuntimeOrigin::signed(who), BOND, COMMISSION));
+		}
+		assert_ok!(Staking::chill(RuntimeOrigin::signed(V4)));
+		let newcomer = 300;
+		assert_ok!(Balances::mint_into(&newcomer, 2 * BOND));
+		assert_ok!(Staking::register_validator(RuntimeOrigin::signed(newcomer), BOND, COMMISSION));
+
+		System::assert_has_event(
+			pallet_inference_staking::Event::ValidatorEvicted { validator: V4, by: newcomer }
+				.into(),
+		);
+		System::assert_has_event(Event::InferenceKeyCleared { validator: V4, key: 53 }.into());
+		assert_eq!(InferenceKeys::<Test>::get(V4), None);
+		assert_eq!(KeyOwners::<Test>::get(53), None);
+		assert_eq!(KeyOwners::<Test>::get(52), Some(V3));
+	});
+}

@@ -3,6 +3,7 @@
 mod agenda;
 mod assignment;
 mod commit_reveal;
+mod eviction;
 mod incentives;
 mod keys;
 mod offchain;
