@@ -279,7 +279,7 @@ where
 #[cfg(feature = "runtime-benchmarks")]
 pub struct MockBenchmarkHelper;
 #[cfg(feature = "runtime-benchmarks")]
-impl crate::BenchmarkHelper<AccountId, Balance> for MockBenchmarkHelper {
+impl crate::BenchmarkHelper<AccountId, Balance, TestSignature> for MockBenchmarkHelper {
 	fn create_model(
 		owner: &AccountId,
 		redundancy: u32,
@@ -308,6 +308,12 @@ impl crate::BenchmarkHelper<AccountId, Balance> for MockBenchmarkHelper {
 	}
 	fn max_validators() -> u32 {
 		32
+	}
+	fn inference_key(payload: &[u8]) -> (AccountId, TestSignature) {
+		use core::sync::atomic::{AtomicU64, Ordering};
+		static NEXT_KEY: AtomicU64 = AtomicU64::new(1_000);
+		let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+		(key, TestSignature(key, payload.to_vec()))
 	}
 }
 
@@ -600,7 +606,17 @@ pub fn rewards_of(who: AccountId, validator: AccountId) -> Balance {
 	Staking::position(who, validator).map_or(0, |position| position.rewards)
 }
 
-/// Links `key` as `validator`'s inference key.
+/// The proof that `key` holds the key it signs with, for `validator` on this chain: a test
+/// signature of `key` over [`Inference::key_proof_payload`].
+pub fn key_proof(validator: AccountId, key: AccountId) -> TestSignature {
+	TestSignature(key, Inference::key_proof_payload(&validator))
+}
+
+/// Links `key` as `validator`'s inference key, with a valid proof.
 pub fn link_key(validator: AccountId, key: AccountId) {
-	assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(validator), key));
+	assert_ok!(Inference::set_inference_key(
+		RuntimeOrigin::signed(validator),
+		key,
+		key_proof(validator, key)
+	));
 }
