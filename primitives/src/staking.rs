@@ -58,7 +58,9 @@ pub trait InferenceStaking<AccountId> {
 	) -> Result<(), (Self::Credit, DispatchError)>;
 
 	/// Slashes `fraction` of everything at stake on `validator` (own bond, delegations and
-	/// unbonding chunks, pro rata) and returns the amount taken.
+	/// unbonding chunks, pro rata) and returns the amount taken. Also after `validator` left
+	/// the set (deregistered or evicted): what was staked on it stays slashable until withdrawn,
+	/// so that leaving with tasks in progress escapes nothing.
 	fn slash(validator: &AccountId, fraction: Perbill, reason: SlashReason) -> Self::Balance;
 
 	/// Records a fault of `validator` that takes no stake (a fault within an offence span that
@@ -89,4 +91,42 @@ pub trait InferenceStaking<AccountId> {
 
 	/// Worst-case weight of one [`Self::eligible_validator_at`] call, for callers to charge.
 	fn sample_weight() -> Weight;
+}
+
+/// Told by the staking side when a validator's record is removed (it deregistered, or a newcomer
+/// with more stake evicted it from a full set), so that other pallets drop what they keep for
+/// validators only (the inference pallet: the validator's inference key).
+///
+/// Wired in the runtime as the staking pallet's `OnValidatorRemoved`; `()` does nothing.
+pub trait OnValidatorRemoved<AccountId> {
+	/// `validator` is no longer registered.
+	fn on_validator_removed(validator: &AccountId);
+
+	/// Worst-case weight of one [`Self::on_validator_removed`] call, charged by the calls that
+	/// remove validators.
+	fn weight() -> Weight;
+
+	/// Whether `validator` still has work it must finish (the inference pallet: a task it has
+	/// to commit or reveal). Such a validator is not evicted from a full set: it could no
+	/// longer do that work and would be charged for it.
+	fn holds_tasks(validator: &AccountId) -> bool;
+
+	/// Worst-case weight of one [`Self::holds_tasks`] call.
+	fn holds_tasks_weight() -> Weight;
+}
+
+impl<AccountId> OnValidatorRemoved<AccountId> for () {
+	fn on_validator_removed(_validator: &AccountId) {}
+
+	fn weight() -> Weight {
+		Weight::zero()
+	}
+
+	fn holds_tasks(_validator: &AccountId) -> bool {
+		false
+	}
+
+	fn holds_tasks_weight() -> Weight {
+		Weight::zero()
+	}
 }

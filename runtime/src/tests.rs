@@ -107,3 +107,85 @@ fn a_transfer_costs_a_few_milli_opg() {
 		);
 	});
 }
+
+#[test]
+fn an_inference_key_is_linked_with_its_sr25519_proof_of_possession() {
+	use crate::{Inference, InferenceStaking, RuntimeOrigin};
+	use sp_core::{crypto::Pair as _, sr25519};
+	use sp_runtime::MultiSignature;
+	preset_ext(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET).execute_with(|| {
+		System::set_block_number(1);
+		let (alice, bob) =
+			(Sr25519Keyring::Alice.to_account_id(), Sr25519Keyring::Bob.to_account_id());
+		for who in [&alice, &bob] {
+			frame_support::assert_ok!(InferenceStaking::register_validator(
+				RuntimeOrigin::signed(who.clone()),
+				<Runtime as pallet_inference_staking::Config>::MinValidatorBond::get(),
+				sp_runtime::Perbill::from_percent(10),
+			));
+		}
+		// As polkadot.js builds it (tests/lib/setup.mjs): the context, the validator's 32-byte
+		// account id, the genesis hash.
+		let genesis = frame_system::BlockHash::<Runtime>::get(0);
+		let payload = [b"opg/inference-key".as_slice(), alice.as_ref(), genesis.as_ref()].concat();
+		assert_eq!(payload, Inference::key_proof_payload(&alice));
+		let key = sr25519::Pair::from_string("//Alice//inference", None).expect("dev seed");
+		let key_account: crate::AccountId = key.public().into();
+		let proof = MultiSignature::Sr25519(key.sign(&payload));
+
+		// Bob cannot link Alice's key with her proof, nor with a signature of his own key.
+		let bob_key = sr25519::Pair::from_string("//Bob//inference", None).expect("dev seed");
+		for (who, proof) in
+			[(&bob, proof.clone()), (&alice, MultiSignature::Sr25519(bob_key.sign(&payload)))]
+		{
+			assert_eq!(
+				Inference::set_inference_key(
+					RuntimeOrigin::signed(who.clone()),
+					key_account.clone(),
+					proof
+				),
+				Err(pallet_inference::Error::<Runtime>::InvalidKeyProof.into())
+			);
+		}
+		frame_support::assert_ok!(Inference::set_inference_key(
+			RuntimeOrigin::signed(alice.clone()),
+			key_account.clone(),
+			proof
+		));
+		assert_eq!(pallet_inference::KeyOwners::<Runtime>::get(&key_account), Some(alice));
+	});
+}
+
+/// `//Alice//inference`'s signature of Alice's key proof payload on a chain whose genesis hash
+/// is `[69; 32]` (the test externalities'), made by polkadot.js as `tests/lib/setup.mjs` makes
+/// it: `key.sign(u8aConcat(stringToU8a('opg/inference-key'), decodeAddress(alice), genesis))`.
+const POLKADOT_JS_PROOF: [u8; 64] = [
+	0x3a, 0xb1, 0x81, 0x6f, 0x57, 0x8b, 0xcb, 0xff, 0xbb, 0xb5, 0x03, 0xab, 0x0f, 0x6f, 0x8d, 0x44,
+	0x3b, 0xa8, 0xc0, 0xc5, 0xa7, 0x54, 0x45, 0x46, 0x7e, 0x1f, 0x38, 0x1a, 0xff, 0x12, 0x3a, 0x66,
+	0x0a, 0x9e, 0xe5, 0x41, 0x07, 0x40, 0x93, 0x68, 0xbe, 0x7b, 0x24, 0x36, 0xcf, 0x7c, 0x45, 0x1b,
+	0xaf, 0xcc, 0xcf, 0x64, 0xce, 0x29, 0xa6, 0x13, 0x8d, 0xfd, 0xc9, 0x6e, 0x86, 0x82, 0x5d, 0x8d,
+];
+
+#[test]
+fn a_proof_made_by_polkadot_js_links_the_key() {
+	use crate::{Inference, InferenceStaking, RuntimeOrigin};
+	use sp_core::{crypto::Pair as _, sr25519};
+	use sp_runtime::MultiSignature;
+	preset_ext(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET).execute_with(|| {
+		System::set_block_number(1);
+		assert_eq!(frame_system::BlockHash::<Runtime>::get(0), sp_core::H256::repeat_byte(69));
+		let alice = Sr25519Keyring::Alice.to_account_id();
+		frame_support::assert_ok!(InferenceStaking::register_validator(
+			RuntimeOrigin::signed(alice.clone()),
+			<Runtime as pallet_inference_staking::Config>::MinValidatorBond::get(),
+			sp_runtime::Perbill::from_percent(10),
+		));
+		let key = sr25519::Pair::from_string("//Alice//inference", None).expect("dev seed");
+		let proof = MultiSignature::Sr25519(sr25519::Signature::from_raw(POLKADOT_JS_PROOF));
+		frame_support::assert_ok!(Inference::set_inference_key(
+			RuntimeOrigin::signed(alice),
+			key.public().into(),
+			proof
+		));
+	});
+}

@@ -12,7 +12,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
-import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
+import { stringToU8a, u8aConcat } from '@polkadot/util';
+import { blake2AsHex, cryptoWaitReady, decodeAddress } from '@polkadot/util-crypto';
 import { sendAndFinalize } from './node.mjs';
 import { OPG, dev } from './chain.mjs';
 
@@ -28,6 +29,15 @@ export function inferenceKeyUri(name) {
  * type `opgi`. */
 export function inferenceKey(name) {
   return new Keyring({ type: 'sr25519', ss58Format: 42 }).addFromUri(inferenceKeyUri(name));
+}
+
+/** The proof that `validator` (an address) holds `key` (a keyring pair), as
+ * `inference.setInferenceKey` takes it: the key's signature of
+ * `"opg/inference-key" ‖ the validator's account id ‖ the genesis hash` (the inference pallet's
+ * `key_proof_payload`), as the sr25519 variant of `MultiSignature`. */
+export function inferenceKeyProof(api, validator, key) {
+  const payload = u8aConcat(stringToU8a('opg/inference-key'), decodeAddress(validator), api.genesisHash);
+  return { Sr25519: key.sign(payload) };
 }
 
 /** Connects to the node at `url`, retrying until it answers (at most `timeoutMs`). */
@@ -183,8 +193,8 @@ async function submitAll(api, items, log) {
  *    with a bond of `bond` and `commission` (Perbill parts); each inference key account funded to
  *    `keyFunding` (it pays for the commits and reveals);
  * 2. every validator serving every model (or `model.servers`, a list of names); every validator's
- *    inference key linked with `inference.setInferenceKey`; `delegations` (`[delegator, validator,
- *    amount]`) made.
+ *    inference key linked with `inference.setInferenceKey` (with the key's proof of possession,
+ *    `inferenceKeyProof`); `delegations` (`[delegator, validator, amount]`) made.
  *
  * The bond is ten times the minimum by default: a validator whose own bond falls below the
  * minimum after a slash is no longer drawn, and the tests slash on purpose.
@@ -259,7 +269,8 @@ export async function setupChain(api, {
     for (const v of validators) {
       const linked = await api.query.inference.inferenceKeys(dev(v).address);
       if (linked.isNone || linked.unwrap().toString() !== keys[v]) {
-        phase2.push({ signer: dev(v), tx: api.tx.inference.setInferenceKey(keys[v]), what: `${v}: inference.setInferenceKey(${keys[v]})` });
+        const proof = inferenceKeyProof(api, dev(v).address, inferenceKey(v));
+        phase2.push({ signer: dev(v), tx: api.tx.inference.setInferenceKey(keys[v], proof), what: `${v}: inference.setInferenceKey(${keys[v]})` });
       }
     }
   } else {

@@ -178,18 +178,24 @@ mod benchmarks {
 		));
 	}
 
-	/// Replacing a validator's inference key (the worst case: an old key's link is removed).
+	/// Replacing a validator's inference key (the worst case: the proof is checked and an old
+	/// key's link is removed).
 	#[benchmark]
 	fn set_inference_key() {
 		let validator: T::AccountId = account("validator", 0, SEED);
 		T::BenchmarkHelper::make_validator(&validator, 1, None);
-		let old: T::AccountId = account("old-key", 0, SEED);
-		let new: T::AccountId = account("new-key", 0, SEED);
-		Pallet::<T>::set_inference_key(RawOrigin::Signed(validator.clone()).into(), old.clone())
-			.expect("a validator links a key");
+		let payload = Pallet::<T>::key_proof_payload(&validator);
+		let (old, old_proof) = T::BenchmarkHelper::inference_key(&payload);
+		let (new, proof) = T::BenchmarkHelper::inference_key(&payload);
+		Pallet::<T>::set_inference_key(
+			RawOrigin::Signed(validator.clone()).into(),
+			old.clone(),
+			old_proof,
+		)
+		.expect("a validator links a key");
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(validator.clone()), new.clone());
+		_(RawOrigin::Signed(validator.clone()), new.clone(), proof);
 
 		assert_eq!(InferenceKeys::<T>::get(&validator), Some(new.clone()));
 		assert_eq!(KeyOwners::<T>::get(&new), Some(validator));

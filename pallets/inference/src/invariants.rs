@@ -5,6 +5,7 @@ use crate::{pallet::*, types::*};
 use alloc::collections::{btree_map::BTreeMap, btree_set::BTreeSet};
 use frame_support::{ensure, traits::fungible::InspectHold};
 use frame_system::pallet_prelude::BlockNumberFor;
+use opg_primitives::staking::InferenceStaking;
 use sp_runtime::{traits::Saturating, TryRuntimeError};
 
 impl<T: Config> Pallet<T> {
@@ -15,7 +16,9 @@ impl<T: Config> Pallet<T> {
 	/// - executors are distinct, and `ExecutorTasks` lists exactly the (executor, open task)
 	///   pairs still waiting for that executor's commit or reveal;
 	/// - every open task has the agenda item that ends its current phase at a block not before
-	///   the cursor, and every ended task its expiry (no task stays open past its deadlines).
+	///   the cursor, and every ended task its expiry (no task stays open past its deadlines);
+	/// - inference keys belong to registered validators, and `KeyOwners` is the reverse of
+	///   `InferenceKeys`.
 	pub fn do_try_state() -> Result<(), TryRuntimeError> {
 		let mut escrow: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
 		let mut open: BTreeMap<u32, u32> = BTreeMap::new();
@@ -121,6 +124,19 @@ impl<T: Config> Pallet<T> {
 		);
 		let indexed: BTreeSet<_> = ExecutorTasks::<T>::iter_keys().collect();
 		ensure!(indexed == waiting, "ExecutorTasks differs from the executors still to act");
+
+		for (validator, key) in InferenceKeys::<T>::iter() {
+			ensure!(T::Staking::is_validator(&validator), "inference key of a former validator");
+			ensure!(
+				KeyOwners::<T>::get(&key).as_ref() == Some(&validator),
+				"KeyOwners is not the reverse of InferenceKeys"
+			);
+		}
+		ensure!(
+			KeyOwners::<T>::iter()
+				.all(|(key, validator)| InferenceKeys::<T>::get(&validator) == Some(key)),
+			"KeyOwners is not the reverse of InferenceKeys"
+		);
 		Ok(())
 	}
 }

@@ -38,8 +38,9 @@
 //! Validators do not sign their commits and reveals by hand: their nodes' off-chain workers do
 //! (see [`offchain`]). A validator links an inference key (key type
 //! [`opgi`](opg_primitives::execution::KEY_TYPE), kept in its node's keystore) with
-//! [`set_inference_key`](Pallet::set_inference_key); that key's account may then commit and
-//! reveal for it. On every block the worker runs the model of each task assigned to the
+//! [`set_inference_key`](Pallet::set_inference_key), proving with the key's signature of
+//! [`Pallet::key_proof_payload`] that it holds the key (see [`keys`]); that key's account may
+//! then commit and reveal for it. On every block the worker runs the model of each task assigned to the
 //! validator through the node's inference host function, keeps the output and salt in the
 //! node's persistent off-chain storage, commits, and reveals once reveals open.
 //!
@@ -71,6 +72,7 @@ pub mod assignment;
 mod benchmarking;
 #[cfg(any(test, feature = "try-runtime"))]
 mod invariants;
+pub mod keys;
 pub mod offchain;
 pub mod offences;
 mod reads;
@@ -92,9 +94,10 @@ pub use opg_primitives::inference::TaskId;
 /// Log target of this pallet.
 pub const LOG_TARGET: &str = "runtime::inference";
 
-/// Sets up what the benchmarks need beyond this pallet: a registered model and validators.
+/// Sets up what the benchmarks need beyond this pallet: a registered model, validators, and
+/// inference keys that sign.
 #[cfg(feature = "runtime-benchmarks")]
-pub trait BenchmarkHelper<AccountId, Balance> {
+pub trait BenchmarkHelper<AccountId, Balance, Signature> {
 	/// Registers an active model owned by `owner` with `redundancy` executors per task, the
 	/// majority quorum, `fee_per_executor` and `comparison`; returns its id.
 	fn create_model(
@@ -114,6 +117,10 @@ pub trait BenchmarkHelper<AccountId, Balance> {
 	fn make_ineligible(who: &AccountId);
 	/// The most validators the staking side can register.
 	fn max_validators() -> u32;
+	/// A new inference key (a different one on every call) and its signature of `payload`, as
+	/// `set_inference_key` checks it: the runtime generates an `opgi` sr25519 key in the
+	/// benchmark's keystore.
+	fn inference_key(payload: &[u8]) -> (AccountId, Signature);
 }
 
 #[frame_support::pallet]
@@ -136,7 +143,7 @@ pub mod pallet {
 	};
 	use sp_core::H256;
 	use sp_runtime::{
-		traits::{CheckedAdd, CheckedMul, One, Saturating, Zero},
+		traits::{CheckedAdd, CheckedMul, IdentifyAccount, One, Saturating, Verify, Zero},
 		Perbill,
 	};
 
@@ -191,6 +198,9 @@ pub mod pallet {
 	pub trait Config:
 		frame_system::Config<RuntimeEvent: From<Event<Self>>>
 		+ frame_system::offchain::CreateSignedTransaction<Call<Self>>
+		+ frame_system::offchain::SigningTypes<
+			Signature: Parameter + Verify<Signer: IdentifyAccount<AccountId = Self::AccountId>>,
+		>
 	{
 		/// The fee token. Escrow is held on the requester with [`HoldReason::Escrow`]; payments
 		/// leave the hold with `BalancedHold::slash` as a credit (to the staking pallet and the
@@ -299,9 +309,13 @@ pub mod pallet {
 		/// Weights of this pallet's calls and agenda items.
 		type WeightInfo: WeightInfo;
 
-		/// Sets up models and validators for the benchmarks.
+		/// Sets up models, validators and inference keys for the benchmarks.
 		#[cfg(feature = "runtime-benchmarks")]
-		type BenchmarkHelper: BenchmarkHelper<Self::AccountId, BalanceOf<Self>>;
+		type BenchmarkHelper: BenchmarkHelper<
+			Self::AccountId,
+			BalanceOf<Self>,
+			<Self as frame_system::offchain::SigningTypes>::Signature,
+		>;
 	}
 
 	/// Why this pallet holds funds.
@@ -374,6 +388,7 @@ pub mod pallet {
 	pub type OpenTasks<T: Config> = StorageMap<_, Twox64Concat, ModelId, u32, ValueQuery>;
 
 	/// The inference key account each validator linked: it commits and reveals for the validator.
+	/// Dropped when the validator leaves the staking pallet's set (see [`keys`]).
 	///
 	/// `Blake2_128Concat`: accounts are chosen by users.
 	#[pallet::storage]
@@ -498,6 +513,9 @@ pub mod pallet {
 		/// `validator` linked the inference key account `key`, which now commits and reveals for
 		/// it (replacing any previous key).
 		InferenceKeySet { validator: T::AccountId, key: T::AccountId },
+		/// `validator` left the staking pallet's validator set (it deregistered or was evicted),
+		/// and its inference key account `key` no longer acts for it (see [`keys`]).
+		InferenceKeyCleared { validator: T::AccountId, key: T::AccountId },
 	}
 
 	#[pallet::error]
@@ -569,6 +587,9 @@ pub mod pallet {
 		NotValidator,
 		/// The key already acts for another validator: generate a key of your own.
 		KeyInUse,
+		/// The proof is not the key's signature of [`Pallet::key_proof_payload`] for the caller
+		/// on this chain: sign that payload with the key being linked.
+		InvalidKeyProof,
 	}
 
 	#[pallet::hooks]
@@ -936,15 +957,29 @@ pub mod pallet {
 		/// signs commits and reveals with. Replaces the caller's previous key. The key account
 		/// pays the fees of those transactions, so fund it.
 		///
+		/// `proof` is the key's signature of [`Pallet::key_proof_payload`]`(caller)`:
+		/// `b"opg/inference-key" ‖ SCALE(caller) ‖ genesis hash`. Without it anyone could link
+		/// another validator's key (or any account) and make it act for them; the caller and
+		/// the genesis hash in the payload keep a proof from being replayed for another
+		/// validator or on another chain.
+		///
 		/// - Origin: signed by a registered validator (`inferenceStaking.registerValidator`).
-		/// - Errors: [`Error::NotValidator`], [`Error::KeyInUse`] (the key acts for another
-		///   validator).
+		/// - Errors: [`Error::NotValidator`], [`Error::InvalidKeyProof`], [`Error::KeyInUse`]
+		///   (the key acts for another validator).
 		/// - Events: [`Event::InferenceKeySet`].
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::set_inference_key())]
-		pub fn set_inference_key(origin: OriginFor<T>, key: T::AccountId) -> DispatchResult {
+		pub fn set_inference_key(
+			origin: OriginFor<T>,
+			key: T::AccountId,
+			proof: <T as frame_system::offchain::SigningTypes>::Signature,
+		) -> DispatchResult {
 			let validator = ensure_signed(origin)?;
 			ensure!(T::Staking::is_validator(&validator), Error::<T>::NotValidator);
+			ensure!(
+				proof.verify(&Self::key_proof_payload(&validator)[..], &key),
+				Error::<T>::InvalidKeyProof
+			);
 			if let Some(owner) = KeyOwners::<T>::get(&key) {
 				ensure!(owner == validator, Error::<T>::KeyInUse);
 			}

@@ -161,6 +161,7 @@ impl pallet_inference_staking::Config for Test {
 	type JailDuration = ConstU64<50>;
 	type CommissionDelay = ConstU64<COMMISSION_DELAY>;
 	type MaxCommissionIncrease = MaxCommissionIncrease;
+	type OnValidatorRemoved = Inference;
 	type WeightInfo = ();
 }
 
@@ -281,7 +282,7 @@ where
 #[cfg(feature = "runtime-benchmarks")]
 pub struct MockBenchmarkHelper;
 #[cfg(feature = "runtime-benchmarks")]
-impl crate::BenchmarkHelper<AccountId, Balance> for MockBenchmarkHelper {
+impl crate::BenchmarkHelper<AccountId, Balance, TestSignature> for MockBenchmarkHelper {
 	fn create_model(
 		owner: &AccountId,
 		redundancy: u32,
@@ -310,6 +311,12 @@ impl crate::BenchmarkHelper<AccountId, Balance> for MockBenchmarkHelper {
 	}
 	fn max_validators() -> u32 {
 		32
+	}
+	fn inference_key(payload: &[u8]) -> (AccountId, TestSignature) {
+		use core::sync::atomic::{AtomicU64, Ordering};
+		static NEXT_KEY: AtomicU64 = AtomicU64::new(1_000);
+		let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+		(key, TestSignature(key, payload.to_vec()))
 	}
 }
 
@@ -600,4 +607,19 @@ pub fn stake_of(who: AccountId, validator: AccountId) -> Balance {
 /// Rewards `who` can claim from `validator` now.
 pub fn rewards_of(who: AccountId, validator: AccountId) -> Balance {
 	Staking::position(who, validator).map_or(0, |position| position.rewards)
+}
+
+/// The proof that `key` holds the key it signs with, for `validator` on this chain: a test
+/// signature of `key` over [`Inference::key_proof_payload`].
+pub fn key_proof(validator: AccountId, key: AccountId) -> TestSignature {
+	TestSignature(key, Inference::key_proof_payload(&validator))
+}
+
+/// Links `key` as `validator`'s inference key, with a valid proof.
+pub fn link_key(validator: AccountId, key: AccountId) {
+	assert_ok!(Inference::set_inference_key(
+		RuntimeOrigin::signed(validator),
+		key,
+		key_proof(validator, key)
+	));
 }

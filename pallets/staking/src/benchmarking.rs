@@ -99,16 +99,42 @@ fn mature<T: Config>() {
 mod benchmarks {
 	use super::*;
 
+	/// `e = 0`: a set with room. `e = 1`, the worst case: a full set, whose every validator the
+	/// call reads to find the least-staked one, and an eviction with the most work: the evicted
+	/// validator is eligible (its weight leaves the sampling tree), has a delegator, rewards to
+	/// pay out, and an own chunk its new one cannot merge with.
 	#[benchmark]
-	fn register_validator() {
+	fn register_validator(e: Linear<0, 1>) {
 		set_block::<T>(1);
+		let mut bond = T::MinValidatorBond::get();
+		let mut evicted = None;
+		if e == 1 {
+			let least = validator::<T>(0);
+			for i in 1..T::MaxValidators::get() {
+				validator::<T>(i);
+			}
+			delegators::<T>(&least, 1);
+			pay_reward::<T>(&least);
+			// Down to twice the minimum, then a slash (a new epoch: the chunks do not merge).
+			let keep = T::MinValidatorBond::get().saturating_mul(2u32.into());
+			let bonded = T::MinValidatorBond::get().saturating_mul(100u32.into());
+			assert!(Staking::<T>::do_unbond(&least, bonded.saturating_sub(keep)).is_ok());
+			small_slash::<T>(&least);
+			assert!(Staking::<T>::eligible(&least));
+			assert_eq!(Staking::<T>::least_staked().map(|(who, _)| who), Some(least.clone()));
+			bond = T::MinValidatorBond::get().saturating_mul(3u32.into());
+			evicted = Some(least);
+		}
 		let caller = funded::<T>("caller", 0);
-		let bond = T::MinValidatorBond::get();
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(caller.clone()), bond, Perbill::from_percent(10));
 
 		assert!(Validators::<T>::contains_key(&caller));
+		if let Some(least) = evicted {
+			assert!(!Validators::<T>::contains_key(&least));
+			assert_eq!(Unbonding::<T>::get(&least).len(), 2);
+		}
 	}
 
 	#[benchmark]
@@ -171,7 +197,8 @@ mod benchmarks {
 	}
 
 	#[benchmark]
-	fn unbond(c: Linear<0, { T::MaxUnbondingChunks::get().saturating_sub(1) }>) {
+	// A validator keeps its last chunk place for an eviction: `c` chunks, then one more.
+	fn unbond(c: Linear<0, { T::MaxUnbondingChunks::get().saturating_sub(2) }>) {
 		set_block::<T>(1);
 		let caller = validator::<T>(0);
 		let unit = T::MinDelegation::get();
@@ -204,7 +231,8 @@ mod benchmarks {
 	}
 
 	#[benchmark]
-	fn deregister(c: Linear<0, { T::MaxUnbondingChunks::get() }>) {
+	// A validator keeps its last chunk place for an eviction.
+	fn deregister(c: Linear<0, { T::MaxUnbondingChunks::get().saturating_sub(1) }>) {
 		set_block::<T>(1);
 		let caller = validator::<T>(0);
 		let other = validator::<T>(1);

@@ -49,6 +49,11 @@ impl<T: Config> Pallet<T> {
 				SlotOwner::<T>::get(info.slot).as_ref() == Some(&who),
 				"slot owner does not match the validator"
 			);
+			ensure!(
+				info.status != ValidatorStatus::Active
+					|| info.self_stake.value(&pool.active) >= T::MinValidatorBond::get(),
+				"an active validator's own bond is below the minimum: it should have been chilled"
+			);
 			let expected =
 				if Self::is_eligible_info(&info, &pool) { pool.active.value } else { Zero::zero() };
 			ensure!(info.sampling_weight == expected, "stale sampling weight");
@@ -56,6 +61,11 @@ impl<T: Config> Pallet<T> {
 				.saturating_sub(Self::tree_prefix(info.slot.saturating_sub(1)));
 			ensure!(in_tree == info.sampling_weight, "sampling tree disagrees with the weight");
 			total_weight = total_weight.saturating_add(info.sampling_weight);
+			ensure!(
+				(Unbonding::<T>::decode_len(&who).unwrap_or(0) as u32)
+					< T::MaxUnbondingChunks::get(),
+				"a validator's last chunk place should be kept for an eviction"
+			);
 			ensure!(
 				(info.recent_faults.len() as u32) < T::MaxFaultsBeforeJail::get(),
 				"a validator with MaxFaultsBeforeJail faults should have been jailed"

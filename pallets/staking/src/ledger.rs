@@ -11,28 +11,46 @@ use frame_support::{
 	},
 };
 use frame_system::pallet_prelude::BlockNumberFor;
+use opg_primitives::staking::OnValidatorRemoved;
 use sp_runtime::{
 	traits::{Saturating, Zero},
 	Perbill,
 };
 
 impl<T: Config> Pallet<T> {
-	/// Registers `who` as a validator with an own bond of `bond`.
+	/// Registers `who` as a validator with an own bond of `bond`. When `MaxValidators` are
+	/// registered, evicts the least-staked one if `bond` is more than its stake (see
+	/// [`Self::least_staked`]); returns the evicted validator.
 	pub(crate) fn do_register(
 		who: &T::AccountId,
 		bond: BalanceOf<T>,
 		commission: Perbill,
-	) -> DispatchResult {
+	) -> Result<Option<T::AccountId>, DispatchError> {
 		ensure!(!Validators::<T>::contains_key(who), Error::<T>::AlreadyValidator);
-		ensure!(Validators::<T>::count() < T::MaxValidators::get(), Error::<T>::TooManyValidators);
 		ensure!(bond >= T::MinValidatorBond::get(), Error::<T>::BondTooLow);
 		Self::ensure_can_bond(who, bond)?;
+		// A validator keeps a chunk place free for the chunk an eviction would give it.
+		let chunks = Unbonding::<T>::decode_len(who).unwrap_or(0);
+		ensure!(
+			u32::try_from(chunks).unwrap_or(u32::MAX) < T::MaxUnbondingChunks::get(),
+			Error::<T>::TooManyUnbondingChunks
+		);
+		let evicted = if Validators::<T>::count() >= T::MaxValidators::get() {
+			let (least, stake) = Self::least_staked().ok_or(Error::<T>::TooManyValidators)?;
+			ensure!(bond > stake, Error::<T>::TooManyValidators);
+			Some(least)
+		} else {
+			None
+		};
 
 		let mut pool = Pools::<T>::get(who).unwrap_or_default();
 		let mut stake = Stake::new(&pool);
 		stake.shares = pool.active.mint(bond).map_err(Error::<T>::from)?;
 		stake.principal = bond;
 		pool.members = pool.members.checked_add(1).ok_or(Error::<T>::Overflow)?;
+		if let Some(least) = &evicted {
+			Self::evict(least, who)?;
+		}
 		let slot = Self::allocate_slot().ok_or(Error::<T>::TooManyValidators)?;
 		T::Currency::hold(&Self::hold_reason(), who, bond)?;
 
@@ -55,7 +73,63 @@ impl<T: Config> Pallet<T> {
 			bond,
 			commission,
 		});
+		Ok(evicted)
+	}
+
+	/// The validator a newcomer evicts from a full set, with the stake it is compared by: the
+	/// least sampling weight, which is the total stake of an eligible validator and zero for
+	/// one that is chilled, jailed or under-bonded (so those go first); among equals, the
+	/// lowest account. A validator that still holds tasks (`OnValidatorRemoved::holds_tasks`)
+	/// is passed over: it could not finish them once evicted, and would be charged for them.
+	/// Reads every validator: `O(MaxValidators)`, charged by `register_validator`.
+	pub(crate) fn least_staked() -> Option<(T::AccountId, BalanceOf<T>)> {
+		let mut all: alloc::vec::Vec<(BalanceOf<T>, T::AccountId)> =
+			Validators::<T>::iter().map(|(who, info)| (info.sampling_weight, who)).collect();
+		all.sort();
+		all.into_iter()
+			.find(|(_, who)| !T::OnValidatorRemoved::holds_tasks(who))
+			.map(|(stake, who)| (who, stake))
+	}
+
+	/// Evicts `victim` to make room for `by`. Its whole own bond (after slashes) moves into an
+	/// unbonding chunk that matures after `UnbondingPeriod` blocks and stays slashable like any
+	/// chunk (see [`Self::do_slash`]); then it leaves as `deregister` leaves: its rewards are
+	/// paid, its slot and sampling weight go, its delegators keep their positions, and
+	/// `OnValidatorRemoved` is told.
+	fn evict(victim: &T::AccountId, by: &T::AccountId) -> DispatchResult {
+		let mut info = Validators::<T>::get(victim).ok_or(Error::<T>::NotValidator)?;
+		let mut pool = Pools::<T>::get(victim).ok_or(Error::<T>::NotValidator)?;
+		let mut chunks = Unbonding::<T>::get(victim);
+		Self::touch_stake(victim, victim, &mut info.self_stake, &pool);
+		let everything = info.self_stake.principal;
+		// The place kept free while `victim` was registered takes the chunk.
+		let (amount, unlock_at) = Self::unbond_stake(
+			victim,
+			&mut info.self_stake,
+			&mut pool,
+			&mut chunks,
+			everything,
+			Zero::zero(),
+			T::MaxUnbondingChunks::get(),
+		)?;
+		Self::put_chunks(victim, chunks);
+		Self::deposit_event(Event::Unbonded { validator: victim.clone(), amount, unlock_at });
+		Self::remove_validator(victim, info, pool)?;
+		Self::deposit_event(Event::ValidatorEvicted { validator: victim.clone(), by: by.clone() });
+		T::OnValidatorRemoved::on_validator_removed(victim);
 		Ok(())
+	}
+
+	/// Most unbonding chunks `who` may hold after one more of its own calls: one fewer than
+	/// `MaxUnbondingChunks` for a validator, whose last place is kept for the chunk an eviction
+	/// would give it (so that no validator can make itself impossible to evict).
+	fn chunk_limit(who: &T::AccountId) -> u32 {
+		let max = T::MaxUnbondingChunks::get();
+		if Validators::<T>::contains_key(who) {
+			max.saturating_sub(1)
+		} else {
+			max
+		}
 	}
 
 	/// Adds `amount` to `who`'s own bond.
@@ -78,6 +152,7 @@ impl<T: Config> Pallet<T> {
 	/// Chills or activates `who`.
 	pub(crate) fn do_set_status(who: &T::AccountId, status: ValidatorStatus) -> DispatchResult {
 		let mut info = Validators::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
+		let pool = Pools::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
 		let now = frame_system::Pallet::<T>::block_number();
 		match status {
 			ValidatorStatus::Chilled => {
@@ -86,10 +161,13 @@ impl<T: Config> Pallet<T> {
 			ValidatorStatus::Active => {
 				ensure!(info.status == ValidatorStatus::Chilled, Error::<T>::AlreadyActive);
 				ensure!(!info.is_jailed(&now), Error::<T>::StillJailed);
+				ensure!(
+					info.self_stake.value(&pool.active) >= T::MinValidatorBond::get(),
+					Error::<T>::OwnBondBelowMinimum
+				);
 				info.jailed_until = None;
 			},
 		}
-		let pool = Pools::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
 		info.status = status;
 		Self::refresh_sampling_weight(&mut info, &pool);
 		Validators::<T>::insert(who, info);
@@ -121,19 +199,41 @@ impl<T: Config> Pallet<T> {
 			&mut chunks,
 			amount,
 			T::MinValidatorBond::get(),
+			Self::chunk_limit(who),
 		)?;
+		let chilled = Self::chill_if_under_bonded(&mut info, &pool);
 		Self::refresh_sampling_weight(&mut info, &pool);
 		Validators::<T>::insert(who, info);
 		Pools::<T>::insert(who, pool);
 		Self::put_chunks(who, chunks);
 		Self::deposit_event(Event::Unbonded { validator: who.clone(), amount, unlock_at });
+		if chilled {
+			Self::deposit_event(Event::Chilled { validator: who.clone() });
+		}
 		Ok(chunk_count)
+	}
+
+	/// Chills `info` when it is active with an own bond (after slashes) below
+	/// `MinValidatorBond`, and says whether it did. Called wherever the own bond can fall: a
+	/// slash, an `unbond` of all of it. The validator then takes no task, and `activate` refuses
+	/// it until `bond_extra` brings its own bond back to the minimum.
+	pub(crate) fn chill_if_under_bonded(
+		info: &mut ValidatorInfoOf<T>,
+		pool: &Pool<BalanceOf<T>>,
+	) -> bool {
+		let under_bonded = info.self_stake.value(&pool.active) < T::MinValidatorBond::get();
+		if info.status == ValidatorStatus::Active && under_bonded {
+			info.status = ValidatorStatus::Chilled;
+			true
+		} else {
+			false
+		}
 	}
 
 	/// Deregisters `who`. Returns the number of chunks scanned (the weight component).
 	pub(crate) fn do_deregister(who: &T::AccountId) -> Result<u32, DispatchError> {
 		let mut info = Validators::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
-		let mut pool = Pools::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
+		let pool = Pools::<T>::get(who).ok_or(Error::<T>::NotValidator)?;
 		let chunks = Unbonding::<T>::get(who);
 		Self::touch_stake(who, who, &mut info.self_stake, &pool);
 		ensure!(
@@ -142,14 +242,28 @@ impl<T: Config> Pallet<T> {
 		);
 		ensure!(!chunks.iter().any(|c| &c.validator == who), Error::<T>::UnbondingPending);
 
+		Self::remove_validator(who, info, pool)?;
+		Self::deposit_event(Event::ValidatorDeregistered { validator: who.clone() });
+		T::OnValidatorRemoved::on_validator_removed(who);
+		Ok(chunks.len() as u32)
+	}
+
+	/// Removes `who`'s validator record, whose own stake is empty and touched: pays its unclaimed
+	/// commission and rewards, takes its weight out of the sampling tree, frees its slot and
+	/// drops its own stake from the pool's members (delegations and chunks keep the pool). The
+	/// caller announces the removal, then tells `OnValidatorRemoved`.
+	fn remove_validator(
+		who: &T::AccountId,
+		mut info: ValidatorInfoOf<T>,
+		mut pool: Pool<BalanceOf<T>>,
+	) -> DispatchResult {
 		Self::pay_rewards(who, who, info.self_stake.unclaimed)?;
 		Self::set_sampling_weight(&mut info, Zero::zero());
 		Self::free_slot(info.slot);
 		Validators::<T>::remove(who);
 		pool.members = pool.members.saturating_sub(1);
 		Self::put_pool(who, pool);
-		Self::deposit_event(Event::ValidatorDeregistered { validator: who.clone() });
-		Ok(chunks.len() as u32)
+		Ok(())
 	}
 
 	/// Delegates `amount` from `who` to `validator`.
@@ -216,6 +330,7 @@ impl<T: Config> Pallet<T> {
 			&mut chunks,
 			amount,
 			T::MinDelegation::get(),
+			Self::chunk_limit(who),
 		)?;
 		if stake.shares.is_zero() && stake.principal.is_zero() {
 			// Position closed: pay what it earned and free the delegation slot.
@@ -318,7 +433,8 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Takes up to `amount` out of a touched position into an unbonding chunk, leaving zero or
-	/// at least `minimum`. Returns the amount taken and, if not zero, when it unlocks.
+	/// at least `minimum`, with at most `limit` chunks afterwards. Returns the amount taken and,
+	/// if not zero, when it unlocks.
 	fn unbond_stake(
 		validator: &T::AccountId,
 		stake: &mut Stake<BalanceOf<T>>,
@@ -326,6 +442,7 @@ impl<T: Config> Pallet<T> {
 		chunks: &mut ChunksOf<T>,
 		amount: BalanceOf<T>,
 		minimum: BalanceOf<T>,
+		limit: u32,
 	) -> Result<(BalanceOf<T>, Option<BlockNumberFor<T>>), DispatchError> {
 		let value = stake.principal;
 		let amount = amount.min(value);
@@ -345,18 +462,19 @@ impl<T: Config> Pallet<T> {
 		if amount.is_zero() {
 			return Ok((amount, None));
 		}
-		let unlock_at = Self::push_chunk(validator, pool, chunks, amount)?;
+		let unlock_at = Self::push_chunk(validator, pool, chunks, amount, limit)?;
 		Ok((amount, Some(unlock_at)))
 	}
 
 	/// Adds `amount` (already held) to the unbonding pool of `validator` as a chunk of `chunks`,
 	/// merged into the last chunk when that one was made in the same block for the same
-	/// validator and has seen the same slashes.
+	/// validator and has seen the same slashes; a new chunk needs fewer than `limit` already.
 	fn push_chunk(
 		validator: &T::AccountId,
 		pool: &mut Pool<BalanceOf<T>>,
 		chunks: &mut ChunksOf<T>,
 		amount: BalanceOf<T>,
+		limit: u32,
 	) -> Result<BlockNumberFor<T>, DispatchError> {
 		let now = frame_system::Pallet::<T>::block_number();
 		let unlock_at = now.saturating_add(T::UnbondingPeriod::get());
@@ -372,6 +490,10 @@ impl<T: Config> Pallet<T> {
 				return Ok(unlock_at);
 			}
 		}
+		ensure!(
+			u32::try_from(chunks.len()).unwrap_or(u32::MAX) < limit,
+			Error::<T>::TooManyUnbondingChunks
+		);
 		chunks
 			.try_push(UnbondingChunk {
 				validator: validator.clone(),

@@ -8,7 +8,9 @@
 //!   ever leaves it except what a slash burns.
 //! - **Unbonding.** `unbond` / `undelegate` move stake into an unbonding chunk that can be
 //!   withdrawn `UnbondingPeriod` blocks later with `withdraw_unbonded`. Chunks stay slashable until
-//!   withdrawn, so unbonding first does not escape a slash.
+//!   withdrawn, so unbonding first does not escape a slash; neither does leaving: the pool of a
+//!   validator that deregistered or was evicted is still slashed for faults of the tasks it took
+//!   before, as long as chunks or positions refer to it.
 //! - **Rewards and slashes in `O(1)`.** Each validator has a [`Pool`]: an *active* share pool
 //!   (own bond + delegations) and an *unbonding* share pool (all chunks drawn from it), plus a
 //!   reward-per-share accumulator.
@@ -27,10 +29,20 @@
 //! - **Eligibility and jail.** A validator is eligible for tasks while it is registered, active
 //!   (not chilled), not jailed and its own bond after slashes is at least `MinValidatorBond`. Being
 //!   slashed `MaxFaultsBeforeJail` times within `FaultWindow` blocks jails (and chills) it for
-//!   `JailDuration` blocks; afterwards it calls `activate`.
+//!   `JailDuration` blocks; afterwards it calls `activate`. A slash or an `unbond` that leaves
+//!   its own bond below `MinValidatorBond` chills it too (`Chilled`), and `activate` refuses it
+//!   until `bond_extra` has brought the bond back up: the status says what the validator can do.
 //! - **Sampling.** Eligible validators' total stakes are kept in a Fenwick tree, so other pallets
 //!   draw a validator with probability proportional to its stake in `O(log MaxValidators)`
 //!   ([`opg_primitives::staking::InferenceStaking::eligible_validator_at`]).
+//! - **No squatting.** A full set (`MaxValidators`) admits a newcomer whose bond is more than
+//!   the least stake in the set, by evicting that validator (`ValidatorEvicted`). Stakes are
+//!   compared as sampling counts them: an ineligible validator (chilled, jailed, under-bonded)
+//!   has none and goes first; ties go to the lowest account. The evicted validator's own bond
+//!   moves into an unbonding chunk that matures `UnbondingPeriod` blocks later and stays
+//!   slashable; its delegators keep their positions as after `deregister`. A validator keeps one
+//!   of its `MaxUnbondingChunks` chunk places free for that chunk, so none can make itself
+//!   impossible to evict.
 //!
 //! ## Calls
 //!
@@ -109,6 +121,7 @@ pub mod pallet {
 		PalletId,
 	};
 	use frame_system::pallet_prelude::*;
+	use opg_primitives::staking::OnValidatorRemoved as _;
 	use sp_runtime::{
 		traits::{Saturating, Zero},
 		Perbill,
@@ -205,6 +218,11 @@ pub mod pallet {
 		/// commission in effect.
 		#[pallet::constant]
 		type MaxCommissionIncrease: Get<Perbill>;
+
+		/// Told when a validator's record is removed (`deregister`, or an eviction from a full
+		/// set), after its sampling slot is freed. The runtime clears the validator's inference
+		/// key with it; its weight is charged on top of the removing call's.
+		type OnValidatorRemoved: opg_primitives::staking::OnValidatorRemoved<Self::AccountId>;
 
 		/// Weights of this pallet's calls and of `reward` / `slash`.
 		type WeightInfo: WeightInfo;
@@ -330,7 +348,9 @@ pub mod pallet {
 		/// increase (`CommissionDelay` blocks after it was asked for; until then the old one
 		/// applies).
 		CommissionSet { validator: T::AccountId, commission: Perbill, at: BlockNumberFor<T> },
-		/// A validator stopped taking tasks.
+		/// A validator stopped taking tasks: it called `chill`, or a slash or an `unbond` left its
+		/// own bond below `MinValidatorBond` (it calls `bond_extra`, then `activate`). A jail
+		/// chills too, announced by `Jailed` alone.
 		Chilled { validator: T::AccountId },
 		/// A validator resumed taking tasks.
 		Activated { validator: T::AccountId },
@@ -343,6 +363,11 @@ pub mod pallet {
 		},
 		/// A validator left; its delegators' positions stay until they undelegate.
 		ValidatorDeregistered { validator: T::AccountId },
+		/// `validator` was evicted from the full set to make room for `by`, whose bond was more
+		/// than `validator`'s stake: its own bond moved into unbonding (the `Unbonded` before
+		/// this event says how much and until when), and its delegators' positions stay until
+		/// they undelegate.
+		ValidatorEvicted { validator: T::AccountId, by: T::AccountId },
 		/// Stake was delegated to a validator.
 		Delegated { delegator: T::AccountId, validator: T::AccountId, amount: BalanceOf<T> },
 		/// Delegated stake moved into unbonding (`amount` may be zero when a position worth
@@ -387,7 +412,10 @@ pub mod pallet {
 		AlreadyValidator,
 		/// The account is not a registered validator: register first, or pick a registered one.
 		NotValidator,
-		/// `MaxValidators` validators are registered: wait until one deregisters.
+		/// `MaxValidators` validators are registered and the bond is not more than the least
+		/// stake among those holding no task (zero for a chilled, jailed or under-bonded one):
+		/// bond more than the least-staked validator's stake, or wait until one leaves or its
+		/// tasks end.
 		TooManyValidators,
 		/// The bond is below `MinValidatorBond`: bond at least that much.
 		BondTooLow,
@@ -400,7 +428,9 @@ pub mod pallet {
 		/// What would stay bonded is below the minimum (`MinValidatorBond` for an own bond,
 		/// `MinDelegation` for a delegation) but not zero: unbond everything or less.
 		BelowMinimum,
-		/// The account has `MaxUnbondingChunks` chunks: withdraw matured ones or wait.
+		/// The account has `MaxUnbondingChunks` chunks, or a validator (or an account
+		/// registering as one) one fewer: the last place is kept for the chunk an eviction would
+		/// give it. Withdraw matured ones or wait.
 		TooManyUnbondingChunks,
 		/// No unbonding chunk has matured: wait until `UnbondingPeriod` has passed.
 		NothingToWithdraw,
@@ -437,6 +467,9 @@ pub mod pallet {
 		/// The commission would rise by more than `MaxCommissionIncrease` at once: raise it in
 		/// steps, each `CommissionDelay` blocks apart.
 		CommissionIncreaseTooLarge,
+		/// The validator's own bond (after slashes) is below `MinValidatorBond`: `bond_extra` up
+		/// to the minimum, then `activate`.
+		OwnBondBelowMinimum,
 	}
 
 	impl<T> From<ShareError> for Error<T> {
@@ -460,7 +493,10 @@ pub mod pallet {
 				T::MaxDelegationsPerDelegator::get() > 0,
 				"delegators must be able to delegate"
 			);
-			assert!(T::MaxUnbondingChunks::get() > 0, "stakers must be able to unbond");
+			assert!(
+				T::MaxUnbondingChunks::get() > 1,
+				"validators must be able to unbond and keep a chunk place for an eviction"
+			);
 			assert!(T::MaxFaultsBeforeJail::get() > 0, "MaxFaultsBeforeJail must be positive");
 			assert!(!T::UnbondingPeriod::get().is_zero(), "UnbondingPeriod must be positive");
 			assert!(!T::FaultWindow::get().is_zero(), "FaultWindow must be positive");
@@ -480,19 +516,33 @@ pub mod pallet {
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
 		/// Registers the caller as a validator, holding `bond` of its balance as its own stake.
+		/// The validator starts active.
 		///
-		/// Origin: signed, the validator. Needs `bond >= MinValidatorBond`, fewer than
-		/// `MaxValidators` validators, and `bond` free beyond the existential deposit. The
-		/// validator starts active. Emits `ValidatorRegistered`.
+		/// When `MaxValidators` are registered, `bond` must be more than the least stake in the
+		/// set, and the validator with that stake is evicted (see the [crate] docs, "No
+		/// squatting"): finding it reads every validator, which the weight charges; a
+		/// registration with room is refunded that part.
+		///
+		/// - Origin: signed, the validator, with `bond` free beyond the existential deposit and
+		///   fewer than `MaxUnbondingChunks` unbonding chunks.
+		/// - Errors: [`Error::AlreadyValidator`], [`Error::BondTooLow`],
+		///   [`Error::InsufficientBalance`], [`Error::TooManyUnbondingChunks`],
+		///   [`Error::TooManyValidators`].
+		/// - Events: on an eviction [`Event::Unbonded`] and [`Event::ValidatorEvicted`] for the
+		///   evicted validator; [`Event::ValidatorRegistered`].
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::register_validator())]
+		#[pallet::weight(Pallet::<T>::eviction_weight())]
 		pub fn register_validator(
 			origin: OriginFor<T>,
 			#[pallet::compact] bond: BalanceOf<T>,
 			commission: Perbill,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			Self::do_register(&who, bond, commission)
+			let weight = match Self::do_register(&who, bond, commission)? {
+				Some(_) => Self::eviction_weight(),
+				None => T::WeightInfo::register_validator(0),
+			};
+			Ok(Some(weight).into())
 		}
 
 		/// Adds `amount` of the caller's free balance to its own bond.
@@ -554,10 +604,13 @@ pub mod pallet {
 			Self::do_set_status(&who, ValidatorStatus::Chilled)
 		}
 
-		/// Makes the caller take tasks again (after `chill`, or after a jail has ended).
+		/// Makes the caller take tasks again (after `chill`, after a jail has ended, or after
+		/// `bond_extra` brought an own bond that had fallen below the minimum back up).
 		///
-		/// Origin: signed, a chilled registered validator that is not jailed. Emits
-		/// `Activated`.
+		/// - Origin: signed, a chilled registered validator.
+		/// - Errors: [`Error::NotValidator`], [`Error::AlreadyActive`], [`Error::StillJailed`],
+		///   [`Error::OwnBondBelowMinimum`].
+		/// - Event: [`Event::Activated`].
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::activate())]
 		pub fn activate(origin: OriginFor<T>) -> DispatchResult {
@@ -567,9 +620,10 @@ pub mod pallet {
 
 		/// Moves up to `amount` of the caller's own bond (after slashes) into an unbonding chunk
 		/// that matures after `UnbondingPeriod` blocks. What stays must be zero or at least
-		/// `MinValidatorBond`.
+		/// `MinValidatorBond`; unbonding all of it chills the validator.
 		///
-		/// Origin: signed, a registered validator. Emits `Unbonded`.
+		/// Origin: signed, a registered validator. Emits `Unbonded`, then `Chilled` when the
+		/// validator was active and nothing stays.
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::unbond(T::MaxUnbondingChunks::get()))]
 		pub fn unbond(
@@ -594,16 +648,22 @@ pub mod pallet {
 		}
 
 		/// Removes the caller's validator record once it has no own bond and no own unbonding
-		/// chunk left, paying out its unclaimed commission and rewards. Its delegators keep their
-		/// positions (no longer rewarded nor slashed) until they undelegate.
+		/// chunk left, paying out its unclaimed commission and rewards, and tells
+		/// `OnValidatorRemoved` (the runtime clears the validator's inference key). Its
+		/// delegators keep their positions, no longer rewarded, until they undelegate; faults
+		/// of tasks the validator took before it left still slash them.
 		///
 		/// Origin: signed, a registered validator. Emits `ValidatorDeregistered`.
 		#[pallet::call_index(7)]
-		#[pallet::weight(T::WeightInfo::deregister(T::MaxUnbondingChunks::get()))]
+		#[pallet::weight(
+			T::WeightInfo::deregister(T::MaxUnbondingChunks::get())
+				.saturating_add(T::OnValidatorRemoved::weight())
+		)]
 		pub fn deregister(origin: OriginFor<T>) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let chunks = Self::do_deregister(&who)?;
-			Ok(Some(T::WeightInfo::deregister(chunks)).into())
+			let weight = T::WeightInfo::deregister(chunks);
+			Ok(Some(weight.saturating_add(T::OnValidatorRemoved::weight())).into())
 		}
 
 		/// Delegates `amount` of the caller's free balance to `validator` (held on the caller's
@@ -698,6 +758,11 @@ pub mod pallet {
 	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
 		fn build(&self) {
 			Pallet::<T>::endow_pot();
+			// No evictions at genesis: every listed validator is registered.
+			assert!(
+				self.validators.len() <= T::MaxValidators::get() as usize,
+				"more genesis validators than MaxValidators"
+			);
 			for (who, bond, commission) in &self.validators {
 				let result = Pallet::<T>::do_register(who, *bond, *commission);
 				assert!(result.is_ok(), "genesis validator {who:?} cannot register: {result:?}");
@@ -710,6 +775,17 @@ pub mod pallet {
 	}
 
 	impl<T: Config> Pallet<T> {
+		/// Worst-case weight of `register_validator`: an eviction, with the check whether each of
+		/// `MaxValidators` validators still holds tasks, and the removal hook.
+		pub fn eviction_weight() -> Weight {
+			T::WeightInfo::register_validator(1)
+				.saturating_add(T::OnValidatorRemoved::weight())
+				.saturating_add(
+					T::OnValidatorRemoved::holds_tasks_weight()
+						.saturating_mul(u64::from(T::MaxValidators::get())),
+				)
+		}
+
 		/// The account that holds rewards until they are claimed.
 		pub fn pot_account() -> T::AccountId {
 			use sp_runtime::traits::AccountIdConversion;

@@ -119,6 +119,7 @@ impl pallet_inference_staking::Config for Test {
 	type JailDuration = ConstU64<JAIL_DURATION>;
 	type CommissionDelay = ConstU64<COMMISSION_DELAY>;
 	type MaxCommissionIncrease = MaxCommissionIncrease;
+	type OnValidatorRemoved = ();
 	type WeightInfo = ();
 }
 

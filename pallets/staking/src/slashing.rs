@@ -52,15 +52,21 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Slashes `fraction` of `validator`'s active and unbonding pools and records the fault,
-	/// jailing the validator on its `MaxFaultsBeforeJail`-th fault within `FaultWindow` blocks.
-	/// The validator's own bond is burnt at once; delegations and chunks when next touched.
-	/// Returns the amount cut from the pools; zero for an account that is not a validator.
+	/// jailing the validator on its `MaxFaultsBeforeJail`-th fault within `FaultWindow` blocks,
+	/// and chilling it when its own bond falls below `MinValidatorBond`. The validator's own
+	/// bond is burnt at once; delegations and chunks when next touched. Returns the amount cut
+	/// from the pools; zero when `validator` has no pool.
+	///
+	/// A validator that left (deregistered, or was evicted with tasks in progress) keeps its
+	/// pool while positions or chunks refer to it, and the pool is still slashed: faults of the
+	/// tasks it took before leaving reach its unbonding chunks (its own bond's, after an
+	/// eviction) and its delegators as they would have. There is no record left to jail or
+	/// chill.
 	pub(crate) fn do_slash(
 		validator: &T::AccountId,
 		fraction: Perbill,
 		reason: SlashReason,
 	) -> BalanceOf<T> {
-		let Some(mut info) = Validators::<T>::get(validator) else { return Zero::zero() };
 		let Some(mut pool) = Pools::<T>::get(validator) else { return Zero::zero() };
 		let now = frame_system::Pallet::<T>::block_number();
 
@@ -70,12 +76,19 @@ impl<T: Config> Pallet<T> {
 			WipedRewardPerShare::<T>::insert(validator, ended_generation, pool.reward_per_share);
 		}
 		let (unbonding, _) = pool.unbonding.slash(fraction);
-		Self::touch_stake(validator, validator, &mut info.self_stake, &pool);
 
-		let jailed_until = Self::record_fault(&mut info, now);
-
-		Self::refresh_sampling_weight(&mut info, &pool);
-		Validators::<T>::insert(validator, info);
+		let (jailed_until, chilled) = match Validators::<T>::get(validator) {
+			Some(mut info) => {
+				Self::touch_stake(validator, validator, &mut info.self_stake, &pool);
+				let jailed_until = Self::record_fault(&mut info, now);
+				// After the jail, which chills too (and says so with `Jailed`).
+				let chilled = Self::chill_if_under_bonded(&mut info, &pool);
+				Self::refresh_sampling_weight(&mut info, &pool);
+				Validators::<T>::insert(validator, info);
+				(jailed_until, chilled)
+			},
+			None => (None, false),
+		};
 		Pools::<T>::insert(validator, pool);
 		Self::deposit_event(Event::Slashed {
 			validator: validator.clone(),
@@ -86,6 +99,9 @@ impl<T: Config> Pallet<T> {
 		});
 		if let Some(until) = jailed_until {
 			Self::deposit_event(Event::Jailed { validator: validator.clone(), until });
+		}
+		if chilled {
+			Self::deposit_event(Event::Chilled { validator: validator.clone() });
 		}
 		active.saturating_add(unbonding)
 	}

@@ -31,7 +31,8 @@ pub(crate) fn mul_div(a: u128, b: u128, c: u128, rounding: Rounding) -> Option<u
 	multiply_by_rational_with_rounding(a, b, c, rounding)
 }
 
-/// Whether a validator takes tasks. Jailing sets `Chilled`; `activate` sets it back.
+/// Whether a validator takes tasks. `chill`, jailing and an own bond falling below
+/// `MinValidatorBond` set `Chilled`; `activate` sets it back.
 #[derive(
 	Clone,
 	Copy,

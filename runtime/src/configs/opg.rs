@@ -111,6 +111,8 @@ impl pallet_inference_staking::Config for Runtime {
 	type JailDuration = JailDuration;
 	type CommissionDelay = CommissionDelay;
 	type MaxCommissionIncrease = MaxCommissionIncrease;
+	/// A validator that leaves (or is evicted) loses its inference key link.
+	type OnValidatorRemoved = Inference;
 	type WeightInfo = pallet_inference_staking::weights::SubstrateWeight<Runtime>;
 }
 
@@ -203,7 +205,7 @@ impl pallet_inference::Config for Runtime {
 #[cfg(feature = "runtime-benchmarks")]
 pub struct InferenceBenchmarkHelper;
 #[cfg(feature = "runtime-benchmarks")]
-impl pallet_inference::BenchmarkHelper<crate::AccountId, crate::Balance>
+impl pallet_inference::BenchmarkHelper<crate::AccountId, crate::Balance, Signature>
 	for InferenceBenchmarkHelper
 {
 	fn create_model(
@@ -260,6 +262,20 @@ impl pallet_inference::BenchmarkHelper<crate::AccountId, crate::Balance>
 	fn max_validators() -> u32 {
 		use frame_support::traits::Get as _;
 		<Runtime as pallet_inference_staking::Config>::MaxValidators::get()
+	}
+
+	/// A new `opgi` sr25519 key in the benchmark's keystore (the benchmark CLI provides one),
+	/// which signs `payload`.
+	fn inference_key(payload: &[u8]) -> (crate::AccountId, Signature) {
+		use sp_runtime::{traits::IdentifyAccount, MultiSigner, RuntimeAppPublic};
+		let key = opg_primitives::execution::crypto::Public::generate_pair(None);
+		let signature =
+			key.sign(&payload).expect("the key was just generated in the keystore; qed");
+		let public = sp_core::sr25519::Public::from(key);
+		(
+			MultiSigner::from(public).into_account(),
+			sp_core::sr25519::Signature::from(signature).into(),
+		)
 	}
 }
 

@@ -72,7 +72,7 @@ fn offchain_ext() -> (sp_io::TestExternalities, Node) {
 	UintAuthorityId::set_all_keys([V1, V2, V3, V4].map(key_of));
 	ext.execute_with(|| {
 		for v in [V1, V2, V3, V4] {
-			assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(v), key_of(v)));
+			link_key(v, key_of(v));
 		}
 		SIGNED_NONCES.with(|n| n.borrow_mut().clear());
 	});
@@ -139,21 +139,21 @@ fn commits(txs: &[(AccountId, crate::Call<Test>)]) -> Vec<(AccountId, TaskId)> {
 fn links_keys_only_for_validators_and_never_steals_another_key() {
 	ExtBuilder::default().build_and_execute(|| {
 		assert_noop!(
-			Inference::set_inference_key(RuntimeOrigin::signed(ALICE), 50),
+			Inference::set_inference_key(RuntimeOrigin::signed(ALICE), 50, key_proof(ALICE, 50)),
 			Error::<Test>::NotValidator
 		);
-		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(V1), 50));
+		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(V1), 50, key_proof(V1, 50)));
 		System::assert_last_event(Event::InferenceKeySet { validator: V1, key: 50 }.into());
 		assert_noop!(
-			Inference::set_inference_key(RuntimeOrigin::signed(V2), 50),
+			Inference::set_inference_key(RuntimeOrigin::signed(V2), 50, key_proof(V2, 50)),
 			Error::<Test>::KeyInUse
 		);
 		// Replacing the key unlinks the old one.
-		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(V1), 51));
+		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(V1), 51, key_proof(V1, 51)));
 		assert_eq!(crate::KeyOwners::<Test>::get(50), None);
 		assert_eq!(crate::KeyOwners::<Test>::get(51), Some(V1));
 		assert_eq!(crate::InferenceKeys::<Test>::get(V1), Some(51));
-		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(V2), 50));
+		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(V2), 50, key_proof(V2, 50)));
 	});
 }
 
@@ -162,8 +162,8 @@ fn a_key_acts_only_for_its_validator() {
 	ExtBuilder::default().build_and_execute(|| {
 		let (task_id, drawn) = assigned_task(ALICE);
 		let outsider = [V1, V2, V3, V4].into_iter().find(|v| !drawn.contains(v)).unwrap();
-		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(drawn[0]), 60));
-		assert_ok!(Inference::set_inference_key(RuntimeOrigin::signed(outsider), 61));
+		link_key(drawn[0], 60);
+		link_key(outsider, 61);
 		assert_noop!(
 			Inference::commit_result(RuntimeOrigin::signed(61), task_id, Default::default()),
 			Error::<Test>::NotAssigned

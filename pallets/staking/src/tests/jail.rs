@@ -68,3 +68,25 @@ fn a_jailed_validator_is_still_slashable_and_its_jail_extends() {
 		assert!(first < 10 + JAIL_DURATION);
 	});
 }
+
+#[test]
+fn a_jailing_slash_below_the_minimum_announces_the_jail_only() {
+	ExtBuilder::default().build_and_execute(|| {
+		register(ALICE, 120);
+		for _ in 1..MAX_FAULTS {
+			slash(ALICE, 1);
+		}
+		System::reset_events();
+		slash(ALICE, 20);
+		assert!(Validators::<Test>::get(ALICE).unwrap().self_stake.principal < MIN_VALIDATOR_BOND);
+		let events = staking_events();
+		assert!(events.iter().any(|e| matches!(e, Event::Jailed { validator: ALICE, .. })));
+		assert!(!events.contains(&Event::Chilled { validator: ALICE }));
+		// Once the jail is over, the own bond still has to be topped up.
+		run_to_block(1 + JAIL_DURATION);
+		assert_noop!(
+			Staking::activate(RuntimeOrigin::signed(ALICE)),
+			Error::<Test>::OwnBondBelowMinimum
+		);
+	});
+}

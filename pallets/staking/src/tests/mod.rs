@@ -6,6 +6,7 @@
 #![allow(clippy::arithmetic_side_effects)]
 
 mod delegation;
+mod eviction;
 mod jail;
 mod misc;
 mod property;

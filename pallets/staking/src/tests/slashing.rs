@@ -162,6 +162,8 @@ fn a_full_slash_wipes_the_pool_out_and_it_starts_afresh() {
 		delegate(CHARLIE, ALICE, 300);
 		assert_eq!(Delegations::<Test>::get(CHARLIE, ALICE).unwrap().shares, 300);
 		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(ALICE), 300));
+		// The wipe-out chilled Alice; she is back once she says so.
+		assert_ok!(Staking::activate(RuntimeOrigin::signed(ALICE)));
 		assert!(Staking::is_eligible(&ALICE));
 		assert_ok!(reward(ALICE, 60));
 		assert_eq!(position(CHARLIE, ALICE).rewards, 30);
@@ -193,19 +195,67 @@ fn a_full_slash_wipes_the_pool_out_and_it_starts_afresh() {
 }
 
 #[test]
-fn slash_below_min_bond_makes_the_validator_ineligible() {
+fn slash_below_min_bond_chills_the_validator() {
 	ExtBuilder::default().build_and_execute(|| {
 		register(ALICE, 110);
 		delegate(BOB, ALICE, 1_000);
 		assert!(Staking::is_eligible(&ALICE));
 		slash(ALICE, 10);
-		assert_eq!(Validators::<Test>::get(ALICE).unwrap().self_stake.principal, 99);
+		System::assert_last_event(Event::Chilled { validator: ALICE }.into());
+		System::assert_has_event(
+			Event::Slashed {
+				validator: ALICE,
+				fraction: Perbill::from_percent(10),
+				reason: SlashReason::Mismatch,
+				active: 111,
+				unbonding: 0,
+			}
+			.into(),
+		);
+		let info = Validators::<Test>::get(ALICE).unwrap();
+		assert_eq!(info.self_stake.principal, 99);
+		assert_eq!(info.status, ValidatorStatus::Chilled);
 		assert!(!Staking::is_eligible(&ALICE));
 		assert_eq!(Staking::total_eligible_stake(), 0);
-		// Topping up the own bond makes it eligible again.
+
+		// Not until the own bond is back at the minimum.
+		assert_noop!(
+			Staking::activate(RuntimeOrigin::signed(ALICE)),
+			Error::<Test>::OwnBondBelowMinimum
+		);
+		// Topping it up does not reactivate it by itself: the validator says when it is ready.
 		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(ALICE), 1));
+		assert!(!Staking::is_eligible(&ALICE));
+		assert_ok!(Staking::activate(RuntimeOrigin::signed(ALICE)));
+		System::assert_last_event(Event::Activated { validator: ALICE }.into());
 		assert!(Staking::is_eligible(&ALICE));
 		assert_eq!(Staking::total_eligible_stake(), Staking::total_stake(&ALICE));
+	});
+}
+
+#[test]
+fn a_slash_that_leaves_the_own_bond_at_the_minimum_does_not_chill() {
+	ExtBuilder::default().build_and_execute(|| {
+		register(ALICE, 200);
+		slash(ALICE, 50);
+		assert_eq!(Validators::<Test>::get(ALICE).unwrap().self_stake.principal, 100);
+		assert!(!staking_events().contains(&Event::Chilled { validator: ALICE }));
+		assert!(Staking::is_eligible(&ALICE));
+	});
+}
+
+#[test]
+fn a_chilled_validator_slashed_below_the_minimum_is_not_chilled_again() {
+	ExtBuilder::default().build_and_execute(|| {
+		register(ALICE, 110);
+		assert_ok!(Staking::chill(RuntimeOrigin::signed(ALICE)));
+		System::reset_events();
+		slash(ALICE, 10);
+		assert!(!staking_events().contains(&Event::Chilled { validator: ALICE }));
+		assert_noop!(
+			Staking::activate(RuntimeOrigin::signed(ALICE)),
+			Error::<Test>::OwnBondBelowMinimum
+		);
 	});
 }
 

@@ -72,13 +72,19 @@ fn withdraw_errors() {
 fn withdrawn_chunks_free_room_for_new_ones() {
 	ExtBuilder::default().build_and_execute(|| {
 		register(ALICE, 1_000);
-		for block in 1..=MAX_CHUNKS as u64 {
+		// A validator has one place fewer: the last is kept for an eviction.
+		for block in 1..MAX_CHUNKS as u64 {
 			System::set_block_number(block);
 			assert_ok!(Staking::unbond(RuntimeOrigin::signed(ALICE), 10));
 		}
+		System::set_block_number(MAX_CHUNKS as u64);
+		assert_noop!(
+			Staking::unbond(RuntimeOrigin::signed(ALICE), 10),
+			Error::<Test>::TooManyUnbondingChunks
+		);
 		run_to_block(1 + UNBONDING_PERIOD);
 		assert_ok!(Staking::withdraw_unbonded(RuntimeOrigin::signed(ALICE)));
-		assert_eq!(Unbonding::<Test>::get(ALICE).len(), MAX_CHUNKS as usize - 1);
+		assert_eq!(Unbonding::<Test>::get(ALICE).len(), MAX_CHUNKS as usize - 2);
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(ALICE), 10));
 	});
 }

@@ -202,11 +202,12 @@ fn unbond_errors() {
 			Staking::unbond(RuntimeOrigin::signed(ALICE), 901),
 			Error::<Test>::BelowMinimum
 		);
-		for block in 1..=MAX_CHUNKS as u64 {
+		// `MaxUnbondingChunks - 1`: a validator keeps its last place for an eviction.
+		for block in 1..MAX_CHUNKS as u64 {
 			System::set_block_number(block);
 			assert_ok!(Staking::unbond(RuntimeOrigin::signed(ALICE), 10));
 		}
-		System::set_block_number(MAX_CHUNKS as u64 + 1);
+		System::set_block_number(MAX_CHUNKS as u64);
 		assert_noop!(
 			Staking::unbond(RuntimeOrigin::signed(ALICE), 10),
 			Error::<Test>::TooManyUnbondingChunks
@@ -220,7 +221,7 @@ fn unbond_everything_leaves_the_validator_ineligible() {
 		register(ALICE, 1_000);
 		// More than bonded is clamped to the whole bond.
 		assert_ok!(Staking::unbond(RuntimeOrigin::signed(ALICE), 5_000));
-		System::assert_last_event(
+		System::assert_has_event(
 			Event::Unbonded {
 				validator: ALICE,
 				amount: 1_000,
@@ -232,6 +233,40 @@ fn unbond_everything_leaves_the_validator_ineligible() {
 		assert!(!Staking::is_eligible(&ALICE));
 		assert_eq!(Staking::total_stake(&ALICE), 0);
 		assert_eq!(held(ALICE), 1_000);
+	});
+}
+
+#[test]
+fn unbond_everything_chills_the_validator() {
+	ExtBuilder::default().build_and_execute(|| {
+		register(ALICE, 1_000);
+		assert_ok!(Staking::unbond(RuntimeOrigin::signed(ALICE), 1_000));
+		System::assert_last_event(Event::Chilled { validator: ALICE }.into());
+		assert_eq!(Validators::<Test>::get(ALICE).unwrap().status, ValidatorStatus::Chilled);
+		assert_noop!(
+			Staking::activate(RuntimeOrigin::signed(ALICE)),
+			Error::<Test>::OwnBondBelowMinimum
+		);
+		// Bonding below the minimum is not enough either; bonding up to it is.
+		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(ALICE), MIN_VALIDATOR_BOND - 1));
+		assert_noop!(
+			Staking::activate(RuntimeOrigin::signed(ALICE)),
+			Error::<Test>::OwnBondBelowMinimum
+		);
+		assert_ok!(Staking::bond_extra(RuntimeOrigin::signed(ALICE), 1));
+		assert_ok!(Staking::activate(RuntimeOrigin::signed(ALICE)));
+		assert!(Staking::is_eligible(&ALICE));
+		assert_eq!(Staking::total_eligible_stake(), MIN_VALIDATOR_BOND);
+	});
+}
+
+#[test]
+fn a_partial_unbond_does_not_chill() {
+	ExtBuilder::default().build_and_execute(|| {
+		register(ALICE, 1_000);
+		assert_ok!(Staking::unbond(RuntimeOrigin::signed(ALICE), 1_000 - MIN_VALIDATOR_BOND));
+		assert!(!staking_events().contains(&Event::Chilled { validator: ALICE }));
+		assert!(Staking::is_eligible(&ALICE));
 	});
 }
 
@@ -300,9 +335,11 @@ fn deregistered_validator_leaves_delegations_to_wind_down() {
 		assert_ok!(Staking::withdraw_unbonded(RuntimeOrigin::signed(ALICE)));
 		assert_ok!(Staking::deregister(RuntimeOrigin::signed(ALICE)));
 
-		// The pool lives on for Bob; it is neither rewarded nor slashed any more.
+		// The pool lives on for Bob. It is no longer rewarded; a fault of a task Alice took
+		// before she left still slashes it.
 		assert!(Pools::<Test>::get(ALICE).is_some());
-		assert_eq!(slash(ALICE, 50), 0);
+		assert_eq!(slash(ALICE, 50), 250);
+		assert_eq!(position(BOB, ALICE).active, 250);
 		// (`assert_err`: issuing the credit emits balances events.)
 		assert_err!(reward(ALICE, 10), Error::<Test>::NotValidator);
 		assert_noop!(
@@ -312,7 +349,7 @@ fn deregistered_validator_leaves_delegations_to_wind_down() {
 		assert_ok!(Staking::undelegate(RuntimeOrigin::signed(BOB), ALICE, 500));
 		run_to_block(1 + 2 * UNBONDING_PERIOD);
 		assert_ok!(Staking::withdraw_unbonded(RuntimeOrigin::signed(BOB)));
-		assert_eq!(free(BOB), INITIAL);
+		assert_eq!(free(BOB), INITIAL - 250);
 		assert!(Pools::<Test>::get(ALICE).is_none());
 
 		// Registering again starts afresh.
