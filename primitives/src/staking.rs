@@ -105,28 +105,12 @@ pub trait OnValidatorRemoved<AccountId> {
 	/// Worst-case weight of one [`Self::on_validator_removed`] call, charged by the calls that
 	/// remove validators.
 	fn weight() -> Weight;
-
-	/// Whether `validator` still has work it must finish (the inference pallet: a task it has
-	/// to commit or reveal). Such a validator is not evicted from a full set: it could no
-	/// longer do that work and would be charged for it.
-	fn holds_tasks(validator: &AccountId) -> bool;
-
-	/// Worst-case weight of one [`Self::holds_tasks`] call.
-	fn holds_tasks_weight() -> Weight;
 }
 
 impl<AccountId> OnValidatorRemoved<AccountId> for () {
 	fn on_validator_removed(_validator: &AccountId) {}
 
 	fn weight() -> Weight {
-		Weight::zero()
-	}
-
-	fn holds_tasks(_validator: &AccountId) -> bool {
-		false
-	}
-
-	fn holds_tasks_weight() -> Weight {
 		Weight::zero()
 	}
 }

@@ -177,7 +177,7 @@ impl<T: Config> Pallet<T> {
 			Ok(reveal_deadline) => {
 				// Executors that did not commit have nothing left to do.
 				for executor in task.executors.iter().filter(|e| e.commitment.is_none()) {
-					ExecutorTasks::<T>::remove(&executor.who, task_id);
+					Self::release_task(&executor.who, task_id);
 				}
 				task.status = TaskStatus::Revealing { reveal_deadline };
 				// A replacement draw still on the agenda (pushed past the deadline by a full

@@ -25,14 +25,19 @@
 //! registration: when the staking side removes the validator (`deregister`, or an eviction from
 //! a full set), it calls [`OnValidatorRemoved`] and the link is dropped
 //! ([`Event::InferenceKeyCleared`]), so that a key never acts for an account that is no longer
-//! a validator and is free to be linked again.
+//! a validator and is free to be linked again. One exception: a validator evicted while it still
+//! has a task to commit or reveal keeps its key until the last of those is done, so that its
+//! node finishes the work instead of being charged as a no-show or a withholder for it.
 
 use crate::pallet::*;
 use alloc::vec::Vec;
 use codec::Encode;
 use frame_support::{traits::Get, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;
-use opg_primitives::staking::OnValidatorRemoved;
+use opg_primitives::{
+	inference::TaskId,
+	staking::{InferenceStaking, OnValidatorRemoved},
+};
 use sp_runtime::traits::Zero;
 
 /// The first bytes of every inference key proof: what the signature is for.
@@ -50,28 +55,43 @@ impl<T: Config> Pallet<T> {
 	}
 }
 
-impl<T: Config> OnValidatorRemoved<T::AccountId> for Pallet<T> {
+impl<T: Config> Pallet<T> {
 	/// Drops `validator`'s inference key link, if any.
-	fn on_validator_removed(validator: &T::AccountId) {
+	pub(crate) fn clear_key(validator: &T::AccountId) {
 		if let Some(key) = InferenceKeys::<T>::take(validator) {
 			KeyOwners::<T>::remove(&key);
 			Self::deposit_event(Event::InferenceKeyCleared { validator: validator.clone(), key });
 		}
 	}
 
-	/// One read and two removals (of [`InferenceKeys`] and [`KeyOwners`]) and an event: charged
-	/// from the runtime's `DbWeight` rather than benchmarked, as there is nothing else to it.
+	/// Removes `executor`'s entry of `task_id` from [`ExecutorTasks`]; when that was the last
+	/// task of a validator that has left meanwhile (evicted while it held tasks), drops its key.
+	pub(crate) fn release_task(executor: &T::AccountId, task_id: TaskId) {
+		ExecutorTasks::<T>::remove(executor, task_id);
+		if InferenceKeys::<T>::contains_key(executor)
+			&& !T::Staking::is_validator(executor)
+			&& ExecutorTasks::<T>::iter_key_prefix(executor).next().is_none()
+		{
+			Self::clear_key(executor);
+		}
+	}
+}
+
+impl<T: Config> OnValidatorRemoved<T::AccountId> for Pallet<T> {
+	/// Drops `validator`'s inference key link, unless it still has a task to commit or reveal
+	/// (an eviction can come at any time): then the key stays until its last such task is done
+	/// ([`Pallet::release_task`]), so that the validator finishes its work and is not charged
+	/// for work it was stopped from doing.
+	fn on_validator_removed(validator: &T::AccountId) {
+		if ExecutorTasks::<T>::iter_key_prefix(validator).next().is_none() {
+			Self::clear_key(validator);
+		}
+	}
+
+	/// Two reads and two removals (of [`InferenceKeys`] and [`KeyOwners`]) and an event:
+	/// charged from the runtime's `DbWeight` rather than benchmarked, as there is nothing else
+	/// to it.
 	fn weight() -> Weight {
-		T::DbWeight::get().reads_writes(1, 2)
-	}
-
-	/// Whether `validator` has a task it still has to commit or reveal ([`ExecutorTasks`]).
-	fn holds_tasks(validator: &T::AccountId) -> bool {
-		ExecutorTasks::<T>::iter_key_prefix(validator).next().is_some()
-	}
-
-	/// One read of the validator's first [`ExecutorTasks`] entry.
-	fn holds_tasks_weight() -> Weight {
-		T::DbWeight::get().reads(1)
+		T::DbWeight::get().reads_writes(2, 2)
 	}
 }

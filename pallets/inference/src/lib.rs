@@ -850,7 +850,7 @@ pub mod pallet {
 				Some((first, _)) if *first <= position => {},
 				_ => *kept = Some((position, outcome)),
 			});
-			ExecutorTasks::<T>::remove(&executor, task_id);
+			Self::release_task(&executor, task_id);
 			Self::deposit_event(Event::ResultRevealed { task_id, executor, digest });
 			let mut weight = T::WeightInfo::reveal_result(output_len);
 			if task.reveals() == task.commits() {
@@ -896,10 +896,12 @@ pub mod pallet {
 		/// Declines `task_id` before committing to it, for `reason`: the executor's node cannot run
 		/// it in time (its model files are missing, or it has more tasks than it can execute).
 		///
-		/// The executor leaves the task, is neither paid nor charged for it, and is never drawn
+		/// The executor leaves the task, is not paid for it, loses no stake, and is never drawn
 		/// for it again. If at least `ReplacementWindow` blocks remain before the commit deadline
 		/// after the next block, a replacement is drawn by stake at the end of the next block
-		/// (from that block's randomness, as assignment is); the commit deadline stays. A task
+		/// (from that block's randomness, as assignment is); the commit deadline stays. A later
+		/// decline, which nobody can replace, counts towards the staking pallet's jail as a fault
+		/// does (no stake is taken). A task
 		/// that too many executors declined fails at its commit deadline like one with too few
 		/// commits, and nobody who declined is slashed. Off-chain workers decline on their own
 		/// (see [`offchain`]).
@@ -931,7 +933,7 @@ pub mod pallet {
 			ensure!(!committed, Error::<T>::AlreadyCommitted);
 
 			task.executors.remove(index);
-			ExecutorTasks::<T>::remove(&executor, task_id);
+			Self::release_task(&executor, task_id);
 			// Replace only while a replacement can still execute and commit in time; the draw
 			// waits for the next block's randomness, which nobody knows when declining.
 			// (Should a full agenda push the draw later than that, it finds it too late and draws
@@ -944,6 +946,12 @@ pub mod pallet {
 				.is_ok();
 			if replaced {
 				task.replacements_pending = task.replacements_pending.saturating_add(1);
+			}
+			if !in_time {
+				// Too late to be replaced: the task loses an executor for good. No stake is
+				// taken, but it counts towards the jail as a fault does, so that nobody can
+				// decline late for free again and again.
+				T::Staking::note_fault(&executor);
 			}
 			Self::deposit_event(Event::TaskDeclined { task_id, executor, reason, replaced });
 			Self::open_reveals_if_all_in(task_id, &mut task, now);
@@ -995,16 +1003,19 @@ pub mod pallet {
 
 	impl<T: Config> Pallet<T> {
 		/// Opens the reveal phase of the committing `task` at once when every executor it has
-		/// has committed and no replacement is pending (at least one commit). Should the agenda
-		/// be full, the commit deadline opens it instead.
+		/// has committed, no replacement is pending and the commits reach the quorum. Should the
+		/// agenda be full, the commit deadline opens it instead.
 		pub(crate) fn open_reveals_if_all_in(
 			task_id: TaskId,
 			task: &mut TaskInfoOf<T>,
 			now: BlockNumberFor<T>,
 		) {
+			// Fewer commits than the quorum cannot settle: the commit deadline fails the task
+			// then, and nothing committed is revealed (a requester whose other executors
+			// declined would otherwise see a lone committer's output for free).
 			let all_in = matches!(task.status, TaskStatus::Committing { .. })
 				&& task.replacements_pending == 0
-				&& !task.executors.is_empty()
+				&& task.commits() >= task.quorum
 				&& task.executors.iter().all(|executor| executor.commitment.is_some());
 			if !all_in {
 				return;
@@ -1089,7 +1100,7 @@ pub mod pallet {
 		pub(crate) fn end_task(task_id: TaskId, mut task: TaskInfoOf<T>) {
 			let now = frame_system::Pallet::<T>::block_number();
 			for executor in task.executors.iter() {
-				ExecutorTasks::<T>::remove(&executor.who, task_id);
+				Self::release_task(&executor.who, task_id);
 			}
 			TaskInputs::<T>::remove(task_id);
 			OpenTasks::<T>::mutate_exists(task.model_id, |open| {

@@ -64,7 +64,7 @@ pub const MAX_INPUT: u32 = 64;
 pub const MAX_OUTPUT: u32 = 64;
 pub const COMMIT_PERIOD: BlockNumber = 5;
 /// Blocks a replacement needs before the commit deadline.
-pub const REPLACEMENT_WINDOW: BlockNumber = 2;
+pub const REPLACEMENT_WINDOW: BlockNumber = 1;
 pub const REVEAL_PERIOD: BlockNumber = 4;
 pub const RESULT_TTL: BlockNumber = 10;
 pub const MAX_ASSIGNMENT_DELAY: BlockNumber = 3;

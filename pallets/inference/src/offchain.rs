@@ -36,9 +36,11 @@
 //! [`decline`](Pallet::decline), so that the chain draws a replacement while there is time; the
 //! executor is neither paid nor charged. A node that has more tasks than it can execute declines
 //! the commit-phase tasks it could not reach in a block once their deadline is
-//! [`OVERLOAD_DECLINE_MARGIN`] blocks away or less: the alternative is a no-show. It executes at
-//! most [`MAX_TASKS_PER_BLOCK`] steps per block and starts no execution after
-//! [`EXECUTION_BUDGET_MS`] of a block's worker. Nonces of the key account are allocated locally
+//! `ReplacementWindow +` [`OVERLOAD_DECLINE_EXTRA`] blocks away or less, still in time for a
+//! replacement: the alternative is a no-show. Each block's worker submits reveals first (a
+//! reveal left behind is a withholding slash), then commits, at most [`MAX_TASKS_PER_BLOCK`]
+//! transactions, and starts no new execution after [`EXECUTION_BUDGET_MS`] or
+//! [`MAX_TASKS_PER_BLOCK`] executions; a task already executed is committed whatever the budget. Nonces of the key account are allocated locally
 //! ([`NonceState`]) so that one block's worker can submit several transactions.
 
 use crate::{pallet::*, types::DeclineReason, LOG_TARGET};
@@ -68,9 +70,10 @@ pub const RESUBMIT_AFTER: u64 = 2;
 /// Milliseconds of one block's worker after which it starts no further execution (the rest
 /// waits for the next block's worker, or is declined near its deadline).
 pub const EXECUTION_BUDGET_MS: u64 = 4_000;
-/// Blocks before its commit deadline from which a task this node could not reach is declined
-/// as [`DeclineReason::Overloaded`] rather than left to become a no-show.
-pub const OVERLOAD_DECLINE_MARGIN: u64 = 3;
+/// Blocks added to `ReplacementWindow` to get how close to its commit deadline a task this node
+/// could not reach is declined as [`DeclineReason::Overloaded`] rather than left to become a
+/// no-show: one for the decline to land, one for the replacement draw.
+pub const OVERLOAD_DECLINE_EXTRA: u64 = 2;
 /// Blocks the locally allocated nonce may run ahead of an on-chain nonce that does not move
 /// before it is reset to the on-chain one (its transactions were dropped).
 pub const NONCE_STALL_BLOCKS: u64 = 8;
@@ -168,60 +171,76 @@ struct Worker<T: Config> {
 
 impl<T: Config> Worker<T> {
 	fn work(&self) {
-		// Every pending task, then the first actionable ones: tasks waiting for the other
-		// commits must not crowd out those this node still has to commit or reveal.
+		// Every pending task, reveals first: a reveal only sends what is stored, and one left
+		// behind costs the validator a withholding slash. Then commits, oldest first: a task
+		// already executed (its commit dropped by the pool) is only resubmitted; new executions
+		// stop at the block's budget, and what they leave behind is declined once its deadline
+		// comes close enough that waiting longer would leave no time for a replacement.
 		let started = sp_io::offchain::timestamp();
 		let pending = Pallet::<T>::pending_tasks(&self.validator, u32::MAX);
-		let mut handled = 0u32;
-		let mut declined = 0u32;
-		for (task_id, action) in pending {
-			let over_budget = handled >= MAX_TASKS_PER_BLOCK
-				|| sp_io::offchain::timestamp().diff(&started).millis() >= EXECUTION_BUDGET_MS;
-			let step = match action {
-				PendingAction::Commit { deadline } if self.now.saturating_add(1) < deadline => {
-					if !over_budget {
-						Step::Commit
-					} else if deadline <= self.now.saturating_add(OVERLOAD_DECLINE_MARGIN) {
-						// Out of time here and soon out of time on chain: decline rather than
-						// become a no-show.
-						Step::Decline
-					} else {
-						continue;
-					}
-				},
-				PendingAction::Reveal { deadline }
-					if self.now.saturating_add(1) < deadline && !over_budget =>
-				{
-					Step::Reveal
-				},
-				// Waiting for the other commits, or too late to land before the deadline.
-				_ => continue,
-			};
-			if step == Step::Decline && declined >= MAX_TASKS_PER_BLOCK {
+		let margin = self.overload_margin();
+		let mut submitted = 0u32;
+		let mut executed = 0u32;
+		let reveals = pending.iter().filter(|(_, a)| matches!(a, PendingAction::Reveal { .. }));
+		let commits = pending.iter().filter(|(_, a)| matches!(a, PendingAction::Commit { .. }));
+		for (task_id, action) in reveals.chain(commits) {
+			if submitted >= MAX_TASKS_PER_BLOCK {
 				break;
 			}
+			let (PendingAction::Commit { deadline } | PendingAction::Reveal { deadline }) = *action
+			else {
+				continue;
+			};
+			if self.now.saturating_add(1) >= deadline {
+				continue; // too late to land before the deadline
+			}
+			let task_id = *task_id;
 			let (Some(task), Some(input)) =
 				(Tasks::<T>::get(task_id), TaskInputs::<T>::get(task_id))
 			else {
 				continue;
 			};
 			let fingerprint = fingerprint::<T>(task_id, &task, &input);
-			match step {
-				Step::Commit => {
-					handled = handled.saturating_add(1);
-					self.commit(task_id, fingerprint, &task, input.into_inner());
-				},
-				Step::Reveal => {
-					handled = handled.saturating_add(1);
-					self.reveal(task_id, fingerprint);
-				},
-				Step::Decline => {
-					declined = declined.saturating_add(1);
-					self.decline(task_id, fingerprint, DeclineReason::Overloaded, None);
-				},
+			if matches!(action, PendingAction::Reveal { .. }) {
+				submitted = submitted.saturating_add(1);
+				self.reveal(task_id, fingerprint);
+				continue;
 			}
+			let needs_execution = self
+				.record(task_id, fingerprint)
+				.is_none_or(|record| record.executed.is_none() && record.failed.is_none());
+			let over_budget = executed >= MAX_TASKS_PER_BLOCK
+				|| sp_io::offchain::timestamp().diff(&started).millis() >= EXECUTION_BUDGET_MS;
+			if needs_execution && over_budget {
+				if deadline <= self.now.saturating_add(margin) {
+					submitted = submitted.saturating_add(1);
+					self.decline(task_id, fingerprint, DeclineReason::Overloaded, None);
+				}
+				continue;
+			}
+			if needs_execution {
+				executed = executed.saturating_add(1);
+			}
+			submitted = submitted.saturating_add(1);
+			self.commit(task_id, fingerprint, &task, input.into_inner());
 		}
 		self.clean_up();
+	}
+
+	/// Blocks before its commit deadline from which a task this node could not reach is
+	/// declined: the last moment at which the decline, landing a block later, still leaves the
+	/// chain `ReplacementWindow` blocks for a replacement after the draw (one more block).
+	fn overload_margin(&self) -> u64 {
+		let window: u64 = T::ReplacementWindow::get().saturated_into();
+		window.saturating_add(OVERLOAD_DECLINE_EXTRA)
+	}
+
+	/// The stored record of `task_id`, if any.
+	fn record(&self, task_id: TaskId, fingerprint: Fingerprint) -> Option<TaskRecord> {
+		StorageValueRef::persistent(&self.record_key(task_id, fingerprint))
+			.get::<TaskRecord>()
+			.ok()
+			.flatten()
 	}
 
 	/// Executes the task (once) and submits its commit.
@@ -232,11 +251,7 @@ impl<T: Config> Worker<T> {
 		task: &TaskInfoOf<T>,
 		input: Vec<u8>,
 	) {
-		let failed = StorageValueRef::persistent(&self.record_key(task_id, fingerprint))
-			.get::<TaskRecord>()
-			.ok()
-			.flatten()
-			.and_then(|record| record.failed);
+		let failed = self.record(task_id, fingerprint).and_then(|record| record.failed);
 		if let Some((_, error)) = failed {
 			// Its execution failed here before: the decline did not land yet.
 			self.decline(task_id, fingerprint, decline_reason(error), Some(error));

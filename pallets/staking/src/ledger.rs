@@ -79,15 +79,13 @@ impl<T: Config> Pallet<T> {
 	/// The validator a newcomer evicts from a full set, with the stake it is compared by: the
 	/// least sampling weight, which is the total stake of an eligible validator and zero for
 	/// one that is chilled, jailed or under-bonded (so those go first); among equals, the
-	/// lowest account. A validator that still holds tasks (`OnValidatorRemoved::holds_tasks`)
-	/// is passed over: it could not finish them once evicted, and would be charged for them.
-	/// Reads every validator: `O(MaxValidators)`, charged by `register_validator`.
+	/// lowest account. Reads every validator: `O(MaxValidators)`, charged by
+	/// `register_validator`. (A validator evicted while it holds tasks still finishes them: the
+	/// inference pallet keeps its key linked until they are done.)
 	pub(crate) fn least_staked() -> Option<(T::AccountId, BalanceOf<T>)> {
-		let mut all: alloc::vec::Vec<(BalanceOf<T>, T::AccountId)> =
-			Validators::<T>::iter().map(|(who, info)| (info.sampling_weight, who)).collect();
-		all.sort();
-		all.into_iter()
-			.find(|(_, who)| !T::OnValidatorRemoved::holds_tasks(who))
+		Validators::<T>::iter()
+			.map(|(who, info)| (info.sampling_weight, who))
+			.min()
 			.map(|(stake, who)| (who, stake))
 	}
 

@@ -413,9 +413,8 @@ pub mod pallet {
 		/// The account is not a registered validator: register first, or pick a registered one.
 		NotValidator,
 		/// `MaxValidators` validators are registered and the bond is not more than the least
-		/// stake among those holding no task (zero for a chilled, jailed or under-bonded one):
-		/// bond more than the least-staked validator's stake, or wait until one leaves or its
-		/// tasks end.
+		/// stake among them (zero for a chilled, jailed or under-bonded one): bond more than the
+		/// least-staked validator's stake, or wait until one leaves.
 		TooManyValidators,
 		/// The bond is below `MinValidatorBond`: bond at least that much.
 		BondTooLow,
@@ -775,15 +774,9 @@ pub mod pallet {
 	}
 
 	impl<T: Config> Pallet<T> {
-		/// Worst-case weight of `register_validator`: an eviction, with the check whether each of
-		/// `MaxValidators` validators still holds tasks, and the removal hook.
+		/// Worst-case weight of `register_validator`: an eviction and the removal hook.
 		pub fn eviction_weight() -> Weight {
-			T::WeightInfo::register_validator(1)
-				.saturating_add(T::OnValidatorRemoved::weight())
-				.saturating_add(
-					T::OnValidatorRemoved::holds_tasks_weight()
-						.saturating_mul(u64::from(T::MaxValidators::get())),
-				)
+			T::WeightInfo::register_validator(1).saturating_add(T::OnValidatorRemoved::weight())
 		}
 
 		/// The account that holds rewards until they are claimed.

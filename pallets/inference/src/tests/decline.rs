@@ -223,3 +223,35 @@ fn a_dissenter_first_in_draw_order_does_not_publish() {
 		assert_eq!(result.canonical.to_vec(), 1u32.to_le_bytes().to_vec());
 	});
 }
+
+#[test]
+fn declines_below_the_quorum_never_open_reveals_and_late_ones_count_towards_jail() {
+	ExtBuilder::default().build_and_execute(|| {
+		let (task_id, drawn) = assigned_task(ALICE);
+		let TaskStatus::Committing { commit_deadline } = Inference::task(task_id).unwrap().status
+		else {
+			panic!("committing")
+		};
+		commit(task_id, drawn[0], &logits(1));
+		// Too late for replacements: the two others decline, leaving one commit of a quorum of 2.
+		run_to_block(commit_deadline - REPLACEMENT_WINDOW);
+		decline(task_id, drawn[1]);
+		decline(task_id, drawn[2]);
+		// Reveals stay closed: the lone committer's output is never published for free.
+		assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Committing { .. }));
+		run_to_block(commit_deadline + 1);
+		assert!(inference_events().contains(&Event::TaskFailed {
+			task_id,
+			reason: FailReason::NoQuorum,
+			refunded: 3_300
+		}));
+		assert_eq!(slashes(), 0, "nobody is slashed, the lone committer included");
+		// The late declines were noted as faults (no stake taken).
+		for v in [drawn[1], drawn[2]] {
+			let info = pallet_inference_staking::Validators::<Test>::get(v).unwrap();
+			assert_eq!(info.recent_faults.len(), 1, "{v}'s late decline counts towards jail");
+		}
+		let info = pallet_inference_staking::Validators::<Test>::get(drawn[0]).unwrap();
+		assert!(info.recent_faults.is_empty());
+	});
+}

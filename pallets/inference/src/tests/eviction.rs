@@ -1,10 +1,11 @@
-//! Eviction from the staking pallet's full set never strands a task: a validator that still has
-//! a task to commit or reveal is passed over (it would no longer be able to finish it, and would
-//! be charged as a no-show), and becomes evictable once its tasks are done.
+//! Eviction from the staking pallet's full set goes by stake alone (a squatter cannot shield
+//! itself with tasks of its own), and never strands a task: a validator evicted while it still
+//! has a task to commit or reveal keeps its inference key until that task is done, so its node
+//! finishes it and it is not charged for work it was stopped from doing.
 
-use crate::mock::*;
+use crate::{mock::*, Event, InferenceKeys, KeyOwners};
 use frame_support::{
-	assert_noop, assert_ok,
+	assert_ok,
 	traits::{fungible::Mutate, Get},
 };
 
@@ -13,48 +14,56 @@ fn is_validator(who: AccountId) -> bool {
 }
 
 #[test]
-fn a_validator_holding_a_task_is_not_evicted_until_it_is_done() {
+fn a_validator_evicted_while_it_holds_a_task_finishes_it_with_its_key_unslashed() {
 	ExtBuilder::default().build_and_execute(|| {
 		let (task_id, drawn) = assigned_task(ALICE);
-		let busy = drawn[0];
-		// Fill the set with validators of the minimum bond, then chill `busy`: it has the least
-		// stake (none counts for sampling), but holds a task.
+		let evicted = drawn[0];
+		let key = 60;
+		link_key(evicted, key);
+		// Fill the set, then chill `evicted`: it has the least stake (none counts for sampling).
 		let max: u32 = <Test as pallet_inference_staking::Config>::MaxValidators::get();
-		let fillers: Vec<AccountId> = (200..200 + u64::from(max) - 4).collect();
-		for who in &fillers {
-			assert_ok!(Balances::mint_into(who, 2 * BOND));
-			assert_ok!(Staking::register_validator(RuntimeOrigin::signed(*who), BOND, COMMISSION));
+		for who in 200..200 + u64::from(max) - 4 {
+			assert_ok!(Balances::mint_into(&who, 2 * BOND));
+			assert_ok!(Staking::register_validator(RuntimeOrigin::signed(who), BOND, COMMISSION));
 		}
-		assert_ok!(Staking::chill(RuntimeOrigin::signed(busy)));
-		assert_ok!(Balances::mint_into(&300, 4 * BOND));
-		// Passed over: the next least stake is a filler's, which an equal bond does not beat.
-		assert_noop!(
-			Staking::register_validator(RuntimeOrigin::signed(300), BOND, COMMISSION),
-			pallet_inference_staking::Error::<Test>::TooManyValidators
-		);
-		assert_ok!(Staking::register_validator(RuntimeOrigin::signed(300), 2 * BOND, COMMISSION));
-		assert!(is_validator(busy), "the validator holding a task stays");
-		assert!(drawn.iter().all(|v| is_validator(*v)), "so do the others holding it");
-		// The least-staked free one, lowest account first: the genesis validator not drawn,
-		// unless that is V1, whose stake includes a delegation.
-		let spare = [V1, V2, V3, V4].into_iter().find(|v| !drawn.contains(v)).unwrap();
-		let expected = if spare == V1 { fillers[0] } else { spare };
-		assert!(!is_validator(expected), "the least-staked free validator went");
+		assert_ok!(Staking::chill(RuntimeOrigin::signed(evicted)));
+		assert_ok!(Balances::mint_into(&300, 2 * BOND));
+		assert_ok!(Staking::register_validator(RuntimeOrigin::signed(300), BOND, COMMISSION));
+		assert!(!is_validator(evicted), "evicted by stake, task or not");
+		// Its key still acts for it: the task needs its commit and reveal.
+		assert_eq!(KeyOwners::<Test>::get(key), Some(evicted));
+		assert!(!inference_events().iter().any(|e| matches!(e, Event::InferenceKeyCleared { .. })));
 
-		// It finishes its task, unslashed, with the others.
-		for who in &drawn {
+		// Its node commits and reveals with the key, as do the others.
+		assert_ok!(Inference::commit_result(
+			RuntimeOrigin::signed(key),
+			task_id,
+			commitment_for(task_id, evicted, &logits(1))
+		));
+		for who in &drawn[1..] {
 			commit(task_id, *who, &logits(1));
 		}
-		for who in &drawn {
+		assert_ok!(Inference::reveal_result(
+			RuntimeOrigin::signed(key),
+			task_id,
+			opg_primitives::inference::TaskOutcome::Output(
+				opg_primitives::inference::encode_output(&logits(1))
+			),
+			salt_of(evicted)
+		));
+		// Its last task done, the key is released.
+		System::assert_has_event(Event::InferenceKeyCleared { validator: evicted, key }.into());
+		assert_eq!(InferenceKeys::<Test>::get(evicted), None);
+		assert_eq!(KeyOwners::<Test>::get(key), None);
+		for who in &drawn[1..] {
 			reveal(task_id, *who, &logits(1));
 		}
-		assert!(!inference_events()
-			.iter()
-			.any(|e| matches!(e, crate::Event::ExecutorSlashed { .. })));
-		// Now free, and still the least staked: the next newcomer evicts it.
-		assert_ok!(Balances::mint_into(&301, 4 * BOND));
-		assert_ok!(Staking::register_validator(RuntimeOrigin::signed(301), 2 * BOND, COMMISSION));
-		assert!(!is_validator(busy));
-		assert_eq!(Staking::unbonding_chunks(busy).len(), 1, "its bond waits, slashable");
+		assert!(matches!(
+			Inference::task(task_id).unwrap().status,
+			crate::TaskStatus::Settled { .. }
+		));
+		assert!(!inference_events().iter().any(|e| matches!(e, Event::ExecutorSlashed { .. })));
+		assert_eq!(Staking::unbonding_chunks(evicted).len(), 1, "its whole bond waits, unslashed");
+		assert_eq!(Staking::unbonding_chunks(evicted)[0].1, BOND);
 	});
 }

@@ -240,6 +240,7 @@ fn check(issuance: Balance, watch: &mut Watch) {
 	// Events are read once, then dropped, so that a long run stays linear.
 	let events = inference_events();
 	System::reset_events();
+	let mut slashed_now: BTreeMap<AccountId, Balance> = BTreeMap::new();
 	for event in &events {
 		match event {
 			Event::ExecutorSlashed { executor, amount, reason, .. } => {
@@ -252,6 +253,7 @@ fn check(issuance: Balance, watch: &mut Watch) {
 					*entry = (span.start, before, 0);
 				}
 				entry.2 += amount;
+				*slashed_now.entry(*executor).or_default() += amount;
 				watch.slashes += 1;
 				watch.faults += 1;
 			},
@@ -268,11 +270,13 @@ fn check(issuance: Balance, watch: &mut Watch) {
 			_ => {},
 		}
 	}
-	// At most the largest slash per span: `MismatchSlash` of the most the validator had at
-	// stake during the span (delegations may join it meanwhile), to rounding (each of at most two
-	// slashes a span applies rounds up on two pools).
+	// At most the largest slash per span: `MismatchSlash` of what the validator had at stake
+	// when the span started plus whatever joined it during the span (a later, larger fault takes
+	// its share of the newcomers' stake too), to rounding (each of at most two slashes a span
+	// applies rounds up on two pools).
 	for (who, (_, peak, slashed)) in watch.spans.iter_mut() {
-		*peak = (*peak).max(at_stake(*who));
+		let now = at_stake(*who) + slashed_now.get(who).copied().unwrap_or(0);
+		*peak += now.saturating_sub(watch.stakes[who]);
 		assert!(
 			*slashed <= MISMATCH_SLASH.mul_ceil(*peak) + 4,
 			"{who} lost {slashed} in one span, above the largest slash of its stake {peak}"

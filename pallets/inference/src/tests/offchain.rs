@@ -314,19 +314,30 @@ fn an_overloaded_node_declines_what_it_cannot_reach_before_the_deadline() {
 		};
 		// Every execution uses up a block's budget.
 		*node.host.run_ms.lock().unwrap() = offchain::EXECUTION_BUDGET_MS;
-		assert!(commit_deadline > System::block_number() + offchain::OVERLOAD_DECLINE_MARGIN);
+		let margin = REPLACEMENT_WINDOW + offchain::OVERLOAD_DECLINE_EXTRA;
+		assert!(commit_deadline > System::block_number() + margin);
 		run_worker();
 		let txs = drain(&node);
 		assert_eq!(commits(&txs), vec![(key_of(V1), tasks[0])], "one execution per budget");
 		assert!(declines(&txs).is_empty(), "the others can still wait for the next block");
 
-		run_to_block(commit_deadline - offchain::OVERLOAD_DECLINE_MARGIN);
+		// The last block from which a decline can still be replaced.
+		run_to_block(commit_deadline - margin);
 		run_worker();
 		let txs = drain(&node);
 		assert_eq!(commits(&txs), vec![(key_of(V1), tasks[1])]);
 		assert_eq!(declines(&txs), vec![(key_of(V1), tasks[2], DeclineReason::Overloaded)]);
 		dispatch(txs);
 		assert!(Inference::task(tasks[2]).unwrap().declined.contains(&V1));
+		System::assert_has_event(
+			Event::TaskDeclined {
+				task_id: tasks[2],
+				executor: V1,
+				reason: DeclineReason::Overloaded,
+				replaced: true,
+			}
+			.into(),
+		);
 	});
 }
 
