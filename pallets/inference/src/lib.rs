@@ -767,16 +767,9 @@ pub mod pallet {
 			commitment: H256,
 		) -> DispatchResultWithPostInfo {
 			let signer = ensure_signed(origin)?;
-			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
-			let TaskStatus::Committing { commit_deadline } = task.status else {
-				return Err(Error::<T>::NotCommitPhase.into());
-			};
-			let now = frame_system::Pallet::<T>::block_number();
-			ensure!(now < commit_deadline, Error::<T>::CommitDeadlinePassed);
-			let (index, executor) =
-				Self::acting_executor(&task, signer).ok_or(Error::<T>::NotAssigned)?;
+			let Uncommitted { mut task, index, executor, now, .. } =
+				Self::uncommitted(task_id, signer)?;
 			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
-			ensure!(slot.commitment.is_none(), Error::<T>::AlreadyCommitted);
 
 			slot.commitment = Some(commitment);
 			Self::deposit_event(Event::ResultCommitted { task_id, executor });
@@ -921,16 +914,8 @@ pub mod pallet {
 			reason: DeclineReason,
 		) -> DispatchResultWithPostInfo {
 			let signer = ensure_signed(origin)?;
-			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
-			let TaskStatus::Committing { commit_deadline } = task.status else {
-				return Err(Error::<T>::NotCommitPhase.into());
-			};
-			let now = frame_system::Pallet::<T>::block_number();
-			ensure!(now < commit_deadline, Error::<T>::CommitDeadlinePassed);
-			let (index, executor) =
-				Self::acting_executor(&task, signer).ok_or(Error::<T>::NotAssigned)?;
-			let committed = task.executors.get(index).is_some_and(|slot| slot.commitment.is_some());
-			ensure!(!committed, Error::<T>::AlreadyCommitted);
+			let Uncommitted { mut task, index, executor, commit_deadline, now } =
+				Self::uncommitted(task_id, signer)?;
 
 			task.executors.remove(index);
 			Self::release_task(&executor, task_id);
@@ -1001,7 +986,39 @@ pub mod pallet {
 		}
 	}
 
+	/// An executor of a task in its commit phase that has not committed yet, as
+	/// [`Pallet::uncommitted`] finds it.
+	pub(crate) struct Uncommitted<T: Config> {
+		pub(crate) task: TaskInfoOf<T>,
+		/// Its position in `task.executors`.
+		pub(crate) index: usize,
+		/// The validator (the signer, or the validator whose inference key signed).
+		pub(crate) executor: T::AccountId,
+		pub(crate) commit_deadline: BlockNumberFor<T>,
+		pub(crate) now: BlockNumberFor<T>,
+	}
+
 	impl<T: Config> Pallet<T> {
+		/// The executor `signer` acts as in `task_id`, which must be committing, before its
+		/// commit deadline, with that executor yet to commit (what both committing and declining
+		/// need).
+		pub(crate) fn uncommitted(
+			task_id: TaskId,
+			signer: T::AccountId,
+		) -> Result<Uncommitted<T>, DispatchError> {
+			let task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			let TaskStatus::Committing { commit_deadline } = task.status else {
+				return Err(Error::<T>::NotCommitPhase.into());
+			};
+			let now = frame_system::Pallet::<T>::block_number();
+			ensure!(now < commit_deadline, Error::<T>::CommitDeadlinePassed);
+			let (index, executor) =
+				Self::acting_executor(&task, signer).ok_or(Error::<T>::NotAssigned)?;
+			let committed = task.executors.get(index).is_some_and(|slot| slot.commitment.is_some());
+			ensure!(!committed, Error::<T>::AlreadyCommitted);
+			Ok(Uncommitted { task, index, executor, commit_deadline, now })
+		}
+
 		/// Opens the reveal phase of the committing `task` at once when every executor it has
 		/// has committed, no replacement is pending and the commits reach the quorum. Should the
 		/// agenda be full, the commit deadline opens it instead.
