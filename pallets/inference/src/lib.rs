@@ -907,7 +907,10 @@ pub mod pallet {
 		///   [`Event::RevealStarted`] when every remaining executor has committed and no
 		///   replacement is due.
 		#[pallet::call_index(5)]
-		#[pallet::weight(T::WeightInfo::decline(T::MaxRedundancy::get()))]
+		#[pallet::weight(
+			T::WeightInfo::decline(T::MaxRedundancy::get())
+				.saturating_add(T::Staking::slash_weight())
+		)]
 		pub fn decline(
 			origin: OriginFor<T>,
 			task_id: TaskId,
@@ -940,9 +943,13 @@ pub mod pallet {
 			}
 			Self::deposit_event(Event::TaskDeclined { task_id, executor, reason, replaced });
 			Self::open_reveals_if_all_in(task_id, &mut task, now);
-			let redundancy = task.redundancy;
+			let mut weight = T::WeightInfo::decline(task.redundancy);
+			if !in_time {
+				// Noting a fault costs at most what a slash does (it may jail).
+				weight.saturating_accrue(T::Staking::slash_weight());
+			}
 			Tasks::<T>::insert(task_id, task);
-			Ok(Some(T::WeightInfo::decline(redundancy)).into())
+			Ok(Some(weight).into())
 		}
 
 		/// Links the caller's inference key: the account of an `opgi` key in the caller's
