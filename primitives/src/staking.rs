@@ -83,14 +83,18 @@ pub trait InferenceStaking<AccountId> {
 	/// `O(MaxValidators)`: for off-chain code, genesis and tests, not for per-task sampling.
 	fn eligible_validators() -> Vec<(AccountId, Self::Balance)>;
 
-	/// Worst-case weight of one [`Self::reward`] call, for callers to charge.
-	fn reward_weight() -> Weight;
-
-	/// Worst-case weight of one [`Self::slash`] call, for callers to charge.
+	/// Worst-case weight of one [`Self::slash`] (or [`Self::note_fault`]) call, for callers to
+	/// charge: the slash that jails a validator with the most delegators that weights cover.
 	fn slash_weight() -> Weight;
 
-	/// Worst-case weight of one [`Self::eligible_validator_at`] call, for callers to charge.
-	fn sample_weight() -> Weight;
+	/// What delegators add to one [`Self::reward`] or [`Self::slash`] call, at most: the weight
+	/// of the call for a validator with the most delegators that weights cover, less its weight
+	/// for a validator without any (neither call iterates over delegators; a larger storage trie
+	/// is deeper to walk).
+	///
+	/// A caller benchmarked against validators without delegators (the inference pallet's
+	/// settlement, whose benchmarks need a dozen validators apiece) adds this once per call.
+	fn delegators_weight() -> Weight;
 }
 
 /// Told by the staking side when a validator's record is removed (it deregistered, or a newcomer

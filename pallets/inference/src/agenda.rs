@@ -13,7 +13,7 @@ use crate::{pallet::*, types::*, weights::WeightInfo};
 use alloc::vec::Vec;
 use frame_support::{pallet_prelude::*, traits::Get};
 use frame_system::pallet_prelude::BlockNumberFor;
-use opg_primitives::inference::TaskId;
+use opg_primitives::{inference::TaskId, staking::InferenceStaking};
 use sp_runtime::traits::{One, Saturating, Zero};
 
 /// Blocks tried after the wanted one when its agenda is full.
@@ -56,13 +56,39 @@ impl<T: Config> Pallet<T> {
 		Err(Error::<T>::AgendaFull)
 	}
 
+	/// Worst-case weight of `r` calls into the staking side beyond what the benchmarks measured:
+	/// they run against validators without delegators.
+	pub(crate) fn staking_calls_weight(r: u32) -> Weight {
+		T::Staking::delegators_weight().saturating_mul(r.into())
+	}
+
+	/// Worst-case weight of closing the commit phase of a task of redundancy `r`: the
+	/// `close_commits` benchmark, and each executor's slash at its most delegators.
+	pub(crate) fn close_commits_weight(r: u32) -> Weight {
+		T::WeightInfo::close_commits(r).saturating_add(Self::staking_calls_weight(r))
+	}
+
+	/// Worst-case weight of ending the reveal phase of a task of redundancy `r`, whether it
+	/// settles (`settle`) or fails without a quorum (`fail_reveals`), with each executor's reward
+	/// or slash at its most delegators.
+	pub(crate) fn reveal_deadline_weight(r: u32) -> Weight {
+		T::WeightInfo::settle(r)
+			.max(T::WeightInfo::fail_reveals(r))
+			.saturating_add(Self::staking_calls_weight(r))
+	}
+
+	/// Worst-case weight of `cancel` for a task of redundancy `r`, which pays its executors.
+	pub(crate) fn cancel_weight(r: u32) -> Weight {
+		T::WeightInfo::cancel(r).saturating_add(Self::staking_calls_weight(r))
+	}
+
 	/// The worst-case weight of any one agenda item.
 	pub fn max_item_weight() -> Weight {
 		let r = T::MaxRedundancy::get();
 		T::WeightInfo::assign(r, Self::max_servers())
 			.saturating_add(T::DbWeight::get().reads(2))
-			.max(T::WeightInfo::close_commits(r))
-			.max(T::WeightInfo::settle(r))
+			.max(Self::close_commits_weight(r))
+			.max(Self::reveal_deadline_weight(r))
 			.max(T::WeightInfo::expire())
 			.max(Self::max_replace_weight())
 	}
@@ -136,8 +162,8 @@ impl<T: Config> Pallet<T> {
 		let Some(task) = Tasks::<T>::get(task_id) else { return read };
 		read.saturating_add(match item {
 			AgendaItem::Assign(_) => Self::assign_weight(&task),
-			AgendaItem::CommitDeadline(_) => T::WeightInfo::close_commits(task.redundancy),
-			AgendaItem::RevealDeadline(_) => T::WeightInfo::settle(task.redundancy),
+			AgendaItem::CommitDeadline(_) => Self::close_commits_weight(task.redundancy),
+			AgendaItem::RevealDeadline(_) => Self::reveal_deadline_weight(task.redundancy),
 			AgendaItem::Expire(_) => T::WeightInfo::expire(),
 			AgendaItem::Replace(_) => Self::replace_weight(&task),
 		})
@@ -160,7 +186,7 @@ impl<T: Config> Pallet<T> {
 		let read = T::DbWeight::get().reads(1);
 		let Some(mut task) = Tasks::<T>::get(task_id) else { return read };
 		let TaskStatus::Committing { .. } = task.status else { return read };
-		let weight = T::WeightInfo::close_commits(task.redundancy);
+		let weight = Self::close_commits_weight(task.redundancy);
 		if task.commits() == 0 {
 			Self::fail(task_id, task, FailReason::NoCommits);
 			return weight;
@@ -196,7 +222,7 @@ impl<T: Config> Pallet<T> {
 		let read = T::DbWeight::get().reads(1);
 		let Some(task) = Tasks::<T>::get(task_id) else { return read };
 		let TaskStatus::Revealing { .. } = task.status else { return read };
-		let weight = T::WeightInfo::settle(task.redundancy);
+		let weight = Self::reveal_deadline_weight(task.redundancy);
 		Self::settle(task_id, task);
 		weight
 	}

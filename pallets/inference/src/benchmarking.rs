@@ -11,12 +11,14 @@ use frame_support::traits::{
 	fungible::{Inspect, Mutate},
 	Get,
 };
-use frame_system::RawOrigin;
+use frame_support::BoundedVec;
+use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
 use opg_primitives::{
 	inference::{commitment, encode_output, Salt, TaskOutcome},
 	models::{ComparisonRule, ModelId, ModelProvider, MAX_TOP_K},
+	staking::InferenceStaking,
 };
-use sp_runtime::traits::{Bounded, One, Saturating};
+use sp_runtime::traits::{Bounded, One, Saturating, Zero};
 
 const SEED: u32 = 0;
 
@@ -94,6 +96,27 @@ fn commit<T: Config>(task_id: TaskId, who: &T::AccountId, values: &[f32], i: u32
 	Pallet::<T>::commit_result(RawOrigin::Signed(who.clone()).into(), task_id, c)
 		.expect("executor commits in time");
 	encode_output(values)
+}
+
+/// The reveal deadline of `task_id`, whose reveals are open.
+fn reveal_deadline<T: Config>(task_id: TaskId) -> BlockNumberFor<T> {
+	match Tasks::<T>::get(task_id).map(|t| t.status) {
+		Some(TaskStatus::Revealing { reveal_deadline }) => reveal_deadline,
+		_ => panic!("all committed: reveals are open"),
+	}
+}
+
+/// Fills the agenda of every block that a reveal deadline scheduled from this block or the next
+/// may use.
+fn fill_agenda<T: Config>() {
+	let full = vec![AgendaItem::Expire(TaskId::MAX); T::MaxAgendaItems::get() as usize];
+	let mut block = frame_system::Pallet::<T>::block_number();
+	let mut left = T::RevealPeriod::get().saturating_add((agenda::SCHEDULE_PROBE + 2).into());
+	while !left.is_zero() {
+		left = left.saturating_sub(One::one());
+		Agenda::<T>::insert(block, BoundedVec::truncate_from(full.clone()));
+		block = block.saturating_add(One::one());
+	}
 }
 
 #[benchmarks]
@@ -267,16 +290,26 @@ mod benchmarks {
 		assert_eq!(drawn.map(|d| d.len()), Some(r as usize));
 	}
 
-	/// The commit deadline of a task only one executor committed to (fewer than the quorum when
-	/// `r > 1`): it fails, every other executor is slashed for not showing up (each opening an
-	/// offence span) and the escrow is refunded. (A task nobody committed to slashes nobody.)
+	/// The commit deadline of a task a bare quorum committed to, when the reveal deadline finds
+	/// no room on the agenda (every block it may use is full): the task fails, and each of the
+	/// `r - quorum` executors that did not commit is slashed as a no-show, on the fault that
+	/// jails it (the staking side's costliest slash). Opening the reveals instead costs the same
+	/// search for room and releases those executors without slashing them; failing with fewer
+	/// commits than the quorum slashes nobody.
 	#[benchmark]
 	fn close_commits(r: Linear<1, { T::MaxRedundancy::get() }>) {
 		let (model_id, _) = model_with_servers::<T>(r, r, ComparisonRule::Argmax);
 		let task_id = assigned_task::<T>(model_id, r);
-		if r > 1 {
-			let drawn = executors::<T>(task_id);
-			commit::<T>(task_id, &drawn[0], &[1.0, 0.0], 0);
+		let drawn = executors::<T>(task_id);
+		let quorum = Tasks::<T>::get(task_id).expect("exists").quorum as usize;
+		// Before the commits, or the last of them opens the reveals early.
+		fill_agenda::<T>();
+		for (n, who) in drawn.iter().enumerate() {
+			if n < quorum {
+				commit::<T>(task_id, who, &[1.0, 0.0], n as u32);
+			} else {
+				T::BenchmarkHelper::prime_for_jail(who);
+			}
 		}
 
 		#[block]
@@ -286,13 +319,14 @@ mod benchmarks {
 
 		assert!(matches!(
 			Tasks::<T>::get(task_id).map(|t| t.status),
-			Some(TaskStatus::Failed { .. })
+			Some(TaskStatus::Failed { reason: FailReason::NoQuorum, .. })
 		));
+		assert!(drawn.iter().skip(quorum).all(|who| !T::Staking::is_eligible(who)), "jailed");
 	}
 
-	/// Settlement at the reveal deadline of `r` (at least 3) executors: a majority agrees (paid through the
-	/// staking pallet), the others reveal another output (slashed), the last never reveals
-	/// (slashed); outputs are as long as allowed.
+	/// Settlement at the reveal deadline of `r` (at least 3) executors: a majority agrees (paid
+	/// through the staking pallet), the others reveal another output (slashed), the last never
+	/// reveals (slashed); outputs are as long as allowed, and each slash jails its validator.
 	#[benchmark]
 	fn settle(r: Linear<3, { T::MaxRedundancy::get() }>) {
 		let (model_id, _) =
@@ -306,6 +340,9 @@ mod benchmarks {
 			let n = n as u32;
 			let variant = if n < quorum { 0 } else { n };
 			reveals.push(commit::<T>(task_id, who, &output(len, variant), n));
+			if n >= quorum {
+				T::BenchmarkHelper::prime_for_jail(who);
+			}
 		}
 		let last = drawn.len().saturating_sub(1);
 		for (n, who) in drawn.iter().enumerate().take(last) {
@@ -317,10 +354,7 @@ mod benchmarks {
 			)
 			.expect("matches its commitment");
 		}
-		let deadline = match Tasks::<T>::get(task_id).map(|t| t.status) {
-			Some(TaskStatus::Revealing { reveal_deadline }) => reveal_deadline,
-			_ => panic!("all committed: reveals are open"),
-		};
+		let deadline = reveal_deadline::<T>(task_id);
 		frame_system::Pallet::<T>::set_block_number(deadline);
 
 		#[block]
@@ -332,6 +366,35 @@ mod benchmarks {
 			Tasks::<T>::get(task_id).map(|t| t.status),
 			Some(TaskStatus::Settled { .. })
 		));
+		let slashed = drawn.iter().skip(quorum as usize);
+		assert!(slashed.clone().all(|who| !T::Staking::is_eligible(who)), "jailed");
+	}
+
+	/// The other end of a reveal deadline: all `r` executors committed and none revealed, so
+	/// the task fails without a quorum and every one of them is slashed for withholding, each
+	/// on the fault that jails it.
+	#[benchmark]
+	fn fail_reveals(r: Linear<1, { T::MaxRedundancy::get() }>) {
+		let (model_id, _) = model_with_servers::<T>(r, r, ComparisonRule::Argmax);
+		let task_id = assigned_task::<T>(model_id, r);
+		let drawn = executors::<T>(task_id);
+		for (n, who) in drawn.iter().enumerate() {
+			commit::<T>(task_id, who, &[1.0, 0.0], n as u32);
+			T::BenchmarkHelper::prime_for_jail(who);
+		}
+		let deadline = reveal_deadline::<T>(task_id);
+		frame_system::Pallet::<T>::set_block_number(deadline);
+
+		#[block]
+		{
+			Pallet::<T>::on_reveal_deadline(task_id);
+		}
+
+		assert!(matches!(
+			Tasks::<T>::get(task_id).map(|t| t.status),
+			Some(TaskStatus::Failed { reason: FailReason::NoQuorum, .. })
+		));
+		assert!(drawn.iter().all(|who| !T::Staking::is_eligible(who)), "jailed");
 	}
 
 	/// Worst case: the last executor yet to commit declines while every other one committed,

@@ -115,6 +115,9 @@ pub trait BenchmarkHelper<AccountId, Balance, Signature> {
 	);
 	/// Makes `who` ineligible for tasks (chilled) while it stays a validator.
 	fn make_ineligible(who: &AccountId);
+	/// Records faults of the validator `who` (no stake taken) until its next fault jails it:
+	/// the costliest slash the staking side has.
+	fn prime_for_jail(who: &AccountId);
 	/// The most validators the staking side can register.
 	fn max_validators() -> u32;
 	/// A new inference key (a different one on every call) and its signature of `payload`, as
@@ -798,7 +801,7 @@ pub mod pallet {
 		#[pallet::call_index(2)]
 		#[pallet::weight(
 			T::WeightInfo::reveal_result(Pallet::<T>::len_component(outcome.output_len(), T::MaxOutputLen::get()))
-				.saturating_add(T::WeightInfo::settle(T::MaxRedundancy::get()))
+				.saturating_add(Pallet::<T>::reveal_deadline_weight(T::MaxRedundancy::get()))
 		)]
 		pub fn reveal_result(
 			origin: OriginFor<T>,
@@ -847,7 +850,7 @@ pub mod pallet {
 			Self::deposit_event(Event::ResultRevealed { task_id, executor, digest });
 			let mut weight = T::WeightInfo::reveal_result(output_len);
 			if task.reveals() == task.commits() {
-				weight.saturating_accrue(T::WeightInfo::settle(task.redundancy));
+				weight.saturating_accrue(Self::reveal_deadline_weight(task.redundancy));
 				Self::settle(task_id, task);
 			} else {
 				Tasks::<T>::insert(task_id, task);
@@ -864,7 +867,7 @@ pub mod pallet {
 		/// - Errors: [`Error::TaskNotFound`], [`Error::NotRequester`], [`Error::CannotCancel`].
 		/// - Events: [`Event::TaskCancelled`].
 		#[pallet::call_index(3)]
-		#[pallet::weight(T::WeightInfo::cancel(T::MaxRedundancy::get()))]
+		#[pallet::weight(Pallet::<T>::cancel_weight(T::MaxRedundancy::get()))]
 		pub fn cancel(origin: OriginFor<T>, task_id: TaskId) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
@@ -883,7 +886,7 @@ pub mod pallet {
 			let redundancy = task.redundancy;
 			Self::end_task(task_id, task);
 			Self::deposit_event(Event::TaskCancelled { task_id, paid, refunded });
-			Ok(Some(T::WeightInfo::cancel(redundancy)).into())
+			Ok(Some(Self::cancel_weight(redundancy)).into())
 		}
 
 		/// Declines `task_id` before committing to it, for `reason`: the executor's node cannot run

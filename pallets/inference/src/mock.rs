@@ -309,6 +309,14 @@ impl crate::BenchmarkHelper<AccountId, Balance, TestSignature> for MockBenchmark
 	fn make_ineligible(who: &AccountId) {
 		assert_ok!(Staking::chill(RuntimeOrigin::signed(*who)));
 	}
+	fn prime_for_jail(who: &AccountId) {
+		use frame_support::traits::Get;
+		use opg_primitives::staking::InferenceStaking;
+		let faults = <Test as pallet_inference_staking::Config>::MaxFaultsBeforeJail::get();
+		for _ in 1..faults {
+			<Staking as InferenceStaking<AccountId>>::note_fault(who);
+		}
+	}
 	fn max_validators() -> u32 {
 		32
 	}

@@ -49,6 +49,7 @@ pub trait WeightInfo {
 	fn draw_executors(v: u32, ) -> Weight;
 	fn close_commits(r: u32, ) -> Weight;
 	fn settle(r: u32, ) -> Weight;
+	fn fail_reveals(r: u32, ) -> Weight;
 	fn expire() -> Weight;
 	fn decline(r: u32, ) -> Weight;
 	fn replace(r: u32, s: u32, ) -> Weight;
@@ -318,6 +319,21 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 6481).saturating_mul(r.into()))
 	}
+	fn fail_reveals(r: u32, ) -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `17637 + r * (502 ±0)`
+		//  Estimated: `19917 + r * (6481 ±0)`
+		// Minimum execution time: 353_186_000 picoseconds.
+		Weight::from_parts(158_745_989, 0)
+			.saturating_add(Weight::from_parts(0, 19917))
+			// Standard Error: 148_944
+			.saturating_add(Weight::from_parts(69_317_426, 0).saturating_mul(r.into()))
+			.saturating_add(T::DbWeight::get().reads(15_u64))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(r.into())))
+			.saturating_add(T::DbWeight::get().writes(17_u64))
+			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(r.into())))
+			.saturating_add(Weight::from_parts(0, 6481).saturating_mul(r.into()))
+	}
 	/// Storage: `Inference::Tasks` (r:1 w:1)
 	/// Proof: `Inference::Tasks` (`max_values`: None, `max_size`: Some(1728), added: 4203, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::TaskResults` (r:0 w:1)
@@ -414,6 +430,16 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2638).saturating_mul(r.into()))
 	}
 	fn settle(r: u32, ) -> Weight {
+		Weight::from_parts(158_745_989, 0)
+			.saturating_add(Weight::from_parts(0, 19917))
+			.saturating_add(Weight::from_parts(69_317_426, 0).saturating_mul(r.into()))
+			.saturating_add(RocksDbWeight::get().reads(15_u64))
+			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(r.into())))
+			.saturating_add(RocksDbWeight::get().writes(17_u64))
+			.saturating_add(RocksDbWeight::get().writes((5_u64).saturating_mul(r.into())))
+			.saturating_add(Weight::from_parts(0, 6481).saturating_mul(r.into()))
+	}
+	fn fail_reveals(r: u32, ) -> Weight {
 		Weight::from_parts(158_745_989, 0)
 			.saturating_add(Weight::from_parts(0, 19917))
 			.saturating_add(Weight::from_parts(69_317_426, 0).saturating_mul(r.into()))

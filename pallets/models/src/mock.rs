@@ -151,13 +151,10 @@ impl InferenceStaking<AccountId> for MockStaking {
 	fn eligible_validators() -> Vec<(AccountId, Balance)> {
 		VALIDATORS.with(|v| v.borrow().iter().map(|who| (*who, 0)).collect())
 	}
-	fn reward_weight() -> Weight {
-		Weight::zero()
-	}
 	fn slash_weight() -> Weight {
 		Weight::zero()
 	}
-	fn sample_weight() -> Weight {
+	fn delegators_weight() -> Weight {
 		Weight::zero()
 	}
 }

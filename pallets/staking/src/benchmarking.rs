@@ -346,6 +346,8 @@ mod benchmarks {
 		assert!(Validators::<T>::get(&target).is_some_and(|v| v.jailed_until.is_some()));
 	}
 
+	/// Informational: nothing charges it, since the inference pallet's `assign` and `replace`
+	/// benchmarks run their draws through this call.
 	#[benchmark]
 	fn eligible_validator_at() {
 		set_block::<T>(1);

@@ -51,15 +51,14 @@ impl<T: Config> InferenceStaking<T::AccountId> for Pallet<T> {
 			.collect()
 	}
 
-	fn reward_weight() -> Weight {
-		T::WeightInfo::reward(crate::WEIGHT_DELEGATORS)
-	}
-
 	fn slash_weight() -> Weight {
 		T::WeightInfo::slash(crate::WEIGHT_DELEGATORS)
 	}
 
-	fn sample_weight() -> Weight {
-		T::WeightInfo::eligible_validator_at()
+	fn delegators_weight() -> Weight {
+		let d = crate::WEIGHT_DELEGATORS;
+		let reward = T::WeightInfo::reward(d).saturating_sub(T::WeightInfo::reward(0));
+		let slash = T::WeightInfo::slash(d).saturating_sub(T::WeightInfo::slash(0));
+		reward.max(slash)
 	}
 }

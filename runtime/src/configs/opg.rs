@@ -259,6 +259,15 @@ impl pallet_inference::BenchmarkHelper<crate::AccountId, crate::Balance, Signatu
 		let _ = InferenceStaking::chill(frame_system::RawOrigin::Signed(who.clone()).into());
 	}
 
+	fn prime_for_jail(who: &crate::AccountId) {
+		use frame_support::traits::Get as _;
+		use opg_primitives::staking::InferenceStaking as _;
+		let faults = <Runtime as pallet_inference_staking::Config>::MaxFaultsBeforeJail::get();
+		for _ in 1..faults {
+			InferenceStaking::note_fault(who);
+		}
+	}
+
 	fn max_validators() -> u32 {
 		use frame_support::traits::Get as _;
 		<Runtime as pallet_inference_staking::Config>::MaxValidators::get()

@@ -232,3 +232,23 @@ fn a_no_show_then_a_withheld_reveal_in_one_span_totals_the_larger_slash() {
 		);
 	});
 }
+
+/// The benchmarks' worst case relies on it: after `prime_for_jail`, the next fault jails.
+#[cfg(feature = "runtime-benchmarks")]
+#[test]
+fn a_validator_primed_for_jail_is_jailed_by_its_next_fault() {
+	use crate::BenchmarkHelper;
+	use opg_primitives::staking::InferenceStaking;
+	ExtBuilder::default().build_and_execute(|| {
+		MockBenchmarkHelper::prime_for_jail(&V1);
+		assert!(pallet_inference_staking::Validators::<Test>::get(V1)
+			.is_some_and(|v| v.jailed_until.is_none()));
+		<Staking as InferenceStaking<AccountId>>::slash(
+			&V1,
+			Perbill::from_percent(1),
+			SlashReason::NoShow,
+		);
+		assert!(pallet_inference_staking::Validators::<Test>::get(V1)
+			.is_some_and(|v| v.jailed_until.is_some()));
+	});
+}
