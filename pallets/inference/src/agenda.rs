@@ -1,59 +1,80 @@
-//! The per-block agenda: assignments, deadlines and expiries, processed in `on_finalize` with a
-//! bounded amount of work per block.
+//! The per-block agenda: assignments, deadlines, replacement draws and expiries, processed in
+//! `on_finalize`, admitted by weight.
 //!
-//! Items are scheduled for a block (or, when its list is full, the first of the next
-//! [`SCHEDULE_PROBE`] blocks with room). [`AgendaCursor`] is the first block whose items may still
-//! be unprocessed; each block processes from there, oldest first, while the worst-case weight of
-//! the next item fits the budget, and leaves the rest (and the cursor) for the next block. A
-//! backlog therefore delays deadlines but never skips them, and calls check deadlines against
-//! the block number themselves, so a late-processed deadline still closes its phase at the
-//! deadline.
+//! # Admission
+//!
+//! Every future block has a budget for agenda work: `AgendaWeight`, less the fixed cost of
+//! processing a block's agenda ([`Pallet::block_overhead_weight`]). A request is admitted only
+//! when every item it will cause fits the budget of the block where it falls due
+//! ([`Pallet::admit`]):
+//!
+//! - the assignment at `a`, the first block from the next one (trying up to
+//!   [`SCHEDULE_PROBE`] later ones) where the whole plan fits;
+//! - the commit deadline at `a + CommitPeriod`;
+//! - the reveal deadline at `a + CommitPeriod + RevealPeriod` (also when every executor commits
+//!   early: reveals then open at once and stay open until this block);
+//! - the expiry at `reveal deadline + ResultTtl`, or up to [`EXPIRY_PROBE`] blocks later.
+//!
+//! Each item reserves its worst case for the task's redundancy and its model's servers at the
+//! request ([`Pallet::assign_reserve`] and friends), in [`AgendaLoad`]. Otherwise the request
+//! fails with `AgendaFull` and nothing is held. A decline reserves its replacement draw in the
+//! next block, or is not replaced (and the decliner not charged) when that block is full. When
+//! a task ends early, or its reveals open early, the items it no longer needs give their
+//! reservation back, less the read that finds them stale.
+//!
+//! The request's weight includes the reservation, so that its transaction fee pays for the
+//! work it causes (see [`Pallet::request_weight`]).
+//!
+//! # Processing
+//!
+//! `on_initialize` reserves the block's [`AgendaLoad`] and the block overhead, and
+//! `on_finalize` processes the block's items. An item never weighs more than it reserved (its
+//! weight is computed from the same task fields), so **every admitted item runs in the block
+//! it was planned for**: the bound between due block and processing is zero blocks. This holds
+//! as long as the weights are the ones the items were admitted with. A runtime upgrade that
+//! raises them can leave a block with more work than its budget; what does not fit then stays
+//! for the next block ([`AgendaCursor`] remembers where to resume, and a lagging agenda reserves
+//! the whole `AgendaWeight`). Such a backlog drains by at least one heaviest item per block.
+//! A late assignment still runs while the executors keep `ReplacementWindow` blocks to commit,
+//! a late commit deadline fails the task with `FailReason::AgendaFull` and slashes nobody (its
+//! executors would have less time to reveal than promised), and a late reveal deadline or
+//! expiry only acts late: calls check deadlines against the block number themselves.
 
-use crate::{pallet::*, types::*, weights::WeightInfo};
-use alloc::vec::Vec;
+use crate::{pallet::*, types::*, weights::WeightInfo, LOG_TARGET};
+use alloc::{collections::btree_map::BTreeMap, vec::Vec};
 use frame_support::{pallet_prelude::*, traits::Get};
 use frame_system::pallet_prelude::BlockNumberFor;
 use opg_primitives::{inference::TaskId, staking::InferenceStaking};
 use sp_runtime::traits::{One, Saturating, Zero};
 
-/// Blocks tried after the wanted one when its agenda is full.
+/// Blocks tried after the first possible assignment block when a request's plan does not fit.
 pub const SCHEDULE_PROBE: u32 = 16;
-/// Blocks tried for an expiry (a late expiry only keeps a record longer).
-pub const EXPIRY_PROBE: u32 = 256;
+/// Blocks tried after the planned expiry when its block is full (a late expiry only keeps a
+/// record longer).
+pub const EXPIRY_PROBE: u32 = 16;
+/// Blocks tried after the next one when a postponed assignment plans anew.
+pub const REPLAN_PROBE: u32 = 0;
+
+/// A reserved item: its block and its weight.
+type Reservation<T> = (BlockNumberFor<T>, AgendaItem, Weight);
+/// What admission returns: the plan and the loads read, or why not and the loads read.
+type Admission<T> = Result<(TaskPlan<BlockNumberFor<T>>, u32), (Error<T>, u32)>;
 
 impl<T: Config> Pallet<T> {
-	/// Schedules `item` at `at` (never before the next block), or at the first of the following
-	/// [`SCHEDULE_PROBE`] blocks with room; returns the block used.
-	pub(crate) fn schedule(
-		at: BlockNumberFor<T>,
-		item: AgendaItem,
-	) -> Result<BlockNumberFor<T>, Error<T>> {
-		Self::schedule_within(at, item, SCHEDULE_PROBE)
+	/// The weight one stale item costs: reading its task to find it has nothing to do.
+	pub(crate) fn stale_weight() -> Weight {
+		T::DbWeight::get().reads(1)
 	}
 
-	/// Schedules the expiry of `task_id` at `at` or up to [`EXPIRY_PROBE`] blocks later.
-	pub(crate) fn schedule_expiry(
-		at: BlockNumberFor<T>,
-		task_id: TaskId,
-	) -> Result<BlockNumberFor<T>, Error<T>> {
-		Self::schedule_within(at, AgendaItem::Expire(task_id), EXPIRY_PROBE)
+	/// The fixed cost of processing a block's agenda, on top of its items: reading and removing
+	/// its items and load, moving the cursor and taking the reservation.
+	pub fn block_overhead_weight() -> Weight {
+		T::DbWeight::get().reads_writes(4, 4)
 	}
 
-	fn schedule_within(
-		at: BlockNumberFor<T>,
-		item: AgendaItem,
-		probe: u32,
-	) -> Result<BlockNumberFor<T>, Error<T>> {
-		let next = frame_system::Pallet::<T>::block_number().saturating_add(One::one());
-		let mut block = at.max(next);
-		for _ in 0..=probe {
-			let pushed = Agenda::<T>::mutate(block, |items| items.try_push(item).is_ok());
-			if pushed {
-				return Ok(block);
-			}
-			block = block.saturating_add(One::one());
-		}
-		Err(Error::<T>::AgendaFull)
+	/// What agenda items of one block may reserve: `AgendaWeight` less the block overhead.
+	pub fn agenda_budget() -> Weight {
+		T::AgendaWeight::get().saturating_sub(Self::block_overhead_weight())
 	}
 
 	/// Worst-case weight of `r` calls into the staking side beyond what the benchmarks measured:
@@ -62,10 +83,16 @@ impl<T: Config> Pallet<T> {
 		T::Staking::delegators_weight().saturating_mul(r.into())
 	}
 
-	/// Worst-case weight of closing the commit phase of a task of redundancy `r`: the
-	/// `close_commits` benchmark, and each executor's slash at its most delegators.
+	/// Giving back the reservations of up to three items when a task ends early.
+	pub(crate) fn release_plan_weight() -> Weight {
+		T::DbWeight::get().reads_writes(3, 3)
+	}
+
+	/// Worst-case weight of closing the commit phase of a task of redundancy `r`. It never
+	/// slashes: with fewer commits than the quorum nobody is charged, and with a quorum the
+	/// reveals open (no-shows are charged at the reveal deadline).
 	pub(crate) fn close_commits_weight(r: u32) -> Weight {
-		T::WeightInfo::close_commits(r).saturating_add(Self::staking_calls_weight(r))
+		T::WeightInfo::close_commits(r)
 	}
 
 	/// Worst-case weight of ending the reveal phase of a task of redundancy `r`, whether it
@@ -77,116 +104,396 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(Self::staking_calls_weight(r))
 	}
 
-	/// Worst-case weight of `cancel` for a task of redundancy `r`, which pays its executors.
+	/// Worst-case weight of `cancel` for a task of redundancy `r`, which pays its executors and
+	/// gives back its reservations.
 	pub(crate) fn cancel_weight(r: u32) -> Weight {
-		T::WeightInfo::cancel(r).saturating_add(Self::staking_calls_weight(r))
+		T::WeightInfo::cancel(r)
+			.saturating_add(Self::staking_calls_weight(r))
+			.saturating_add(Self::release_plan_weight())
 	}
 
-	/// The worst-case weight of any one agenda item.
+	/// Most `AgendaLoad` reads a postponed assignment's new plan makes.
+	fn replan_probes() -> u32 {
+		Self::plan_probes(REPLAN_PROBE)
+	}
+
+	/// Most `AgendaLoad` reads planning with `probe` makes: three blocks per try, then the
+	/// expiry's.
+	fn plan_probes(probe: u32) -> u32 {
+		probe.saturating_add(1).saturating_mul(3).saturating_add(EXPIRY_PROBE.saturating_add(1))
+	}
+
+	/// Most `AgendaLoad` reads a request's admission makes.
+	pub fn max_admission_probes() -> u32 {
+		Self::plan_probes(SCHEDULE_PROBE)
+	}
+
+	/// Weight of planning a task after reading `probed` loads: the reads, and writing four
+	/// items and their loads.
+	pub(crate) fn plan_weight(probed: u32) -> Weight {
+		T::DbWeight::get().reads_writes(u64::from(probed).saturating_add(4), 8)
+	}
+
+	/// Reservation of the assignment of a task of redundancy `r` among `servers` servers: the
+	/// draw, or planning anew when randomness is unavailable; plus the read that finds it.
+	pub fn assign_reserve(r: u32, servers: u32) -> Weight {
+		let draw = T::WeightInfo::assign(r, servers).saturating_add(T::DbWeight::get().reads(2));
+		let replan = Self::plan_weight(Self::replan_probes())
+			.saturating_add(Self::release_plan_weight())
+			.saturating_add(T::DbWeight::get().reads_writes(2, 2));
+		Self::stale_weight().saturating_add(draw.max(replan))
+	}
+
+	/// Reservation of the commit deadline of a task of redundancy `r`.
+	pub fn commit_deadline_reserve(r: u32) -> Weight {
+		Self::stale_weight().saturating_add(Self::close_commits_weight(r))
+	}
+
+	/// Reservation of the reveal deadline of a task of redundancy `r`.
+	pub fn reveal_deadline_reserve(r: u32) -> Weight {
+		Self::stale_weight().saturating_add(Self::reveal_deadline_weight(r))
+	}
+
+	/// Reservation of an expiry.
+	pub fn expire_reserve() -> Weight {
+		Self::stale_weight().saturating_add(T::WeightInfo::expire())
+	}
+
+	/// Reservation of one replacement draw among `servers` servers.
+	pub fn replace_reserve(servers: u32) -> Weight {
+		let draw = T::WeightInfo::replace(T::MaxRedundancy::get(), servers)
+			.saturating_add(T::DbWeight::get().reads(2));
+		Self::stale_weight().saturating_add(draw)
+	}
+
+	/// Everything a task of redundancy `r` among `servers` servers reserves at its request.
+	pub fn task_reserve(r: u32, servers: u32) -> Weight {
+		Self::assign_reserve(r, servers)
+			.saturating_add(Self::commit_deadline_reserve(r))
+			.saturating_add(Self::reveal_deadline_reserve(r))
+			.saturating_add(Self::expire_reserve())
+	}
+
+	/// The weight of `request_inference` with an input of `input_len` bytes, a model of
+	/// `servers` servers and redundancy `r`, after `probed` load reads: the call, its planning
+	/// (counted on top of the benchmark, which planned on an empty agenda), and the agenda work
+	/// it reserves, so that its fee pays for all of it.
+	pub fn request_weight(input_len: u32, servers: u32, r: u32, probed: u32) -> Weight {
+		T::WeightInfo::request_inference(input_len, servers)
+			.saturating_add(Self::plan_weight(probed))
+			.saturating_add(Self::task_reserve(r, servers))
+	}
+
+	/// The worst-case reservation of any one agenda item.
 	pub fn max_item_weight() -> Weight {
 		let r = T::MaxRedundancy::get();
-		T::WeightInfo::assign(r, Self::max_servers())
-			.saturating_add(T::DbWeight::get().reads(2))
-			.max(Self::close_commits_weight(r))
-			.max(Self::reveal_deadline_weight(r))
-			.max(T::WeightInfo::expire())
-			.max(Self::max_replace_weight())
+		let servers = Self::max_servers();
+		Self::assign_reserve(r, servers)
+			.max(Self::commit_deadline_reserve(r))
+			.max(Self::reveal_deadline_reserve(r))
+			.max(Self::expire_reserve())
+			.max(Self::replace_reserve(servers))
 	}
 
-	/// Reserves the agenda's budget when items may be due (the cursor is at or before `now`
-	/// and its block has items, or lags behind); otherwise only what the check read.
+	/// Whether an item reserving `weight` fits a block with `load`.
+	fn fits(load: &BlockLoad, weight: Weight) -> bool {
+		load.items < T::MaxAgendaItems::get()
+			&& load.weight.saturating_add(weight).all_lte(Self::agenda_budget())
+	}
+
+	/// Pushes `item` reserving `weight` at `at`, which [`Self::fits`] admitted.
+	fn push(at: BlockNumberFor<T>, item: AgendaItem, weight: Weight) {
+		AgendaLoad::<T>::mutate(at, |load| {
+			load.weight.saturating_accrue(weight);
+			load.items = load.items.saturating_add(1);
+		});
+		if Agenda::<T>::try_append(at, item).is_err() {
+			// Cannot happen: `fits` counted the items.
+			log::error!(target: LOG_TARGET, "agenda of block {at:?} full despite its load");
+		}
+	}
+
+	/// Gives back the reservation of an item at `at` reserving `weight` that is no longer
+	/// needed, less what reading it stale costs. Nothing for the current block or earlier
+	/// ones, whose reservation is spent.
+	fn release_reservation(at: BlockNumberFor<T>, weight: Weight) {
+		if at <= frame_system::Pallet::<T>::block_number() {
+			return;
+		}
+		let refund = weight.saturating_sub(Self::stale_weight());
+		AgendaLoad::<T>::mutate_exists(at, |load| {
+			if let Some(load) = load {
+				load.weight = load.weight.saturating_sub(refund);
+			}
+		});
+	}
+
+	/// Plans and reserves the agenda items of `task_id`, of redundancy `r` among `servers`
+	/// servers, its assignment at `first` or up to `probe` blocks later; returns the plan and
+	/// the loads read, or `AgendaFull` and the loads read.
+	pub(crate) fn admit(
+		task_id: TaskId,
+		first: BlockNumberFor<T>,
+		probe: u32,
+		r: u32,
+		servers: u32,
+	) -> Admission<T> {
+		let mut loads: BTreeMap<BlockNumberFor<T>, BlockLoad> = BTreeMap::new();
+		let mut load =
+			|at: BlockNumberFor<T>| *loads.entry(at).or_insert_with(|| AgendaLoad::<T>::get(at));
+		let commit_period = T::CommitPeriod::get();
+		let reveal_period = T::RevealPeriod::get();
+		let weights = [
+			Self::assign_reserve(r, servers),
+			Self::commit_deadline_reserve(r),
+			Self::reveal_deadline_reserve(r),
+		];
+		let mut planned = None;
+		let mut assign_at = first;
+		for _ in 0..=probe {
+			let commit_deadline = assign_at.saturating_add(commit_period);
+			let reveal_deadline = commit_deadline.saturating_add(reveal_period);
+			let blocks = [assign_at, commit_deadline, reveal_deadline];
+			if blocks.iter().zip(weights.iter()).all(|(at, w)| Self::fits(&load(*at), *w)) {
+				planned = Some((assign_at, commit_deadline, reveal_deadline));
+				break;
+			}
+			assign_at = assign_at.saturating_add(One::one());
+		}
+		let expire = Self::expire_reserve();
+		let plan = planned.and_then(|(assign_at, commit_deadline, reveal_deadline)| {
+			let mut expires_at = reveal_deadline.saturating_add(T::ResultTtl::get());
+			for _ in 0..=EXPIRY_PROBE {
+				if Self::fits(&load(expires_at), expire) {
+					return Some(TaskPlan {
+						assign_at,
+						commit_deadline,
+						reveal_deadline,
+						expires_at,
+					});
+				}
+				expires_at = expires_at.saturating_add(One::one());
+			}
+			None
+		});
+		let probed = u32::try_from(loads.len()).unwrap_or(u32::MAX);
+		let Some(plan) = plan else { return Err((Error::<T>::AgendaFull, probed)) };
+		for (at, item, weight) in Self::plan_items(task_id, &plan, r, servers) {
+			Self::push(at, item, weight);
+		}
+		Ok((plan, probed))
+	}
+
+	/// The items of `plan` (for `task_id`) with their reservations.
+	fn plan_items(
+		task_id: TaskId,
+		plan: &TaskPlan<BlockNumberFor<T>>,
+		r: u32,
+		servers: u32,
+	) -> [Reservation<T>; 4] {
+		[
+			(plan.assign_at, AgendaItem::Assign(task_id), Self::assign_reserve(r, servers)),
+			(
+				plan.commit_deadline,
+				AgendaItem::CommitDeadline(task_id),
+				Self::commit_deadline_reserve(r),
+			),
+			(
+				plan.reveal_deadline,
+				AgendaItem::RevealDeadline(task_id),
+				Self::reveal_deadline_reserve(r),
+			),
+			(plan.expires_at, AgendaItem::Expire(task_id), Self::expire_reserve()),
+		]
+	}
+
+	/// Gives back the reservations of the items of the open `task` that it will no longer need
+	/// once it ends now (in its phase `status`): those of its current phase and the later ones,
+	/// but not its expiry.
+	pub(crate) fn release_plan(task: &TaskInfoOf<T>, status: &TaskStatus<BlockNumberFor<T>>) {
+		let [assign, commit, reveal, _] =
+			Self::plan_items(0, &task.plan, task.redundancy, task.servers);
+		let pending: &[Reservation<T>] = match status {
+			TaskStatus::Queued { .. } => &[assign, commit, reveal],
+			TaskStatus::Committing { .. } => &[commit, reveal],
+			TaskStatus::Revealing { .. } => &[reveal],
+			_ => &[],
+		};
+		for (at, _, weight) in pending {
+			Self::release_reservation(*at, *weight);
+		}
+	}
+
+	/// Gives back the commit deadline's reservation of `task`, whose reveals opened early.
+	pub(crate) fn release_commit_deadline(task: &TaskInfoOf<T>) {
+		Self::release_reservation(
+			task.plan.commit_deadline,
+			Self::commit_deadline_reserve(task.redundancy),
+		);
+	}
+
+	/// Reserves a replacement draw of `task` in the block after `now`; whether it fit.
+	pub(crate) fn reserve_replacement(
+		task_id: TaskId,
+		task: &TaskInfoOf<T>,
+		now: BlockNumberFor<T>,
+	) -> bool {
+		let at = now.saturating_add(One::one());
+		let weight = Self::replace_reserve(task.servers);
+		let fits = Self::fits(&AgendaLoad::<T>::get(at), weight);
+		if fits {
+			Self::push(at, AgendaItem::Replace(task_id), weight);
+		}
+		fits
+	}
+
+	/// Plans the queued `task` anew from the next block, its assignment having been postponed:
+	/// gives back the old plan's reservations (its expiry's too) and reserves the new one.
+	pub(crate) fn replan(
+		task_id: TaskId,
+		task: &mut TaskInfoOf<T>,
+		now: BlockNumberFor<T>,
+	) -> Result<(), Error<T>> {
+		let old = Self::plan_items(task_id, &task.plan, task.redundancy, task.servers);
+		for (at, _, weight) in old.iter().skip(1) {
+			Self::release_reservation(*at, *weight);
+		}
+		let first = now.saturating_add(One::one());
+		let (plan, _) = Self::admit(task_id, first, REPLAN_PROBE, task.redundancy, task.servers)
+			.map_err(|(error, _)| error)?;
+		task.plan = plan;
+		task.status = TaskStatus::Queued { assign_at: plan.assign_at };
+		Ok(())
+	}
+
+	/// Reserves the agenda's weight for this block: its items' load and the block overhead, or
+	/// the whole `AgendaWeight` while the agenda lags behind; otherwise only what the check read.
 	pub(crate) fn reserve_agenda_weight(now: BlockNumberFor<T>) -> Weight {
 		let check = T::DbWeight::get().reads_writes(2, 1);
 		let cursor = AgendaCursor::<T>::get();
-		let due = if cursor.is_zero() || cursor > now {
-			!Agenda::<T>::decode_len(now).unwrap_or(0).is_zero()
+		let reserved = if !cursor.is_zero() && cursor < now {
+			T::AgendaWeight::get()
 		} else {
-			cursor < now || !Agenda::<T>::decode_len(cursor).unwrap_or(0).is_zero()
+			let load = AgendaLoad::<T>::get(now);
+			if load.items == 0 {
+				// Nothing due: move the cursor with time so that it never has to catch up.
+				AgendaCursor::<T>::put(now.saturating_add(One::one()));
+				return check;
+			}
+			load.weight.saturating_add(Self::block_overhead_weight())
 		};
-		if due {
-			AgendaReserved::<T>::put(true);
-			check.saturating_add(T::AgendaWeight::get())
-		} else {
-			// Nothing due: move the cursor with time so that it never has to catch up.
-			AgendaCursor::<T>::put(now.saturating_add(One::one()));
-			check
-		}
+		AgendaReserved::<T>::put(reserved);
+		check.saturating_add(reserved)
 	}
 
 	/// Processes due items from the cursor on, within `budget`; returns the weight used.
 	pub(crate) fn process_agenda(now: BlockNumberFor<T>, budget: Weight) -> Weight {
 		let db = T::DbWeight::get();
 		let item_max = Self::max_item_weight();
-		let mut used = Weight::zero();
+		// The cursor and the reservation, read and written.
+		let mut used = db.reads_writes(2, 2);
 		let mut cursor = AgendaCursor::<T>::get();
 		if cursor.is_zero() || cursor > now {
 			cursor = now;
 		}
 		while cursor <= now {
-			used.saturating_accrue(db.reads_writes(1, 1));
+			// The block's items and load, read and removed (or rewritten).
+			used.saturating_accrue(db.reads_writes(2, 2));
 			let items = Agenda::<T>::get(cursor);
 			let mut done = 0usize;
 			for item in items.iter() {
-				// The item's worst case for its task's actual redundancy (and model's servers),
-				// plus reading the task to find them; never more than `item_max`.
-				let item_weight = Self::item_weight(*item).min(item_max);
+				// Never more than `item_max`, so that a backlog always advances.
+				let item_weight = Self::item_weight(*item, cursor).min(item_max);
 				if used.saturating_add(item_weight).any_gt(budget) {
 					break;
 				}
-				used.saturating_accrue(Self::process_item(*item));
+				used.saturating_accrue(Self::process_item(*item, cursor));
 				done = done.saturating_add(1);
 			}
 			if done < items.len() {
-				// Out of budget: keep the rest (and items scheduled meanwhile) for the next block.
-				// Processing never schedules at or before `now` (see `schedule`), so the stored
-				// list is still `items`.
+				// Out of budget (only when weights rose since admission): keep the rest for the
+				// next block. Processing never schedules at or before `now`, so the stored list
+				// is still `items`.
 				let rest: Vec<AgendaItem> = items.into_iter().skip(done).collect();
+				let left = u32::try_from(rest.len()).unwrap_or(u32::MAX);
 				Agenda::<T>::insert(cursor, BoundedVec::truncate_from(rest));
+				AgendaLoad::<T>::mutate(cursor, |load| load.items = left);
+				log::warn!(
+					target: LOG_TARGET,
+					"agenda of block {cursor:?}: {left} items over budget carried over"
+				);
 				break;
 			}
 			Agenda::<T>::remove(cursor);
+			AgendaLoad::<T>::remove(cursor);
 			cursor = cursor.saturating_add(One::one());
 		}
 		AgendaCursor::<T>::put(cursor);
 		used
 	}
 
-	/// The weight `process_item` may use for `item`, from its task's redundancy.
-	fn item_weight(item: AgendaItem) -> Weight {
-		let read = T::DbWeight::get().reads(1);
+	/// The weight `process_item` may use for `item` due at `at`: its reservation, computed
+	/// from the same task fields, or reading a stale item.
+	pub(crate) fn item_weight(item: AgendaItem, at: BlockNumberFor<T>) -> Weight {
+		let stale = Self::stale_weight();
 		let (AgendaItem::Assign(task_id)
 		| AgendaItem::CommitDeadline(task_id)
 		| AgendaItem::RevealDeadline(task_id)
 		| AgendaItem::Expire(task_id)
 		| AgendaItem::Replace(task_id)) = item;
-		let Some(task) = Tasks::<T>::get(task_id) else { return read };
-		read.saturating_add(match item {
-			AgendaItem::Assign(_) => Self::assign_weight(&task),
-			AgendaItem::CommitDeadline(_) => Self::close_commits_weight(task.redundancy),
-			AgendaItem::RevealDeadline(_) => Self::reveal_deadline_weight(task.redundancy),
-			AgendaItem::Expire(_) => T::WeightInfo::expire(),
-			AgendaItem::Replace(_) => Self::replace_weight(&task),
-		})
+		let Some(task) = Tasks::<T>::get(task_id) else { return stale };
+		let r = task.redundancy;
+		match (item, task.status) {
+			(AgendaItem::Assign(_), TaskStatus::Queued { assign_at }) if assign_at == at => {
+				Self::assign_reserve(r, task.servers)
+			},
+			(AgendaItem::CommitDeadline(_), TaskStatus::Committing { commit_deadline })
+				if commit_deadline == at =>
+			{
+				Self::commit_deadline_reserve(r)
+			},
+			(AgendaItem::RevealDeadline(_), TaskStatus::Revealing { reveal_deadline })
+				if reveal_deadline == at =>
+			{
+				Self::reveal_deadline_reserve(r)
+			},
+			(AgendaItem::Expire(_), status) if !status.is_open() && task.plan.expires_at == at => {
+				Self::expire_reserve()
+			},
+			(AgendaItem::Replace(_), TaskStatus::Committing { .. }) => {
+				Self::replace_reserve(task.servers)
+			},
+			_ => stale,
+		}
 	}
 
-	/// Runs one item; returns its weight.
-	fn process_item(item: AgendaItem) -> Weight {
+	/// Runs one item due at `at`; returns its weight.
+	fn process_item(item: AgendaItem, at: BlockNumberFor<T>) -> Weight {
 		match item {
-			AgendaItem::Assign(task_id) => Self::on_assign(task_id),
-			AgendaItem::CommitDeadline(task_id) => Self::on_commit_deadline(task_id),
-			AgendaItem::RevealDeadline(task_id) => Self::on_reveal_deadline(task_id),
-			AgendaItem::Expire(task_id) => Self::on_expire(task_id),
+			AgendaItem::Assign(task_id) => Self::on_assign(task_id, at),
+			AgendaItem::CommitDeadline(task_id) => Self::on_commit_deadline(task_id, at),
+			AgendaItem::RevealDeadline(task_id) => Self::on_reveal_deadline(task_id, at),
+			AgendaItem::Expire(task_id) => Self::on_expire(task_id, at),
 			AgendaItem::Replace(task_id) => Self::on_replace(task_id),
 		}
 	}
 
-	/// Closes the commit phase of `task_id` if it is still open: with fewer commits than the
-	/// quorum the task fails; otherwise reveals open.
-	pub(crate) fn on_commit_deadline(task_id: TaskId) -> Weight {
-		let read = T::DbWeight::get().reads(1);
-		let Some(mut task) = Tasks::<T>::get(task_id) else { return read };
-		let TaskStatus::Committing { .. } = task.status else { return read };
-		let weight = Self::close_commits_weight(task.redundancy);
+	/// Closes the commit phase of `task_id` if its deadline is `at` and still open: with fewer
+	/// commits than the quorum the task fails; otherwise reveals open until the planned reveal
+	/// deadline. Processed late (a backlog), it fails the task and slashes nobody.
+	pub(crate) fn on_commit_deadline(task_id: TaskId, at: BlockNumberFor<T>) -> Weight {
+		let stale = Self::stale_weight();
+		let Some(mut task) = Tasks::<T>::get(task_id) else { return stale };
+		let TaskStatus::Committing { commit_deadline } = task.status else { return stale };
+		if commit_deadline != at {
+			return stale;
+		}
+		let weight = Self::commit_deadline_reserve(task.redundancy);
+		let now = frame_system::Pallet::<T>::block_number();
+		if now > at {
+			Self::fail(task_id, task, FailReason::AgendaFull);
+			return weight;
+		}
 		if task.commits() == 0 {
 			Self::fail(task_id, task, FailReason::NoCommits);
 			return weight;
@@ -195,49 +502,43 @@ impl<T: Config> Pallet<T> {
 			Self::fail(task_id, task, FailReason::NoQuorum);
 			return weight;
 		}
-		let now = frame_system::Pallet::<T>::block_number();
-		match Self::schedule(
-			now.saturating_add(T::RevealPeriod::get()),
-			AgendaItem::RevealDeadline(task_id),
-		) {
-			Ok(reveal_deadline) => {
-				// Executors that did not commit have nothing left to do.
-				for executor in task.executors.iter().filter(|e| e.commitment.is_none()) {
-					Self::release_task(&executor.who, task_id);
-				}
-				task.status = TaskStatus::Revealing { reveal_deadline };
-				// A replacement draw still on the agenda (pushed past the deadline by a full
-				// agenda) finds the task revealing and draws nobody.
-				task.replacements_pending = 0;
-				Tasks::<T>::insert(task_id, task);
-				Self::deposit_event(Event::RevealStarted { task_id, reveal_deadline });
-			},
-			Err(_) => Self::fail(task_id, task, FailReason::NoQuorum),
+		// Executors that did not commit have nothing left to do.
+		for executor in task.executors.iter().filter(|e| e.commitment.is_none()) {
+			Self::release_task(&executor.who, task_id);
 		}
+		let reveal_deadline = task.plan.reveal_deadline;
+		task.status = TaskStatus::Revealing { reveal_deadline };
+		// A replacement draw still on the agenda finds the task revealing and draws nobody.
+		task.replacements_pending = 0;
+		Tasks::<T>::insert(task_id, task);
+		Self::deposit_event(Event::RevealStarted { task_id, reveal_deadline });
 		weight
 	}
 
-	/// Settles `task_id` at its reveal deadline if it is still revealing.
-	pub(crate) fn on_reveal_deadline(task_id: TaskId) -> Weight {
-		let read = T::DbWeight::get().reads(1);
-		let Some(task) = Tasks::<T>::get(task_id) else { return read };
-		let TaskStatus::Revealing { .. } = task.status else { return read };
-		let weight = Self::reveal_deadline_weight(task.redundancy);
+	/// Settles `task_id` at its reveal deadline `at` if it is still revealing.
+	pub(crate) fn on_reveal_deadline(task_id: TaskId, at: BlockNumberFor<T>) -> Weight {
+		let stale = Self::stale_weight();
+		let Some(task) = Tasks::<T>::get(task_id) else { return stale };
+		let TaskStatus::Revealing { reveal_deadline } = task.status else { return stale };
+		if reveal_deadline != at {
+			return stale;
+		}
+		let weight = Self::reveal_deadline_reserve(task.redundancy);
 		Self::settle(task_id, task);
 		weight
 	}
 
-	/// Prunes an ended task's record, result and leftover outputs.
-	pub(crate) fn on_expire(task_id: TaskId) -> Weight {
-		let read = T::DbWeight::get().reads(1);
-		let Some(task) = Tasks::<T>::get(task_id) else { return read };
-		if task.status.is_open() {
-			return read;
+	/// Prunes an ended task's record, result and leftover outputs at its expiry `at`.
+	pub(crate) fn on_expire(task_id: TaskId, at: BlockNumberFor<T>) -> Weight {
+		let stale = Self::stale_weight();
+		let Some(task) = Tasks::<T>::get(task_id) else { return stale };
+		if task.status.is_open() || task.plan.expires_at != at {
+			return stale;
 		}
 		Tasks::<T>::remove(task_id);
 		TaskResults::<T>::remove(task_id);
 		let _ = RevealedOutputs::<T>::clear_prefix(task_id, T::MaxRedundancy::get(), None);
 		Self::deposit_event(Event::TaskExpired { task_id });
-		T::WeightInfo::expire()
+		Self::expire_reserve()
 	}
 }

@@ -24,16 +24,19 @@
 //! already drawn, is rejected and the draw repeated: rejection sampling gives each remaining
 //! eligible server exactly its stake-proportional chance. After `MaxSamplingAttempts × redundancy`
 //! draws (servers of this model hold little of the total stake), the remaining executors are
-//! drawn from a bounded scan of the model's servers (at most `MaxServersPerModel`) with the same
-//! stake weights, so assignment never fails while enough eligible servers exist.
+//! drawn from a bounded scan of the model's servers with the same stake weights, so assignment
+//! never fails while enough eligible servers exist. The scan covers at most as many servers as
+//! the model had at the request, whose weight the agenda reserved: should the list have grown
+//! since, it covers that many consecutive servers from a random position in the list.
 
-use crate::{pallet::*, types::*, weights::WeightInfo, LOG_TARGET};
+use crate::{pallet::*, types::*, LOG_TARGET};
 use alloc::vec::Vec;
 use codec::Encode;
 use frame_support::{pallet_prelude::*, traits::Randomness};
+use frame_system::pallet_prelude::BlockNumberFor;
 use opg_primitives::{inference::TaskId, models::ModelProvider, staking::InferenceStaking};
 use sp_runtime::{
-	traits::{Hash, One, Saturating},
+	traits::{Hash, Saturating},
 	SaturatedConversion,
 };
 
@@ -75,31 +78,6 @@ impl<T: Config> Pallet<T> {
 		<<T::Models as ModelProvider<T::AccountId>>::MaxServers as Get<u32>>::get()
 	}
 
-	/// Number of servers of `model_id`, as a weight component.
-	pub(crate) fn server_count(model_id: opg_primitives::models::ModelId) -> u32 {
-		u32::try_from(T::Models::servers(model_id).len()).unwrap_or(u32::MAX)
-	}
-
-	/// Weight of assigning `task`: the benchmarked draw for its redundancy and its model's
-	/// servers, plus reading the randomness (BABE's VRF output) and the server list.
-	pub(crate) fn assign_weight(task: &TaskInfoOf<T>) -> Weight {
-		T::WeightInfo::assign(task.redundancy, Self::server_count(task.model_id))
-			.saturating_add(T::DbWeight::get().reads(2))
-	}
-
-	/// Weight of drawing one replacement executor of `task`: the benchmarked draw for its
-	/// model's servers, plus reading the randomness and the server list.
-	pub(crate) fn replace_weight(task: &TaskInfoOf<T>) -> Weight {
-		T::WeightInfo::replace(T::MaxRedundancy::get(), Self::server_count(task.model_id))
-			.saturating_add(T::DbWeight::get().reads(2))
-	}
-
-	/// The worst case of [`Self::replace_weight`].
-	pub(crate) fn max_replace_weight() -> Weight {
-		T::WeightInfo::replace(T::MaxRedundancy::get(), Self::max_servers())
-			.saturating_add(T::DbWeight::get().reads(2))
-	}
-
 	/// Draws one executor of a committing task in place of one that declined (see
 	/// [`Pallet::decline`]), from this block's randomness, among the model's eligible servers
 	/// that are neither executors of the task nor declined it. No replacement when the draw
@@ -110,7 +88,7 @@ impl<T: Config> Pallet<T> {
 		let read = T::DbWeight::get().reads(1);
 		let Some(task) = Tasks::<T>::get(task_id) else { return read };
 		let TaskStatus::Committing { .. } = task.status else { return read };
-		let weight = Self::replace_weight(&task);
+		let weight = Self::replace_reserve(task.servers);
 		let round = u32::try_from(task.declined.len()).unwrap_or(u32::MAX);
 		let (random, _) = T::Randomness::random(&(REPLACE_SUBJECT, task_id, round).encode());
 		Self::replace_with_seed(task_id, task, random.as_ref().map(AsRef::as_ref));
@@ -131,7 +109,7 @@ impl<T: Config> Pallet<T> {
 					task.executors.iter().map(|executor| executor.who.clone()).collect();
 				exclude.extend(task.declined.iter().cloned());
 				let servers = T::Models::servers(task.model_id);
-				Self::draw_executors_excluding(&servers, 1, seed, &exclude)
+				Self::draw_executors_excluding(&servers, 1, seed, &exclude, task.servers)
 			})
 			.and_then(|mut drawn| drawn.pop());
 		match drawn {
@@ -150,35 +128,38 @@ impl<T: Config> Pallet<T> {
 					"task {task_id}: no replacement drawn for a declined executor (too late, no \
 					 randomness, or no eligible server left)"
 				);
-				Self::open_reveals_if_all_in(task_id, &mut task, now);
+				Self::open_reveals_if_all_in(task_id, &mut task);
 			},
 		}
 		Tasks::<T>::insert(task_id, task);
 	}
 
-	/// Draws the executors of a queued task; returns the weight used.
-	pub(crate) fn on_assign(task_id: TaskId) -> Weight {
-		let read = T::DbWeight::get().reads(1);
-		let Some(mut task) = Tasks::<T>::get(task_id) else { return read };
-		let TaskStatus::Queued { .. } = task.status else { return read };
+	/// Draws the executors of `task_id` if its assignment is due at `at`; returns the weight
+	/// used. Without randomness the assignment is postponed (planned anew from the next block)
+	/// until `MaxAssignmentDelay` blocks after the request.
+	pub(crate) fn on_assign(task_id: TaskId, at: BlockNumberFor<T>) -> Weight {
+		let stale = Self::stale_weight();
+		let Some(mut task) = Tasks::<T>::get(task_id) else { return stale };
+		let TaskStatus::Queued { assign_at } = task.status else { return stale };
+		if assign_at != at {
+			return stale;
+		}
 		let now = frame_system::Pallet::<T>::block_number();
-		let weight = Self::assign_weight(&task);
+		let weight = Self::assign_reserve(task.redundancy, task.servers);
 
 		let (random, _) = T::Randomness::random(&(ASSIGN_SUBJECT, task_id).encode());
 		let Some(random) = random else {
 			let waited = now.saturating_sub(task.created_at);
-			let retry = (waited < T::MaxAssignmentDelay::get())
-				.then(|| {
-					Self::schedule(now.saturating_add(One::one()), AgendaItem::Assign(task_id))
-				})
-				.and_then(Result::ok);
-			match retry {
-				Some(assign_at) => {
-					task.status = TaskStatus::Queued { assign_at };
+			if waited >= T::MaxAssignmentDelay::get() {
+				Self::fail(task_id, task, FailReason::NoRandomness);
+				return weight;
+			}
+			match Self::replan(task_id, &mut task, now) {
+				Ok(()) => {
 					Tasks::<T>::insert(task_id, task);
 					Self::deposit_event(Event::AssignmentPostponed { task_id });
 				},
-				None => Self::fail(task_id, task, FailReason::NoRandomness),
+				Err(_) => Self::fail(task_id, task, FailReason::AgendaFull),
 			}
 			return weight;
 		};
@@ -187,24 +168,22 @@ impl<T: Config> Pallet<T> {
 		weight
 	}
 
-	/// Draws the executors of the queued `task` from `seed` and opens its commit phase, or fails
-	/// it when too few eligible validators serve its model.
+	/// Draws the executors of the queued `task` from `seed` and opens its commit phase until
+	/// its planned commit deadline, or fails it when too few eligible validators serve its
+	/// model, or when a backlog left its executors less than `ReplacementWindow` blocks.
 	pub(crate) fn assign_with_seed(task_id: TaskId, mut task: TaskInfoOf<T>, seed: &[u8]) {
 		let now = frame_system::Pallet::<T>::block_number();
+		let commit_deadline = task.plan.commit_deadline;
+		if now.saturating_add(T::ReplacementWindow::get()) > commit_deadline {
+			Self::fail(task_id, task, FailReason::AgendaFull);
+			return;
+		}
 		let servers = T::Models::servers(task.model_id);
-		let Some(executors) = Self::draw_executors(&servers, task.redundancy, seed) else {
+		let Some(executors) =
+			Self::draw_executors_excluding(&servers, task.redundancy, seed, &[], task.servers)
+		else {
 			Self::fail(task_id, task, FailReason::NotEnoughExecutors);
 			return;
-		};
-		let commit_deadline = match Self::schedule(
-			now.saturating_add(T::CommitPeriod::get()),
-			AgendaItem::CommitDeadline(task_id),
-		) {
-			Ok(at) => at,
-			Err(_) => {
-				Self::fail(task_id, task, FailReason::NoQuorum);
-				return;
-			},
 		};
 		let executors: ExecutorsOf<T> = BoundedVec::truncate_from(executors);
 		task.executors = BoundedVec::truncate_from(
@@ -228,15 +207,19 @@ impl<T: Config> Pallet<T> {
 		count: u32,
 		seed: &[u8],
 	) -> Option<Vec<T::AccountId>> {
-		Self::draw_executors_excluding(servers, count, seed, &[])
+		let all = u32::try_from(servers.len()).unwrap_or(u32::MAX);
+		Self::draw_executors_excluding(servers, count, seed, &[], all)
 	}
 
-	/// [`Self::draw_executors`] among the servers not in `exclude`.
+	/// [`Self::draw_executors`] among the servers not in `exclude`, the fallback scanning at
+	/// most `scan` servers: all of them when there are no more, else `scan` consecutive ones
+	/// (cyclically) from a position drawn from `seed`.
 	pub fn draw_executors_excluding(
 		servers: &[T::AccountId],
 		count: u32,
 		seed: &[u8],
 		exclude: &[T::AccountId],
+		scan: u32,
 	) -> Option<Vec<T::AccountId>> {
 		let wanted = usize::try_from(count).ok()?;
 		let mut stream = DrawStream::new(seed);
@@ -261,8 +244,18 @@ impl<T: Config> Pallet<T> {
 		if chosen.len() < wanted {
 			// Fallback: the servers hold too little of the total stake for rejection sampling
 			// to find them quickly. Same weights, drawn from the bounded server list.
+			let scan = usize::try_from(scan).unwrap_or(usize::MAX).min(servers.len());
+			let start = if scan < servers.len() {
+				let len = u128::try_from(servers.len()).unwrap_or(u128::MAX);
+				usize::try_from(stream.below(len)).unwrap_or(0)
+			} else {
+				0
+			};
 			let mut candidates: Vec<(T::AccountId, u128)> = servers
 				.iter()
+				.cycle()
+				.skip(start)
+				.take(scan)
 				.filter(|who| {
 					!chosen.contains(who) && !exclude.contains(who) && T::Staking::is_eligible(who)
 				})

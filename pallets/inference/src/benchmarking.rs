@@ -11,14 +11,13 @@ use frame_support::traits::{
 	fungible::{Inspect, Mutate},
 	Get,
 };
-use frame_support::BoundedVec;
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
 use opg_primitives::{
 	inference::{commitment, encode_output, Salt, TaskOutcome},
 	models::{ComparisonRule, ModelId, ModelProvider, MAX_TOP_K},
 	staking::InferenceStaking,
 };
-use sp_runtime::traits::{Bounded, One, Saturating, Zero};
+use sp_runtime::traits::{Bounded, Saturating};
 
 const SEED: u32 = 0;
 
@@ -103,19 +102,6 @@ fn reveal_deadline<T: Config>(task_id: TaskId) -> BlockNumberFor<T> {
 	match Tasks::<T>::get(task_id).map(|t| t.status) {
 		Some(TaskStatus::Revealing { reveal_deadline }) => reveal_deadline,
 		_ => panic!("all committed: reveals are open"),
-	}
-}
-
-/// Fills the agenda of every block that a reveal deadline scheduled from this block or the next
-/// may use.
-fn fill_agenda<T: Config>() {
-	let full = vec![AgendaItem::Expire(TaskId::MAX); T::MaxAgendaItems::get() as usize];
-	let mut block = frame_system::Pallet::<T>::block_number();
-	let mut left = T::RevealPeriod::get().saturating_add((agenda::SCHEDULE_PROBE + 2).into());
-	while !left.is_zero() {
-		left = left.saturating_sub(One::one());
-		Agenda::<T>::insert(block, BoundedVec::truncate_from(full.clone()));
-		block = block.saturating_add(One::one());
 	}
 }
 
@@ -290,38 +276,32 @@ mod benchmarks {
 		assert_eq!(drawn.map(|d| d.len()), Some(r as usize));
 	}
 
-	/// The commit deadline of a task a bare quorum committed to, when the reveal deadline finds
-	/// no room on the agenda (every block it may use is full): the task fails, and each of the
-	/// `r - quorum` executors that did not commit is slashed as a no-show, on the fault that
-	/// jails it (the staking side's costliest slash). Opening the reveals instead costs the same
-	/// search for room and releases those executors without slashing them; failing with fewer
-	/// commits than the quorum slashes nobody.
+	/// The commit deadline of a task one commit short of its quorum: it fails, refunds the
+	/// escrow, releases its `r` executors and gives back its reveal deadline's reservation.
+	/// (Nobody is slashed: fewer commits than the quorum prove nothing. With a quorum the
+	/// reveals open instead, which only releases the executors that did not commit.)
 	#[benchmark]
 	fn close_commits(r: Linear<1, { T::MaxRedundancy::get() }>) {
 		let (model_id, _) = model_with_servers::<T>(r, r, ComparisonRule::Argmax);
 		let task_id = assigned_task::<T>(model_id, r);
 		let drawn = executors::<T>(task_id);
-		let quorum = Tasks::<T>::get(task_id).expect("exists").quorum as usize;
-		// Before the commits, or the last of them opens the reveals early.
-		fill_agenda::<T>();
-		for (n, who) in drawn.iter().enumerate() {
-			if n < quorum {
-				commit::<T>(task_id, who, &[1.0, 0.0], n as u32);
-			} else {
-				T::BenchmarkHelper::prime_for_jail(who);
-			}
+		let task = Tasks::<T>::get(task_id).expect("exists");
+		let quorum = task.quorum as usize;
+		for (n, who) in drawn.iter().enumerate().take(quorum.saturating_sub(1)) {
+			commit::<T>(task_id, who, &[1.0, 0.0], n as u32);
 		}
+		let deadline = task.plan.commit_deadline;
+		frame_system::Pallet::<T>::set_block_number(deadline);
 
 		#[block]
 		{
-			Pallet::<T>::on_commit_deadline(task_id);
+			Pallet::<T>::on_commit_deadline(task_id, deadline);
 		}
 
 		assert!(matches!(
 			Tasks::<T>::get(task_id).map(|t| t.status),
-			Some(TaskStatus::Failed { reason: FailReason::NoQuorum, .. })
+			Some(TaskStatus::Failed { reason: FailReason::NoQuorum | FailReason::NoCommits, .. })
 		));
-		assert!(drawn.iter().skip(quorum).all(|who| !T::Staking::is_eligible(who)), "jailed");
 	}
 
 	/// Settlement at the reveal deadline of `r` (at least 3) executors: a majority agrees (paid
@@ -359,7 +339,7 @@ mod benchmarks {
 
 		#[block]
 		{
-			Pallet::<T>::on_reveal_deadline(task_id);
+			Pallet::<T>::on_reveal_deadline(task_id, deadline);
 		}
 
 		assert!(matches!(
@@ -387,7 +367,7 @@ mod benchmarks {
 
 		#[block]
 		{
-			Pallet::<T>::on_reveal_deadline(task_id);
+			Pallet::<T>::on_reveal_deadline(task_id, deadline);
 		}
 
 		assert!(matches!(
@@ -461,14 +441,12 @@ mod benchmarks {
 			salt(0),
 		)
 		.expect("matches its commitment");
-		let at = frame_system::Pallet::<T>::block_number()
-			.saturating_add(T::ResultTtl::get())
-			.saturating_add(One::one());
+		let at = Tasks::<T>::get(task_id).expect("kept until it expires").plan.expires_at;
 		frame_system::Pallet::<T>::set_block_number(at);
 
 		#[block]
 		{
-			Pallet::<T>::on_expire(task_id);
+			Pallet::<T>::on_expire(task_id, at);
 		}
 
 		assert!(!Tasks::<T>::contains_key(task_id));

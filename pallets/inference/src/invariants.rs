@@ -3,7 +3,7 @@
 
 use crate::{pallet::*, types::*};
 use alloc::collections::{btree_map::BTreeMap, btree_set::BTreeSet};
-use frame_support::{ensure, traits::fungible::InspectHold};
+use frame_support::{ensure, traits::fungible::InspectHold, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;
 use opg_primitives::staking::InferenceStaking;
 use sp_runtime::{traits::Saturating, TryRuntimeError};
@@ -16,7 +16,9 @@ impl<T: Config> Pallet<T> {
 	/// - executors are distinct, and `ExecutorTasks` lists exactly the (executor, open task)
 	///   pairs still waiting for that executor's commit or reveal;
 	/// - every open task has the agenda item that ends its current phase at a block not before
-	///   the cursor, and every ended task its expiry (no task stays open past its deadlines);
+	///   the cursor, and every task its expiry (no task stays open past its deadlines);
+	/// - each block's [`AgendaLoad`] counts its items, and its reserved weight covers what
+	///   they may use and fits the agenda's budget;
 	/// - inference keys belong to registered validators, and `KeyOwners` is the reverse of
 	///   `InferenceKeys`.
 	pub fn do_try_state() -> Result<(), TryRuntimeError> {
@@ -35,6 +37,21 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		let has_item = |item: AgendaItem, at: BlockNumberFor<T>| scheduled.contains(&(item, at));
+		for (block, load) in AgendaLoad::<T>::iter() {
+			let items = Agenda::<T>::get(block);
+			ensure!(
+				usize::try_from(load.items).ok() == Some(items.len()),
+				"AgendaLoad miscounts the block's items"
+			);
+			let may_use = items.iter().fold(Weight::zero(), |sum, item| {
+				sum.saturating_add(Self::item_weight(*item, block))
+			});
+			ensure!(load.weight.all_gte(may_use), "a block's items may use more than it reserved");
+			ensure!(load.weight.all_lte(Self::agenda_budget()), "a block reserved over budget");
+		}
+		for (block, _) in Agenda::<T>::iter() {
+			ensure!(AgendaLoad::<T>::contains_key(block), "agenda items without a load");
+		}
 
 		for (task_id, task) in Tasks::<T>::iter() {
 			ensure!(task_id < NextTaskId::<T>::get(), "task id not yet handed out");
@@ -46,13 +63,16 @@ impl<T: Config> Pallet<T> {
 					"reveal without commit"
 				);
 			}
+			ensure!(
+				has_item(AgendaItem::Expire(task_id), task.plan.expires_at),
+				"expiry not scheduled"
+			);
 			if task.status.is_open() {
 				let held = escrow.entry(task.requester.clone()).or_default();
 				*held = held.saturating_add(task.escrow);
 				let count = open.entry(task.model_id).or_default();
 				*count = count.saturating_add(1);
 				ensure!(TaskInputs::<T>::contains_key(task_id), "open task without input");
-				ensure!(task.expires_at.is_none(), "open task with an expiry");
 				let phase_end = match task.status {
 					TaskStatus::Queued { assign_at } => {
 						has_item(AgendaItem::Assign(task_id), assign_at)
@@ -97,9 +117,6 @@ impl<T: Config> Pallet<T> {
 				}
 			} else {
 				ensure!(!TaskInputs::<T>::contains_key(task_id), "ended task kept its input");
-				if let Some(at) = task.expires_at {
-					ensure!(has_item(AgendaItem::Expire(task_id), at), "expiry not scheduled");
-				}
 				if matches!(task.status, TaskStatus::Settled { .. }) {
 					ensure!(TaskResults::<T>::contains_key(task_id), "settled task without result");
 				}

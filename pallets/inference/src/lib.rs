@@ -28,8 +28,8 @@
 //!    charged as [`offences`] describes: at most one slash per validator per offence span.
 //!    Without a quorum the task fails and the whole escrow is refunded; no dissenter is slashed
 //!    (there is no majority to dissent from), and when nobody committed nobody is.
-//! 6. Ended tasks (settled, failed, cancelled) keep their record and result for `ResultTtl`
-//!    blocks, then are pruned.
+//! 6. Ended tasks (settled, failed, cancelled) keep their record and result until `ResultTtl`
+//!    blocks after their planned reveal deadline, then are pruned.
 //!
 //! The requester may [`cancel`](Pallet::cancel) a task before any executor has committed.
 //!
@@ -46,11 +46,13 @@
 //!
 //! ## Bounded work
 //!
-//! Deadlines, assignments and pruning are items of a per-block [`Agenda`]. Each block reserves
-//! `AgendaWeight` in `on_initialize` when work is due, and `on_finalize` processes due items,
-//! oldest first, as long as their worst-case weight fits; what does not fit stays for the next
-//! block (a cursor remembers where to resume). Nothing iterates over all tasks or validators:
-//! drawing an executor costs `O(log MaxValidators)` (a Fenwick tree in the staking pallet).
+//! Deadlines, assignments, replacement draws and pruning are items of a per-block [`Agenda`].
+//! A request is admitted only when each item it causes fits the weight budget of the block where
+//! it falls due, and reserves its worst case there ([`AgendaLoad`]); otherwise it fails with
+//! `AgendaFull`. `on_initialize` reserves the block's load and `on_finalize` runs its items, so
+//! every admitted item runs in the block it was planned for (see [`agenda`]). Nothing iterates
+//! over all tasks or validators: drawing an executor costs `O(log MaxValidators)` (a Fenwick
+//! tree in the staking pallet).
 //!
 //! ## Reads
 //!
@@ -66,7 +68,7 @@ pub use pallet::*;
 pub use types::*;
 pub use weights::WeightInfo;
 
-mod agenda;
+pub mod agenda;
 pub mod assignment;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
@@ -275,15 +277,19 @@ pub mod pallet {
 		type CommitPeriod: Get<BlockNumberFor<Self>>;
 
 		/// Blocks an executor drawn in place of one that declined needs at least before the
-		/// commit deadline: a decline later than that is not replaced. Less than `CommitPeriod`.
+		/// commit deadline: a decline later than that is not replaced. At least 2 (drawn at the
+		/// end of a block, it commits in the next one at the earliest) and less than
+		/// `CommitPeriod`.
 		#[pallet::constant]
 		type ReplacementWindow: Get<BlockNumberFor<Self>>;
 
-		/// Blocks from the opening of reveals to the reveal deadline.
+		/// Blocks from the commit deadline to the reveal deadline (reveals that open early, every
+		/// executor having committed, stay open until then).
 		#[pallet::constant]
 		type RevealPeriod: Get<BlockNumberFor<Self>>;
 
-		/// Blocks an ended task's record and result are kept.
+		/// Blocks an ended task's record and result are kept after its planned reveal deadline
+		/// (at least this many after it ended).
 		#[pallet::constant]
 		type ResultTtl: Get<BlockNumberFor<Self>>;
 
@@ -333,7 +339,7 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type NextTaskId<T> = StorageValue<_, TaskId, ValueQuery>;
 
-	/// Tasks, open or ended less than `ResultTtl` blocks ago.
+	/// Tasks, open or ended and not yet expired (see [`TaskPlan::expires_at`]).
 	///
 	/// `Twox64Concat`: ids are assigned sequentially by this pallet; users cannot choose keys.
 	#[pallet::storage]
@@ -422,10 +428,19 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type AgendaCursor<T: Config> = StorageValue<_, BlockNumberFor<T>, ValueQuery>;
 
-	/// Whether `on_initialize` reserved the agenda's weight for this block. Taken (so never left
-	/// in storage) by `on_finalize`.
+	/// The agenda work reserved in each future block (and in the current one until it is
+	/// processed): the worst-case weight of its items and their number (see [`agenda`]). A
+	/// request is admitted only if each of its items fits `AgendaWeight` in its block.
+	///
+	/// `Twox64Concat`: block numbers are chosen by this pallet.
 	#[pallet::storage]
-	pub type AgendaReserved<T: Config> = StorageValue<_, bool, ValueQuery>;
+	pub type AgendaLoad<T: Config> =
+		StorageMap<_, Twox64Concat, BlockNumberFor<T>, BlockLoad, ValueQuery>;
+
+	/// The weight `on_initialize` reserved for this block's agenda. Taken (so never left in
+	/// storage) by `on_finalize`.
+	#[pallet::storage]
+	pub type AgendaReserved<T: Config> = StorageValue<_, Weight, OptionQuery>;
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
@@ -550,7 +565,8 @@ pub mod pallet {
 		NotEnoughExecutors,
 		/// The agenda of the next blocks is full: retry in a few blocks.
 		AgendaFull,
-		/// No task has this id (or it ended more than `ResultTtl` blocks ago).
+		/// No task has this id (or it ended and expired, `ResultTtl` blocks after its planned reveal
+		/// deadline).
 		TaskNotFound,
 		/// The caller is not an executor of this task: only assigned executors submit results.
 		NotAssigned,
@@ -597,7 +613,8 @@ pub mod pallet {
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
-		/// Reserves `AgendaWeight` when agenda items are due in this block, for `on_finalize`.
+		/// Reserves the weight of this block's agenda items (their [`AgendaLoad`]), or all of
+		/// `AgendaWeight` while the agenda lags behind, for `on_finalize`.
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			Self::reserve_agenda_weight(now)
 		}
@@ -606,8 +623,8 @@ pub mod pallet {
 		/// BABE's `on_finalize` (the runtime declares BABE first), so assignment sees this
 		/// block's VRF output.
 		fn on_finalize(now: BlockNumberFor<T>) {
-			if AgendaReserved::<T>::take() {
-				Self::process_agenda(now, T::AgendaWeight::get());
+			if let Some(budget) = AgendaReserved::<T>::take() {
+				Self::process_agenda(now, budget);
 			}
 		}
 
@@ -627,6 +644,11 @@ pub mod pallet {
 			assert!(!T::CommitPeriod::get().is_zero(), "CommitPeriod must be at least a block");
 			assert!(!T::RevealPeriod::get().is_zero(), "RevealPeriod must be at least a block");
 			assert!(
+				T::ReplacementWindow::get() >= 2u32.into(),
+				"ReplacementWindow must be at least 2 blocks: an executor drawn at the end of a \
+				 block commits in the next one at the earliest, before the deadline"
+			);
+			assert!(
 				T::ReplacementWindow::get() < T::CommitPeriod::get(),
 				"ReplacementWindow must leave room in the commit period, or no decline is replaced"
 			);
@@ -634,8 +656,10 @@ pub mod pallet {
 			assert!(T::MaxAgendaItems::get() >= 1, "MaxAgendaItems must allow an item");
 			assert!(T::MaxSamplingAttempts::get() >= 1, "MaxSamplingAttempts must allow a draw");
 			assert!(
-				T::AgendaWeight::get().all_gte(Self::max_item_weight()),
-				"AgendaWeight must fit the heaviest agenda item, or the agenda never advances"
+				T::AgendaWeight::get()
+					.all_gte(Self::max_item_weight().saturating_add(Self::block_overhead_weight())),
+				"AgendaWeight must fit the heaviest agenda item and a block's overhead, or no \
+				 request of the largest redundancy is ever admitted"
 			);
 			assert!(
 				Pallet::<T>::max_servers() >= T::MaxRedundancy::get(),
@@ -664,7 +688,10 @@ pub mod pallet {
 		/// The fee, `fee_per_executor × redundancy` plus `ProtocolFee` of that, is held from the
 		/// caller ([`HoldReason::Escrow`]) until the task ends. `redundancy` defaults to the
 		/// model's; the quorum is the model's, scaled to the chosen redundancy (rounded up).
-		/// Executors are drawn at the end of the next block.
+		/// Executors are drawn at the end of the next block, or of a later one when the agenda
+		/// of the next blocks is full: the request reserves the worst-case weight of each
+		/// agenda item it causes in the block where it falls due, and its weight includes that
+		/// reservation, so that its fee pays for it (see [`agenda`]).
 		///
 		/// - Origin: signed; the caller is the requester.
 		/// - Errors: [`Error::ModelNotRunnable`], [`Error::EmptyInput`], [`Error::InputTooLong`],
@@ -674,9 +701,11 @@ pub mod pallet {
 		///   [`Error::InsufficientBalance`].
 		/// - Events: [`Event::TaskCreated`].
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::request_inference(
+		#[pallet::weight(Pallet::<T>::request_weight(
 			Pallet::<T>::len_component(input.len(), T::MaxInputLen::get()),
 			Pallet::<T>::max_servers(),
+			T::MaxRedundancy::get(),
+			Pallet::<T>::max_admission_probes(),
 		))]
 		pub fn request_inference(
 			origin: OriginFor<T>,
@@ -720,8 +749,17 @@ pub mod pallet {
 
 			let now = frame_system::Pallet::<T>::block_number();
 			let task_id = NextTaskId::<T>::get();
-			let assign_at =
-				Self::schedule(now.saturating_add(One::one()), AgendaItem::Assign(task_id))?;
+			let first = now.saturating_add(One::one());
+			let (plan, probed) =
+				Self::admit(task_id, first, agenda::SCHEDULE_PROBE, redundancy, servers_len)
+					.map_err(|(error, probed)| sp_runtime::DispatchErrorWithPostInfo {
+						post_info: Some(
+							T::WeightInfo::request_inference(input_len, servers_len)
+								.saturating_add(T::DbWeight::get().reads(probed.into())),
+						)
+						.into(),
+						error: error.into(),
+					})?;
 			T::Currency::hold(&HoldReason::Escrow.into(), &requester, escrow)
 				.map_err(|_| Error::<T>::InsufficientBalance)?;
 			NextTaskId::<T>::put(task_id.saturating_add(1));
@@ -737,17 +775,18 @@ pub mod pallet {
 					protocol_fee,
 					escrow,
 					created_at: now,
-					status: TaskStatus::Queued { assign_at },
+					status: TaskStatus::Queued { assign_at: plan.assign_at },
 					executors: BoundedVec::new(),
 					declined: BoundedVec::new(),
 					replacements_pending: 0,
-					expires_at: None,
+					servers: servers_len,
+					plan,
 				},
 			);
 			TaskInputs::<T>::insert(task_id, input);
 			OpenTasks::<T>::mutate(model_id, |open| *open = open.saturating_add(1));
 			Self::deposit_event(Event::TaskCreated { task_id, model_id, requester, fee: escrow });
-			Ok(Some(T::WeightInfo::request_inference(input_len, servers_len)).into())
+			Ok(Some(Self::request_weight(input_len, servers_len, redundancy, probed)).into())
 		}
 
 		/// Commits the caller's result for `task_id`: `commitment` is
@@ -770,13 +809,12 @@ pub mod pallet {
 			commitment: H256,
 		) -> DispatchResultWithPostInfo {
 			let signer = ensure_signed(origin)?;
-			let Uncommitted { mut task, index, executor, now, .. } =
-				Self::uncommitted(task_id, signer)?;
+			let Uncommitted { mut task, index, executor, .. } = Self::uncommitted(task_id, signer)?;
 			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
 
 			slot.commitment = Some(commitment);
 			Self::deposit_event(Event::ResultCommitted { task_id, executor });
-			Self::open_reveals_if_all_in(task_id, &mut task, now);
+			Self::open_reveals_if_all_in(task_id, &mut task);
 			let redundancy = task.redundancy;
 			Tasks::<T>::insert(task_id, task);
 			Ok(Some(T::WeightInfo::commit_result(redundancy)).into())
@@ -802,6 +840,7 @@ pub mod pallet {
 		#[pallet::weight(
 			T::WeightInfo::reveal_result(Pallet::<T>::len_component(outcome.output_len(), T::MaxOutputLen::get()))
 				.saturating_add(Pallet::<T>::reveal_deadline_weight(T::MaxRedundancy::get()))
+				.saturating_add(Pallet::<T>::release_plan_weight())
 		)]
 		pub fn reveal_result(
 			origin: OriginFor<T>,
@@ -851,6 +890,7 @@ pub mod pallet {
 			let mut weight = T::WeightInfo::reveal_result(output_len);
 			if task.reveals() == task.commits() {
 				weight.saturating_accrue(Self::reveal_deadline_weight(task.redundancy));
+				weight.saturating_accrue(Self::release_plan_weight());
 				Self::settle(task_id, task);
 			} else {
 				Tasks::<T>::insert(task_id, task);
@@ -870,7 +910,7 @@ pub mod pallet {
 		#[pallet::weight(Pallet::<T>::cancel_weight(T::MaxRedundancy::get()))]
 		pub fn cancel(origin: OriginFor<T>, task_id: TaskId) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			let task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
 			ensure!(task.requester == who, Error::<T>::NotRequester);
 			ensure!(task.status.is_open() && task.commits() == 0, Error::<T>::CannotCancel);
 
@@ -882,9 +922,8 @@ pub mod pallet {
 			}
 			let rest = task.escrow.saturating_sub(paid).saturating_sub(returned);
 			let refunded = Self::release(&task.requester, rest).saturating_add(returned);
-			task.status = TaskStatus::Cancelled { at: now };
 			let redundancy = task.redundancy;
-			Self::end_task(task_id, task);
+			Self::end_task(task_id, task, TaskStatus::Cancelled { at: now });
 			Self::deposit_event(Event::TaskCancelled { task_id, paid, refunded });
 			Ok(Some(Self::cancel_weight(redundancy)).into())
 		}
@@ -926,15 +965,13 @@ pub mod pallet {
 			task.executors.remove(index);
 			Self::release_task(&executor, task_id);
 			// Replace only while a replacement can still execute and commit in time; the draw
-			// waits for the next block's randomness, which nobody knows when declining.
-			// (Should a full agenda push the draw later than that, it finds it too late and draws
-			// nobody.)
+			// waits for the next block's randomness, which nobody knows when declining. When
+			// the next block's agenda has no room for the draw, the task goes on without a
+			// replacement and the decliner is not charged for it.
 			let draw_at = now.saturating_add(One::one());
 			let in_time = draw_at.saturating_add(T::ReplacementWindow::get()) <= commit_deadline;
 			let recorded = task.declined.try_push(executor.clone()).is_ok();
-			let replaced = in_time
-				&& recorded && Self::schedule(draw_at, AgendaItem::Replace(task_id))
-				.is_ok();
+			let replaced = in_time && recorded && Self::reserve_replacement(task_id, &task, now);
 			if replaced {
 				task.replacements_pending = task.replacements_pending.saturating_add(1);
 			}
@@ -945,7 +982,7 @@ pub mod pallet {
 				T::Staking::note_fault(&executor);
 			}
 			Self::deposit_event(Event::TaskDeclined { task_id, executor, reason, replaced });
-			Self::open_reveals_if_all_in(task_id, &mut task, now);
+			Self::open_reveals_if_all_in(task_id, &mut task);
 			let mut weight = T::WeightInfo::decline(task.redundancy);
 			if !in_time {
 				// Noting a fault costs at most what a slash does (it may jail).
@@ -1030,13 +1067,10 @@ pub mod pallet {
 		}
 
 		/// Opens the reveal phase of the committing `task` at once when every executor it has
-		/// has committed, no replacement is pending and the commits reach the quorum. Should the
-		/// agenda be full, the commit deadline opens it instead.
-		pub(crate) fn open_reveals_if_all_in(
-			task_id: TaskId,
-			task: &mut TaskInfoOf<T>,
-			now: BlockNumberFor<T>,
-		) {
+		/// has committed, no replacement is pending and the commits reach the quorum. Reveals
+		/// stay open until the planned reveal deadline, and the commit deadline gives back its
+		/// reservation.
+		pub(crate) fn open_reveals_if_all_in(task_id: TaskId, task: &mut TaskInfoOf<T>) {
 			// Fewer commits than the quorum cannot settle: the commit deadline fails the task
 			// then, and nothing committed is revealed (a requester whose other executors
 			// declined would otherwise see a lone committer's output for free).
@@ -1047,13 +1081,10 @@ pub mod pallet {
 			if !all_in {
 				return;
 			}
-			if let Ok(reveal_deadline) = Self::schedule(
-				now.saturating_add(T::RevealPeriod::get()),
-				AgendaItem::RevealDeadline(task_id),
-			) {
-				task.status = TaskStatus::Revealing { reveal_deadline };
-				Self::deposit_event(Event::RevealStarted { task_id, reveal_deadline });
-			}
+			Self::release_commit_deadline(task);
+			let reveal_deadline = task.plan.reveal_deadline;
+			task.status = TaskStatus::Revealing { reveal_deadline };
+			Self::deposit_event(Event::RevealStarted { task_id, reveal_deadline });
 		}
 
 		/// The executor `signer` acts as in `task`, with its index: itself when assigned, else the
@@ -1122,10 +1153,16 @@ pub mod pallet {
 			T::Currency::balance_on_hold(&HoldReason::Escrow.into(), who)
 		}
 
-		/// Stores an ended task, drops its input and executor index entries, decrements its
-		/// model's open tasks and schedules its expiry.
-		pub(crate) fn end_task(task_id: TaskId, mut task: TaskInfoOf<T>) {
-			let now = frame_system::Pallet::<T>::block_number();
+		/// Ends the open `task` with `status`: gives back the reservations of the agenda items it
+		/// no longer needs, drops its input and executor index entries, decrements its model's
+		/// open tasks and stores it until its planned expiry.
+		pub(crate) fn end_task(
+			task_id: TaskId,
+			mut task: TaskInfoOf<T>,
+			status: TaskStatus<BlockNumberFor<T>>,
+		) {
+			Self::release_plan(&task, &task.status);
+			task.status = status;
 			for executor in task.executors.iter() {
 				Self::release_task(&executor.who, task_id);
 			}
@@ -1133,15 +1170,6 @@ pub mod pallet {
 			OpenTasks::<T>::mutate_exists(task.model_id, |open| {
 				*open = open.and_then(|n| n.checked_sub(1)).filter(|n| *n > 0);
 			});
-			let expires_at = now.saturating_add(T::ResultTtl::get());
-			match Self::schedule_expiry(expires_at, task_id) {
-				Ok(at) => task.expires_at = Some(at),
-				Err(_) => log::error!(
-					target: LOG_TARGET,
-					"no agenda room to expire task {task_id}; its record stays until pruned by a \
-					 runtime upgrade"
-				),
-			}
 			Tasks::<T>::insert(task_id, task);
 		}
 	}

@@ -63,8 +63,9 @@ pub const MAX_SERVERS: u32 = 8;
 pub const MAX_INPUT: u32 = 64;
 pub const MAX_OUTPUT: u32 = 64;
 pub const COMMIT_PERIOD: BlockNumber = 5;
-/// Blocks a replacement needs before the commit deadline.
-pub const REPLACEMENT_WINDOW: BlockNumber = 1;
+/// Blocks a replacement needs before the commit deadline: drawn at the end of block `b`, its
+/// commit is in block `b + 1` at the earliest.
+pub const REPLACEMENT_WINDOW: BlockNumber = 2;
 pub const REVEAL_PERIOD: BlockNumber = 4;
 pub const RESULT_TTL: BlockNumber = 10;
 pub const MAX_ASSIGNMENT_DELAY: BlockNumber = 3;
@@ -168,6 +169,21 @@ impl pallet_inference_staking::Config for Test {
 thread_local! {
 	static RANDOMNESS_ON: RefCell<bool> = const { RefCell::new(true) };
 	static AGENDA_ITEMS_PER_BLOCK: RefCell<u64> = const { RefCell::new(16) };
+	static COMMIT_PERIOD_NOW: RefCell<BlockNumber> = const { RefCell::new(COMMIT_PERIOD) };
+}
+
+/// Sets the commit period of tasks requested from now on (`COMMIT_PERIOD` unless a test sets
+/// it).
+pub fn set_commit_period(blocks: BlockNumber) {
+	COMMIT_PERIOD_NOW.with(|p| *p.borrow_mut() = blocks);
+}
+
+/// The commit period: `COMMIT_PERIOD` unless a test sets it.
+pub struct CommitPeriod;
+impl frame_support::traits::Get<BlockNumber> for CommitPeriod {
+	fn get() -> BlockNumber {
+		COMMIT_PERIOD_NOW.with(|p| *p.borrow())
+	}
 }
 
 /// Sets the agenda's budget to `items` worst-case items per block.
@@ -216,7 +232,7 @@ impl pallet_inference::Config for Test {
 	type MaxInputLen = ConstU32<MAX_INPUT>;
 	type MaxOutputLen = ConstU32<MAX_OUTPUT>;
 	type MaxRedundancy = ConstU32<MAX_REDUNDANCY>;
-	type CommitPeriod = ConstU64<COMMIT_PERIOD>;
+	type CommitPeriod = CommitPeriod;
 	type ReplacementWindow = ConstU64<REPLACEMENT_WINDOW>;
 	type RevealPeriod = ConstU64<REVEAL_PERIOD>;
 	type ResultTtl = ConstU64<RESULT_TTL>;
@@ -428,6 +444,7 @@ impl ExtBuilder {
 		.unwrap();
 		set_randomness(true);
 		set_agenda_budget(16);
+		set_commit_period(COMMIT_PERIOD);
 		let mut ext = sp_io::TestExternalities::new(storage);
 		ext.execute_with(|| {
 			System::set_block_number(1);

@@ -42,7 +42,7 @@ impl<T: Config> Pallet<T> {
 	/// Settles `task_id` on its reveals: pays the quorum, slashes dissenters, withholders and
 	/// no-shows, refunds the rest; fails it when there is no quorum. A quorum on a rejection
 	/// ends the task `Rejected`, with the same payments.
-	pub(crate) fn settle(task_id: TaskId, mut task: TaskInfoOf<T>) {
+	pub(crate) fn settle(task_id: TaskId, task: TaskInfoOf<T>) {
 		let Some(digest) = Self::quorum_digest(&task) else {
 			Self::fail(task_id, task, FailReason::NoQuorum);
 			return;
@@ -98,8 +98,7 @@ impl<T: Config> Pallet<T> {
 						publisher: publisher.clone(),
 					},
 				);
-				task.status = TaskStatus::Settled { digest, at: now };
-				Self::end_task(task_id, task);
+				Self::end_task(task_id, task, TaskStatus::Settled { digest, at: now });
 				Self::deposit_event(Event::TaskSettled {
 					task_id,
 					digest,
@@ -112,8 +111,7 @@ impl<T: Config> Pallet<T> {
 				});
 			},
 			TaskOutcome::Rejected(rejection) => {
-				task.status = TaskStatus::Rejected { rejection, at: now };
-				Self::end_task(task_id, task);
+				Self::end_task(task_id, task, TaskStatus::Rejected { rejection, at: now });
 				Self::deposit_event(Event::TaskRejected {
 					task_id,
 					rejection,
@@ -169,11 +167,14 @@ impl<T: Config> Pallet<T> {
 	/// Fails `task_id` and refunds the whole escrow. Executors that did not commit are
 	/// no-shows only when a quorum did commit (fewer commits prove nothing: one executor could
 	/// commit anything to have the others charged); in the reveal phase, committers that did not
-	/// reveal withheld. See [`crate::offences`].
-	pub(crate) fn fail(task_id: TaskId, mut task: TaskInfoOf<T>, reason: FailReason) {
+	/// reveal withheld. See [`crate::offences`]. A task failed for `AgendaFull` (the chain's
+	/// fault) slashes nobody.
+	pub(crate) fn fail(task_id: TaskId, task: TaskInfoOf<T>, reason: FailReason) {
 		let revealing = matches!(task.status, TaskStatus::Revealing { .. });
 		let quorum_committed = task.commits() >= task.quorum;
-		for executor in task.executors.iter() {
+		let executors =
+			if reason == FailReason::AgendaFull { &[][..] } else { &task.executors[..] };
+		for executor in executors {
 			if executor.commitment.is_none() {
 				if quorum_committed {
 					Self::punish(task_id, &executor.who, SlashReason::NoShow);
@@ -185,8 +186,7 @@ impl<T: Config> Pallet<T> {
 		let refunded = Self::refund_all(&task);
 		let _ = RevealedOutputs::<T>::clear_prefix(task_id, T::MaxRedundancy::get(), None);
 		let now = frame_system::Pallet::<T>::block_number();
-		task.status = TaskStatus::Failed { reason, at: now };
-		Self::end_task(task_id, task);
+		Self::end_task(task_id, task, TaskStatus::Failed { reason, at: now });
 		Self::deposit_event(Event::TaskFailed { task_id, reason, refunded });
 	}
 }

@@ -42,6 +42,11 @@ pub enum FailReason {
 	/// an input or model that no node could run from executors that would not.
 	#[codec(index = 3)]
 	NoCommits,
+	/// The agenda fell behind the task's plan (only after a runtime upgrade raised the weight of
+	/// agenda items admitted before it; see [`crate::agenda`]), so that its executors would have
+	/// had less time than the periods promise. Nobody is slashed.
+	#[codec(index = 4)]
+	AgendaFull,
 }
 
 /// Where a task is in its life.
@@ -170,8 +175,63 @@ where
 	/// Replacement draws scheduled (one per decline) and not yet made. While any is pending the
 	/// commit phase does not close early.
 	pub replacements_pending: u32,
-	/// Block from which the record may be pruned (set when the task ends).
-	pub expires_at: Option<BlockNumber>,
+	/// Servers the model declared at the request: assignment and replacement draws scan at
+	/// most this many (the agenda reserved their weight for it, see [`crate::agenda`]).
+	pub servers: u32,
+	/// Where the task's agenda items fall due, planned (and their weight reserved) at the
+	/// request.
+	pub plan: TaskPlan<BlockNumber>,
+}
+
+/// The blocks of a task's agenda items, fixed when the request is admitted: the agenda reserved
+/// each item's worst-case weight in its block (see [`crate::agenda`]). A postponed assignment
+/// plans anew.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	Default,
+)]
+pub struct TaskPlan<BlockNumber> {
+	/// The executors are drawn at the end of this block.
+	pub assign_at: BlockNumber,
+	/// `assign_at + CommitPeriod`: commits are accepted before this block.
+	pub commit_deadline: BlockNumber,
+	/// `commit_deadline + RevealPeriod`: reveals are accepted before this block, also when
+	/// reveals opened early (every executor committed).
+	pub reveal_deadline: BlockNumber,
+	/// The ended task's record and result are pruned at this block: `reveal_deadline +
+	/// ResultTtl`, or a little later when that block's agenda was full.
+	pub expires_at: BlockNumber,
+}
+
+/// The agenda work reserved in one block: the worst-case weight of its items (less what
+/// items that ended early gave back) and how many items it holds.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	Default,
+)]
+pub struct BlockLoad {
+	/// Reserved weight.
+	pub weight: frame_support::weights::Weight,
+	/// Items scheduled (stale ones included, until the block is processed).
+	pub items: u32,
 }
 
 impl<AccountId, Balance, BlockNumber, MaxExecutors: Get<u32>>
@@ -253,7 +313,7 @@ pub enum DeclineReason {
 	ExecutionFailed,
 }
 
-/// Scheduled work for `on_initialize`. Items carry only the task id: each checks the task's
+/// Scheduled work for `on_finalize`. Items carry only the task id: each checks the task's
 /// current state, so an item made stale by an earlier transition (all commits in before the
 /// commit deadline, a cancellation) does nothing.
 #[derive(

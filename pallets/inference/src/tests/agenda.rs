@@ -1,21 +1,76 @@
-//! The agenda: bounded work per block, carry-over, overflow.
+//! The agenda: admission by weight, reservations given back, the backlog safety net, and a
+//! saturation property test.
 
-use crate::{mock::*, Agenda, AgendaCursor, Error, TaskStatus};
-use frame_support::assert_noop;
+use super::Rng;
+use crate::{
+	mock::*, Agenda, AgendaCursor, AgendaLoad, AgendaReserved, Config, DeclineReason, Error, Event,
+	FailReason, TaskStatus, Tasks,
+};
+use frame_support::{
+	assert_ok,
+	traits::{fungible::Mutate, Get, OnFinalize, OnInitialize},
+	weights::Weight,
+};
+
+type Pallet = crate::Pallet<Test>;
+
+/// The blocks of a task requested in block 1 and assigned in block 2.
+const ASSIGN: u64 = 2;
+const COMMIT_DEADLINE: u64 = ASSIGN + COMMIT_PERIOD;
+const REVEAL_DEADLINE: u64 = COMMIT_DEADLINE + REVEAL_PERIOD;
+const EXPIRY: u64 = REVEAL_DEADLINE + RESULT_TTL;
+
+fn load(at: u64) -> Weight {
+	AgendaLoad::<Test>::get(at).weight
+}
 
 #[test]
-fn a_full_block_agenda_moves_requests_to_the_next_block() {
+fn a_request_reserves_every_item_it_causes_in_its_block() {
+	ExtBuilder::default().build_and_execute(|| {
+		let post = Inference::request_inference(
+			RuntimeOrigin::signed(ALICE),
+			MODEL,
+			vec![1, 2, 3, 4],
+			Balance::MAX,
+			None,
+		)
+		.unwrap();
+		let task = Inference::task(0).unwrap();
+		assert_eq!(task.plan.assign_at, ASSIGN);
+		assert_eq!(task.plan.commit_deadline, COMMIT_DEADLINE);
+		assert_eq!(task.plan.reveal_deadline, REVEAL_DEADLINE);
+		assert_eq!(task.plan.expires_at, EXPIRY);
+		assert_eq!(task.servers, 4);
+		assert_eq!(load(ASSIGN), Pallet::assign_reserve(3, 4));
+		assert_eq!(load(COMMIT_DEADLINE), Pallet::commit_deadline_reserve(3));
+		assert_eq!(load(REVEAL_DEADLINE), Pallet::reveal_deadline_reserve(3));
+		assert_eq!(load(EXPIRY), Pallet::expire_reserve());
+		for at in [ASSIGN, COMMIT_DEADLINE, REVEAL_DEADLINE, EXPIRY] {
+			assert_eq!(AgendaLoad::<Test>::get(at).items, 1);
+		}
+		// The request's weight, and so its fee, covers what it reserved.
+		let charged = post.actual_weight.unwrap();
+		assert!(charged.all_gte(Pallet::task_reserve(3, 4)));
+		assert_eq!(charged, Pallet::request_weight(4, 4, 3, 4));
+	});
+}
+
+#[test]
+fn a_full_block_agenda_moves_requests_to_a_later_block() {
 	ExtBuilder::default().build_and_execute(|| {
 		for _ in 0..MAX_AGENDA_ITEMS {
 			let task_id = request(ALICE);
 			assert_eq!(
 				Inference::task(task_id).unwrap().status,
-				TaskStatus::Queued { assign_at: 2 }
+				TaskStatus::Queued { assign_at: ASSIGN }
 			);
 		}
 		let task_id = request(ALICE);
-		assert_eq!(Inference::task(task_id).unwrap().status, TaskStatus::Queued { assign_at: 3 });
-		assert_eq!(Agenda::<Test>::get(2).len(), MAX_AGENDA_ITEMS as usize);
+		assert_eq!(
+			Inference::task(task_id).unwrap().status,
+			TaskStatus::Queued { assign_at: ASSIGN + 1 }
+		);
+		assert_eq!(Agenda::<Test>::get(ASSIGN).len(), MAX_AGENDA_ITEMS as usize);
 		run_to_block(4);
 		for task_id in 0..=MAX_AGENDA_ITEMS as u64 {
 			assert_eq!(executors(task_id).len(), 3);
@@ -24,42 +79,164 @@ fn a_full_block_agenda_moves_requests_to_the_next_block() {
 }
 
 #[test]
-fn requests_are_refused_when_the_agenda_is_full() {
+fn the_weight_budget_moves_requests_before_the_item_count_does() {
 	ExtBuilder::default().build_and_execute(|| {
-		// The next block and the 16 after it, 8 items each.
-		for _ in 0..(MAX_AGENDA_ITEMS * 17) {
-			request(BOB);
-		}
-		assert_noop!(try_request(ALICE, u64::MAX, None), Error::<Test>::AgendaFull);
+		// Block 2 has room for two and a half assignments of redundancy 3, by weight.
+		let assign = Pallet::assign_reserve(3, 4);
+		let room = assign.saturating_mul(2).saturating_add(assign / 2);
+		AgendaLoad::<Test>::mutate(ASSIGN, |load| {
+			load.weight = Pallet::agenda_budget().saturating_sub(room)
+		});
+		let plans: Vec<u64> =
+			(0..3).map(|_| Inference::task(request(ALICE)).unwrap().plan.assign_at).collect();
+		assert_eq!(plans, vec![ASSIGN, ASSIGN, ASSIGN + 1]);
+		assert_eq!(AgendaLoad::<Test>::get(ASSIGN).items, 2);
+		assert!(AgendaLoad::<Test>::get(ASSIGN).weight.all_lte(Pallet::agenda_budget()));
 	});
 }
 
 #[test]
-fn work_beyond_the_budget_carries_over() {
+fn requests_are_refused_when_the_agenda_is_full() {
 	ExtBuilder::default().build_and_execute(|| {
-		set_agenda_budget(3);
+		// Each request takes four blocks' room; the planning window is 17 blocks wide.
+		let mut admitted = 0u32;
+		let refused = loop {
+			assert!(admitted <= MAX_AGENDA_ITEMS * 17, "the agenda must fill up");
+			let free_before = free(BOB);
+			match try_request(BOB, u64::MAX, None) {
+				Ok(_) => admitted += 1,
+				Err(refused) => {
+					assert_eq!(free(BOB), free_before);
+					break refused;
+				},
+			}
+		};
+		assert_eq!(refused.error, Error::<Test>::AgendaFull.into());
+		// The refusal is charged the request and the loads it read.
+		let charged = refused.post_info.actual_weight.unwrap();
+		assert!(charged.all_lt(Pallet::request_weight(1, 4, 3, 0)));
+		assert!(admitted >= MAX_AGENDA_ITEMS * 4, "admitted {admitted}");
+		assert_eq!(
+			try_request(ALICE, u64::MAX, None).map_err(|e| e.error),
+			Err(Error::<Test>::AgendaFull.into())
+		);
+		// Once those blocks are past, requests fit again.
+		run_to_block(EXPIRY + 2 * crate::agenda::SCHEDULE_PROBE as u64 + 2);
+		assert_ok!(try_request(ALICE, u64::MAX, None));
+	});
+}
+
+#[test]
+fn a_task_that_ends_early_gives_back_its_reservations() {
+	ExtBuilder::default().build_and_execute(|| {
+		let stale = Pallet::stale_weight();
+		// Cancelled before assignment: assignment and both deadlines go back to a stale read.
+		let cancelled = request(ALICE);
+		let (task_id, drawn) = assigned_task(BOB);
+		assert_eq!(Inference::task(task_id).unwrap().plan.assign_at, ASSIGN);
+		assert_ok!(Inference::cancel(RuntimeOrigin::signed(ALICE), cancelled));
+		// The cancelled task's assignment was due in block 2, already processed; its deadlines
+		// give their reservations back.
+		assert_eq!(load(COMMIT_DEADLINE), Pallet::commit_deadline_reserve(3).saturating_add(stale));
+		assert_eq!(load(REVEAL_DEADLINE), Pallet::reveal_deadline_reserve(3).saturating_add(stale));
+		// All commits in: reveals open at once, and the commit deadline gives its part back.
+		for v in &drawn {
+			commit(task_id, *v, &logits(1));
+		}
+		assert_eq!(
+			Inference::task(task_id).unwrap().status,
+			TaskStatus::Revealing { reveal_deadline: REVEAL_DEADLINE }
+		);
+		assert_eq!(load(COMMIT_DEADLINE), stale.saturating_add(stale));
+		for v in &drawn {
+			reveal(task_id, *v, &logits(1));
+		}
+		assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Settled { .. }));
+		assert_eq!(load(REVEAL_DEADLINE), stale.saturating_add(stale));
+		// The expiries stay.
+		assert_eq!(load(EXPIRY), Pallet::expire_reserve().saturating_mul(2));
+		run_to_block(EXPIRY + 1);
+		assert!(!Tasks::<Test>::contains_key(task_id));
+		assert!(!Tasks::<Test>::contains_key(cancelled));
+	});
+}
+
+#[test]
+fn a_decline_without_room_for_its_replacement_is_neither_replaced_nor_charged() {
+	ExtBuilder::default().build_and_execute(|| {
+		let (task_id, drawn) = assigned_task(ALICE);
+		let next = System::block_number() + 1;
+		AgendaLoad::<Test>::mutate(next, |load| load.weight = Pallet::agenda_budget());
+		assert_ok!(Inference::decline(
+			RuntimeOrigin::signed(drawn[0]),
+			task_id,
+			DeclineReason::Overloaded
+		));
+		System::assert_last_event(
+			Event::TaskDeclined {
+				task_id,
+				executor: drawn[0],
+				reason: DeclineReason::Overloaded,
+				replaced: false,
+			}
+			.into(),
+		);
+		let info = pallet_inference_staking::Validators::<Test>::get(drawn[0]).unwrap();
+		assert!(info.recent_faults.is_empty(), "a decline in time is not a fault");
+		// Give the block its room back for the invariants.
+		AgendaLoad::<Test>::mutate(next, |load| load.weight = Weight::zero());
+	});
+}
+
+#[test]
+fn weights_that_rose_after_admission_carry_work_over_to_the_next_block() {
+	ExtBuilder::default().build_and_execute(|| {
 		for _ in 0..MAX_AGENDA_ITEMS {
 			request(ALICE);
 		}
+		// As if an older runtime had reserved for three assignments only.
+		let three = Pallet::assign_reserve(3, 4).saturating_mul(3);
+		AgendaLoad::<Test>::mutate(ASSIGN, |load| load.weight = three);
 		next_block();
 		// Block 2 processes three assignments, the other five wait.
 		next_block();
 		let assigned = |n: u64| (0..n).filter(|t| !executors(*t).is_empty()).count();
 		assert_eq!(assigned(8), 3);
-		assert_eq!(Agenda::<Test>::get(2).len(), 5);
-		assert_eq!(AgendaCursor::<Test>::get(), 2);
-		next_block();
-		assert_eq!(assigned(8), 6);
+		assert_eq!(Agenda::<Test>::get(ASSIGN).len(), 5);
+		assert_eq!(AgendaCursor::<Test>::get(), ASSIGN);
+		// The lagging agenda reserves the whole budget in block 3 and catches up.
+		assert_eq!(AgendaReserved::<Test>::get(), Some(<Test as Config>::AgendaWeight::get()));
 		next_block();
 		assert_eq!(assigned(8), 8);
-		assert!(!Agenda::<Test>::contains_key(2));
-		// Block 4 caught up; block 5 had nothing due, so the cursor is already at 6.
-		assert_eq!(AgendaCursor::<Test>::get(), 6);
-		// A late assignment gets a full commit period from when it happened.
+		assert!(!Agenda::<Test>::contains_key(ASSIGN));
+		// Caught up in block 3; block 4 has nothing due, so the cursor is already at 5.
+		assert_eq!(AgendaCursor::<Test>::get(), 5);
+		// A late assignment keeps its planned commit deadline.
 		assert_eq!(
 			Inference::task(7).unwrap().status,
-			TaskStatus::Committing { commit_deadline: 4 + COMMIT_PERIOD }
+			TaskStatus::Committing { commit_deadline: COMMIT_DEADLINE }
 		);
+	});
+}
+
+#[test]
+fn a_late_commit_deadline_fails_the_task_and_slashes_nobody() {
+	ExtBuilder::default().build_and_execute(|| {
+		let (task_id, drawn) = assigned_task(ALICE);
+		// A quorum commits; the third executor is a no-show.
+		commit(task_id, drawn[0], &logits(1));
+		commit(task_id, drawn[1], &logits(1));
+		// A backlog: the commit deadline's block has reserved nothing, so its item waits.
+		AgendaLoad::<Test>::mutate(COMMIT_DEADLINE, |load| load.weight = Weight::zero());
+		run_to_block(COMMIT_DEADLINE + 1);
+		assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Committing { .. }));
+		next_block();
+		assert!(matches!(
+			Inference::task(task_id).unwrap().status,
+			TaskStatus::Failed { reason: FailReason::AgendaFull, .. }
+		));
+		assert!(!inference_events().iter().any(|e| matches!(e, Event::ExecutorSlashed { .. })));
+		assert_eq!(free(ALICE), INITIAL);
 	});
 }
 
@@ -69,12 +246,123 @@ fn idle_blocks_reserve_nothing_and_keep_the_cursor_current() {
 		run_to_block(10);
 		// Nothing was due in block 10: the cursor moved on to 11.
 		assert_eq!(AgendaCursor::<Test>::get(), 11);
-		let reserved = <Inference as frame_support::traits::Hooks<u64>>::on_initialize(10);
-		assert!(reserved.ref_time() < Inference::max_item_weight().ref_time());
+		let reserved = <Inference as OnInitialize<u64>>::on_initialize(10);
+		assert!(reserved.all_lt(Pallet::max_item_weight()));
 		request(ALICE);
 		next_block();
-		assert!(crate::AgendaReserved::<Test>::get());
+		// Block 11 reserves its one assignment and the block overhead, not the whole budget.
+		assert_eq!(
+			AgendaReserved::<Test>::get(),
+			Some(Pallet::assign_reserve(3, 4).saturating_add(Pallet::block_overhead_weight()))
+		);
 		next_block();
-		assert!(!crate::AgendaReserved::<Test>::exists());
+		assert!(!AgendaReserved::<Test>::exists());
 	});
+}
+
+/// Random requests of random redundancy each block, more than the agenda admits, and executors
+/// that commit, reveal, decline or stay silent at random, and requesters that cancel. Every
+/// block reserves at most `AgendaWeight`, and every admitted item runs in the block it was
+/// planned for: after each block its agenda is gone and the cursor is at the next one. The
+/// budget is small enough that weight, not the item count, limits admission.
+#[test]
+fn under_saturation_every_admitted_item_runs_in_its_planned_block() {
+	for seed in [3u64, 17, 2026] {
+		ExtBuilder::default().build_and_execute(|| {
+			set_agenda_budget(2);
+			let budget = <Test as Config>::AgendaWeight::get();
+			let mut rng = Rng(seed);
+			let (mut admitted, mut refused, mut settled) = (0u32, 0u32, 0u32);
+			let mut weight_bound = false;
+			next_block();
+			for _ in 0..400 {
+				let now = System::block_number();
+				if free(ALICE) < INITIAL / 2 {
+					assert_ok!(<Balances as Mutate<AccountId>>::mint_into(&ALICE, INITIAL));
+				}
+				for _ in 0..rng.below(8) {
+					let r = 1 + rng.below(4) as u8;
+					match Inference::request_inference(
+						RuntimeOrigin::signed(ALICE),
+						MODEL,
+						vec![1, 2, 3, 4],
+						Balance::MAX,
+						Some(r),
+					) {
+						Ok(_) => admitted += 1,
+						Err(e) => {
+							assert_eq!(e.error, Error::<Test>::AgendaFull.into());
+							refused += 1;
+						},
+					}
+				}
+				for (task_id, task) in Tasks::<Test>::iter().collect::<Vec<_>>() {
+					match task.status {
+						TaskStatus::Queued { .. } if rng.chance(2) => {
+							assert_ok!(Inference::cancel(RuntimeOrigin::signed(ALICE), task_id));
+						},
+						TaskStatus::Committing { commit_deadline } => {
+							// Ends at the end of its deadline's block, where commits are refused.
+							assert!(commit_deadline >= now, "commit phase past its deadline");
+							if commit_deadline == now {
+								continue;
+							}
+							for e in task.executors.iter().filter(|e| e.commitment.is_none()) {
+								match rng.below(100) {
+									0..=79 => commit(task_id, e.who, &logits(1)),
+									80..=84 => {
+										assert_ok!(Inference::decline(
+											RuntimeOrigin::signed(e.who),
+											task_id,
+											DeclineReason::Overloaded
+										));
+									},
+									_ => {},
+								}
+							}
+						},
+						TaskStatus::Revealing { reveal_deadline } => {
+							assert!(reveal_deadline >= now, "reveal phase past its deadline");
+							if reveal_deadline == now {
+								continue;
+							}
+							for e in task.executors.iter() {
+								if e.commitment.is_some() && e.revealed.is_none() && rng.chance(85)
+								{
+									reveal(task_id, e.who, &logits(1));
+								}
+							}
+						},
+						_ => {},
+					}
+				}
+				for load in AgendaLoad::<Test>::iter_values() {
+					weight_bound |= load.items < MAX_AGENDA_ITEMS
+						&& Pallet::agenda_budget()
+							.saturating_sub(load.weight)
+							.all_lt(Pallet::max_item_weight());
+				}
+				<AllPalletsWithSystem as OnFinalize<u64>>::on_finalize(now);
+				assert!(!Agenda::<Test>::contains_key(now), "block {now} left items behind");
+				assert_eq!(AgendaCursor::<Test>::get(), now + 1);
+				settled += inference_events()
+					.iter()
+					.filter(|e| matches!(e, Event::TaskSettled { .. }))
+					.count() as u32;
+				System::reset_events();
+				System::set_block_number(now + 1);
+				<AllPalletsWithSystem as OnInitialize<u64>>::on_initialize(now + 1);
+				if let Some(reserved) = AgendaReserved::<Test>::get() {
+					assert!(reserved.all_lte(budget), "block {} reserved over budget", now + 1);
+				}
+			}
+			check_invariants();
+			assert!(refused > 0, "seed {seed}: the run never saturated the agenda");
+			assert!(
+				admitted > 200 && settled > 100,
+				"seed {seed}: {admitted} admitted, {settled} settled"
+			);
+			assert!(weight_bound, "seed {seed}: the item count, not weight, bound admission");
+		});
+	}
 }

@@ -63,7 +63,9 @@ fn last_commit_opens_reveals_at_once() {
 		commit(task_id, drawn[1], &logits(1));
 		assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Committing { .. }));
 		commit(task_id, drawn[2], &logits(1));
-		let reveal_deadline = 3 + REVEAL_PERIOD;
+		// Reveals open at once and stay open until the planned deadline: requested in block 1,
+		// assigned in block 2.
+		let reveal_deadline = 2 + COMMIT_PERIOD + REVEAL_PERIOD;
 		assert_eq!(
 			Inference::task(task_id).unwrap().status,
 			TaskStatus::Revealing { reveal_deadline }

@@ -15,6 +15,7 @@
 //! and re-activating the faulty validators; commission changes; blocks passing. The agenda of the
 //! mock is small, so requests also meet `AgendaFull`.
 
+use super::Rng;
 use crate::{mock::*, Event, OffenceSpans, TaskStatus, Tasks};
 use frame_support::traits::fungible::Inspect;
 use opg_primitives::{
@@ -28,24 +29,6 @@ const HONEST: [AccountId; 2] = [V1, V2];
 const FAULTY: [AccountId; 2] = [V3, V4];
 /// An input the mock model refuses (its executors reject it with `TooManyTokens`).
 const REFUSED_PREFIX: u8 = b'X';
-
-/// A small deterministic generator (xorshift64*), so that a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-	fn next(&mut self) -> u64 {
-		self.0 ^= self.0 >> 12;
-		self.0 ^= self.0 << 25;
-		self.0 ^= self.0 >> 27;
-		self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-	}
-	fn below(&mut self, n: u64) -> u64 {
-		self.next() % n
-	}
-	fn chance(&mut self, percent: u64) -> bool {
-		self.below(100) < percent
-	}
-}
 
 /// What each executor committed to, to reveal it later.
 type Committed = BTreeMap<(u64, AccountId), TaskOutcome<Vec<u8>>>;

@@ -303,6 +303,8 @@ fn a_node_lacking_the_files_declines_once_and_a_replacement_settles() {
 fn an_overloaded_node_declines_what_it_cannot_reach_before_the_deadline() {
 	let (mut ext, node) = offchain_ext();
 	ext.execute_with(|| {
+		// Long enough for a block of margin before the last replaceable decline.
+		set_commit_period(REPLACEMENT_WINDOW + offchain::OVERLOAD_DECLINE_EXTRA + 3);
 		// Three tasks for all four validators; this node runs V1 only.
 		let tasks: Vec<TaskId> = (0..3).map(|_| request_with(ALICE, Some(4))).collect();
 		next_block();
@@ -320,6 +322,7 @@ fn an_overloaded_node_declines_what_it_cannot_reach_before_the_deadline() {
 		let txs = drain(&node);
 		assert_eq!(commits(&txs), vec![(key_of(V1), tasks[0])], "one execution per budget");
 		assert!(declines(&txs).is_empty(), "the others can still wait for the next block");
+		dispatch(txs);
 
 		// The last block from which a decline can still be replaced.
 		run_to_block(commit_deadline - margin);

@@ -178,7 +178,7 @@ fn withholding_without_a_quorum_is_still_charged() {
 		}
 		// One reveal of quorum 2: no quorum at the deadline; the two silent committers withheld.
 		reveal(task_id, drawn[0], &logits(1));
-		run_to_block(9);
+		run_to_block(2 + COMMIT_PERIOD + REVEAL_PERIOD + 1);
 		assert!(matches!(
 			Inference::task(task_id).unwrap().status,
 			TaskStatus::Failed { reason: FailReason::NoQuorum, .. }

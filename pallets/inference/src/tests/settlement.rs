@@ -215,13 +215,15 @@ fn withheld_reveal_is_slashed_as_a_mismatch_at_the_deadline() {
 		reveal(task_id, drawn[0], &logits(1));
 		reveal(task_id, drawn[1], &logits(1));
 		assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Revealing { .. }));
-		// Reveals opened at block 3: deadline 7, processed at the end of block 7.
-		run_to_block(7);
+		// Reveals opened at block 3 and close at the planned deadline: assigned in block 2,
+		// so 2 + 5 + 4 = 11, processed at the end of block 11.
+		let deadline = 2 + COMMIT_PERIOD + REVEAL_PERIOD;
+		run_to_block(deadline);
 		assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Revealing { .. }));
 		next_block();
 		assert!(matches!(
 			Inference::task(task_id).unwrap().status,
-			TaskStatus::Settled { at: 7, .. }
+			TaskStatus::Settled { at, .. } if at == deadline
 		));
 		let after = own_stakes(&drawn);
 		assert_eq!(&after[..2], &stakes[..2]);
@@ -266,8 +268,10 @@ fn results_are_pruned_after_ttl() {
 		for v in &drawn {
 			reveal(task_id, *v, &logits(1));
 		}
-		let expires_at = 3 + RESULT_TTL;
-		assert_eq!(Inference::task(task_id).unwrap().expires_at, Some(expires_at));
+		// Planned at the request: the reveal deadline (assigned in block 2) plus the TTL, also
+		// when the task settles early.
+		let expires_at = 2 + COMMIT_PERIOD + REVEAL_PERIOD + RESULT_TTL;
+		assert_eq!(Inference::task(task_id).unwrap().plan.expires_at, expires_at);
 		run_to_block(expires_at);
 		assert!(Inference::task_result(task_id).is_some());
 		next_block();
@@ -285,7 +289,7 @@ fn failed_and_cancelled_tasks_are_pruned_too() {
 		let (failed, _) = assigned_task(ALICE);
 		run_to_block(8);
 		assert!(Tasks::<Test>::contains_key(failed));
-		run_to_block(7 + RESULT_TTL + 1);
+		run_to_block(2 + COMMIT_PERIOD + REVEAL_PERIOD + RESULT_TTL + 1);
 		assert!(!Tasks::<Test>::contains_key(cancelled));
 		assert!(!Tasks::<Test>::contains_key(failed));
 	});
