@@ -34,7 +34,8 @@
 //! as long as the weights are the ones the items were admitted with. A runtime upgrade that
 //! raises them can leave a block with more work than its budget; what does not fit then stays
 //! for the next block ([`AgendaCursor`] remembers where to resume, and a lagging agenda reserves
-//! the whole `AgendaWeight`). Such a backlog drains by at least one heaviest item per block.
+//! the whole `AgendaWeight`). No request is admitted while the agenda lags, so the backlog
+//! drains by what the blocks admitted before leave of `AgendaWeight`.
 //! A late assignment still runs while the executors keep `ReplacementWindow` blocks to commit,
 //! a late commit deadline fails the task with `FailReason::AgendaFull` and slashes nobody (its
 //! executors would have less time to reveal than promised), and a late reveal deadline or
@@ -238,6 +239,12 @@ impl<T: Config> Pallet<T> {
 		r: u32,
 		servers: u32,
 	) -> Admission<T> {
+		let cursor = AgendaCursor::<T>::get();
+		if !cursor.is_zero() && cursor < frame_system::Pallet::<T>::block_number() {
+			// The agenda lags (weights rose since earlier admissions): admit nothing more until
+			// it has caught up.
+			return Err((Error::<T>::AgendaFull, 0));
+		}
 		let mut loads: BTreeMap<BlockNumberFor<T>, BlockLoad> = BTreeMap::new();
 		let mut load =
 			|at: BlockNumberFor<T>| *loads.entry(at).or_insert_with(|| AgendaLoad::<T>::get(at));
@@ -354,13 +361,16 @@ impl<T: Config> Pallet<T> {
 		task: &mut TaskInfoOf<T>,
 		now: BlockNumberFor<T>,
 	) -> Result<(), Error<T>> {
+		// Plan first: should nothing fit, the old plan stays whole (its items then end the task
+		// as any other failure does).
+		let first = now.saturating_add(One::one());
+		let (plan, _) = Self::admit(task_id, first, REPLAN_PROBE, task.redundancy, task.servers)
+			.map_err(|(error, _)| error)?;
+		// The old assignment is running now; its other items are stale from here on.
 		let old = Self::plan_items(task_id, &task.plan, task.redundancy, task.servers);
 		for (at, _, weight) in old.iter().skip(1) {
 			Self::release_reservation(*at, *weight);
 		}
-		let first = now.saturating_add(One::one());
-		let (plan, _) = Self::admit(task_id, first, REPLAN_PROBE, task.redundancy, task.servers)
-			.map_err(|(error, _)| error)?;
 		task.plan = plan;
 		task.status = TaskStatus::Queued { assign_at: plan.assign_at };
 		Ok(())

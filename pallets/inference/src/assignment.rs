@@ -27,7 +27,9 @@
 //! drawn from a bounded scan of the model's servers with the same stake weights, so assignment
 //! never fails while enough eligible servers exist. The scan covers at most as many servers as
 //! the model had at the request, whose weight the agenda reserved: should the list have grown
-//! since, it covers that many consecutive servers from a random position in the list.
+//! since (between the request and its assignment, usually one block), it covers that many
+//! consecutive servers from a random position in the list, and servers outside that window
+//! have no chance in the fallback.
 
 use crate::{pallet::*, types::*, LOG_TARGET};
 use alloc::vec::Vec;

@@ -43,8 +43,14 @@ impl<T: Config> Pallet<T> {
 				usize::try_from(load.items).ok() == Some(items.len()),
 				"AgendaLoad miscounts the block's items"
 			);
+			// Of equal items in one block only the first can be live (a re-planned task's new
+			// expiry may share its block with its old one), replacement draws aside.
+			let mut seen = BTreeSet::new();
 			let may_use = items.iter().fold(Weight::zero(), |sum, item| {
-				sum.saturating_add(Self::item_weight(*item, block))
+				let live = matches!(item, AgendaItem::Replace(_)) || seen.insert(*item);
+				let weight =
+					if live { Self::item_weight(*item, block) } else { Self::stale_weight() };
+				sum.saturating_add(weight)
 			});
 			ensure!(load.weight.all_gte(may_use), "a block's items may use more than it reserved");
 			ensure!(load.weight.all_lte(Self::agenda_budget()), "a block reserved over budget");

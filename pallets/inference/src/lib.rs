@@ -7,7 +7,8 @@
 //!    `pallet-models` and an input, which must fit the model's declared
 //!    [`InputKind`](opg_primitives::models::InputKind) (length, UTF-8, size); the fee (`fee_per_executor × redundancy`, plus
 //!    `ProtocolFee` of that) is held from it with [`HoldReason::Escrow`]. `TaskCreated`.
-//! 2. Assignment, at the end of the *next* block (`on_finalize`, after BABE's): `redundancy`
+//! 2. Assignment, at the end of the *next* block, or of a later one when the agenda is full
+//!    (see [`agenda`]; `on_finalize`, after BABE's): `redundancy`
 //!    distinct eligible validators serving the model are drawn with probability proportional to
 //!    their stake, seeded by that block's BABE VRF output mixed with the task id (see
 //!    [`assignment`]). `TaskAssigned`.
@@ -445,7 +446,8 @@ pub mod pallet {
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
-		/// A task was requested and its fee held in escrow; executors are drawn next block.
+		/// A task was requested and its fee held in escrow; executors are drawn at its
+		/// planned assignment block (the next one unless the agenda there is full).
 		TaskCreated {
 			task_id: TaskId,
 			model_id: ModelId,

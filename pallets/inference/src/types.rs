@@ -44,7 +44,8 @@ pub enum FailReason {
 	NoCommits,
 	/// The agenda fell behind the task's plan (only after a runtime upgrade raised the weight of
 	/// agenda items admitted before it; see [`crate::agenda`]), so that its executors would have
-	/// had less time than the periods promise. Nobody is slashed.
+	/// had less time than the periods promise; or its assignment, postponed for lack of
+	/// randomness, found no room in the next block's agenda. Nobody is slashed.
 	#[codec(index = 4)]
 	AgendaFull,
 }

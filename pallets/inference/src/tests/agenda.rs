@@ -366,3 +366,75 @@ fn under_saturation_every_admitted_item_runs_in_its_planned_block() {
 		});
 	}
 }
+
+#[test]
+fn a_postponed_assignment_without_room_fails_and_keeps_its_expiry_reserved() {
+	ExtBuilder::default().build_and_execute(|| {
+		let task_id = request(ALICE);
+		next_block();
+		// Block 2: no randomness, and block 3 (where a new plan would assign) is full.
+		set_randomness(false);
+		AgendaLoad::<Test>::mutate(ASSIGN + 1, |load| load.weight = Pallet::agenda_budget());
+		next_block();
+		assert!(matches!(
+			Inference::task(task_id).unwrap().status,
+			TaskStatus::Failed { reason: FailReason::AgendaFull, .. }
+		));
+		assert_eq!(free(ALICE), INITIAL);
+		// The old plan's deadlines were given back once, and its expiry is still reserved.
+		let stale = Pallet::stale_weight();
+		assert_eq!(load(COMMIT_DEADLINE), stale);
+		assert_eq!(load(REVEAL_DEADLINE), stale);
+		assert_eq!(load(EXPIRY), Pallet::expire_reserve());
+		AgendaLoad::<Test>::mutate(ASSIGN + 1, |load| load.weight = Weight::zero());
+		set_randomness(true);
+		run_to_block(EXPIRY + 1);
+		assert!(!Tasks::<Test>::contains_key(task_id));
+	});
+}
+
+#[test]
+fn a_postponed_assignment_plans_anew_and_gives_back_the_old_plan() {
+	ExtBuilder::default().build_and_execute(|| {
+		let task_id = request(ALICE);
+		next_block();
+		set_randomness(false);
+		next_block();
+		set_randomness(true);
+		let plan = Inference::task(task_id).unwrap().plan;
+		assert_eq!(plan.assign_at, ASSIGN + 1);
+		assert_eq!(plan.commit_deadline, COMMIT_DEADLINE + 1);
+		let stale = Pallet::stale_weight();
+		assert_eq!(load(COMMIT_DEADLINE), stale);
+		assert_eq!(load(REVEAL_DEADLINE), stale);
+		assert_eq!(load(EXPIRY), stale);
+		assert_eq!(load(COMMIT_DEADLINE + 1), Pallet::commit_deadline_reserve(3));
+		next_block();
+		assert_eq!(executors(task_id).len(), 3);
+		assert_eq!(
+			Inference::task(task_id).unwrap().status,
+			TaskStatus::Committing { commit_deadline: COMMIT_DEADLINE + 1 }
+		);
+	});
+}
+
+#[test]
+fn no_request_is_admitted_while_the_agenda_lags() {
+	ExtBuilder::default().build_and_execute(|| {
+		for _ in 0..MAX_AGENDA_ITEMS {
+			request(ALICE);
+		}
+		let one = Pallet::assign_reserve(3, 4);
+		AgendaLoad::<Test>::mutate(ASSIGN, |load| load.weight = one);
+		run_to_block(ASSIGN + 1);
+		assert_eq!(AgendaCursor::<Test>::get(), ASSIGN);
+		assert_eq!(
+			try_request(BOB, u64::MAX, None).map_err(|e| e.error),
+			Err(Error::<Test>::AgendaFull.into())
+		);
+		// Caught up in block 3; block 4 has nothing due.
+		next_block();
+		assert_eq!(AgendaCursor::<Test>::get(), ASSIGN + 3);
+		assert_ok!(try_request(BOB, u64::MAX, None));
+	});
+}
