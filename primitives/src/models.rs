@@ -635,7 +635,8 @@ pub trait ModelProvider<AccountId> {
 	/// Bound on the servers of one model.
 	type MaxServers: Get<u32>;
 
-	/// The parameters of `model_id` if it exists and is runnable (active); `None` otherwise.
+	/// The parameters of `model_id` if it exists, is active and pays each executor at least the
+	/// registry's minimum fee; `None` otherwise.
 	fn runnable_model(model_id: ModelId) -> Option<ModelParams<Self::Balance>>;
 
 	/// The parameters of `model_id` whatever its status (a deprecated model still finishes the

@@ -12,7 +12,7 @@ use crate::{
 };
 use frame_support::{
 	dispatch::GetDispatchInfo,
-	traits::{fungible::Inspect, IntegrityTest},
+	traits::{fungible::Inspect, Get, IntegrityTest},
 };
 use sp_keyring::Sr25519Keyring;
 use sp_runtime::BuildStorage;
@@ -187,5 +187,48 @@ fn a_proof_made_by_polkadot_js_links_the_key() {
 			key.public().into(),
 			proof
 		));
+	});
+}
+
+/// The minimum fee per executor pays, in transaction fees, for the chain work of one executor's
+/// share of a task on the model with the most servers, at every redundancy: its commit, its
+/// reveal of the longest output (both at their declared worst-case weight), and a
+/// `1/redundancy` share of the task's agenda reservation (assignment, deadlines, expiry). The
+/// request's own weight and length are paid by the requester's transaction fee on top.
+#[test]
+fn the_minimum_fee_per_executor_pays_for_an_executors_share_of_a_task() {
+	use opg_primitives::inference::TaskOutcome;
+	preset_ext(sp_genesis_builder::DEV_RUNTIME_PRESET).execute_with(|| {
+		let min_fee = <Runtime as pallet_models::Config>::MinFeePerExecutor::get();
+		let max_servers = <Runtime as pallet_models::Config>::MaxServersPerModel::get();
+		let max_redundancy = <Runtime as pallet_inference::Config>::MaxRedundancy::get();
+		let max_output = <Runtime as pallet_inference::Config>::MaxOutputLen::get();
+		// Length 0: the weight part of the fee (base extrinsic weight and the call's).
+		let weight_fee =
+			|call: RuntimeCall| TransactionPayment::compute_fee(0, &call.get_dispatch_info(), 0);
+		let commit = weight_fee(RuntimeCall::Inference(pallet_inference::Call::commit_result {
+			task_id: 0,
+			commitment: Default::default(),
+		}));
+		let reveal = weight_fee(RuntimeCall::Inference(pallet_inference::Call::reveal_result {
+			task_id: 0,
+			outcome: TaskOutcome::Output(vec![0; max_output as usize]),
+			salt: [0; 32],
+		}));
+		let mut dearest = 0;
+		for r in 1..=max_redundancy {
+			let reserve =
+				TransactionPayment::weight_to_fee(crate::Inference::task_reserve(r, max_servers));
+			let share = commit + reveal + reserve.div_ceil(r.into());
+			dearest = dearest.max(share);
+		}
+		println!(
+			"cost of one executor's share of a task: {dearest} ({} mOPG); minimum fee {} mOPG",
+			dearest / MILLI_OPG,
+			min_fee / MILLI_OPG
+		);
+		assert!(min_fee >= dearest, "MinFeePerExecutor {min_fee} < {dearest}");
+		// And not absurdly above it: a requester pays r times the minimum.
+		assert!(min_fee <= 10 * dearest, "MinFeePerExecutor {min_fee} ≫ {dearest}");
 	});
 }

@@ -540,7 +540,8 @@ pub mod pallet {
 
 	#[pallet::error]
 	pub enum Error<T> {
-		/// The model does not exist or is deprecated: request an `Active` model.
+		/// The model does not exist, is deprecated, or pays executors less than the registry's
+		/// `MinFeePerExecutor` (its owner must raise its fee): request another model.
 		ModelNotRunnable,
 		/// The input is empty: give the model an input.
 		EmptyInput,

@@ -141,6 +141,7 @@ impl pallet_models::Config for Test {
 	type MaxSourceUriLen = ConstU32<64>;
 	type MaxRedundancy = ConstU32<MAX_REDUNDANCY>;
 	type MaxServersPerModel = ConstU32<MAX_SERVERS>;
+	type MinFeePerExecutor = ConstU64<1>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = ();

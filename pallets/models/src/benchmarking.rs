@@ -42,7 +42,7 @@ fn spec<T: Config>(n: u32, u: u32) -> ModelSpecOf<T> {
 		},
 		input: InputKind::Text { max_bytes: 16_384 },
 		output: OutputKind::Embedding,
-		fee_per_executor: 1_000u32.into(),
+		fee_per_executor: T::MinFeePerExecutor::get(),
 		redundancy: T::MaxRedundancy::get(),
 		quorum: None,
 		comparison: ComparisonRule::TopK { k: 5 },
@@ -116,7 +116,7 @@ mod benchmarks {
 	fn update_fee() -> Result<(), BenchmarkError> {
 		let caller: T::AccountId = whitelisted_caller();
 		let model_id = registered::<T>(&caller)?;
-		let fee: BalanceOf<T> = 7u32.into();
+		let fee = T::MinFeePerExecutor::get().saturating_add(1u32.into());
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(caller), model_id, fee);

@@ -80,6 +80,7 @@ impl<T: Config> Pallet<T> {
 		ensure!(spec.size_bytes > 0, Error::<T>::ZeroModelSize);
 		ensure!(spec.input.is_valid(), Error::<T>::InvalidInputShape);
 		ensure!(spec.input.fits(&spec.architecture), Error::<T>::InputKindMismatch);
+		ensure!(spec.fee_per_executor >= T::MinFeePerExecutor::get(), Error::<T>::FeeBelowMinimum);
 		let quorum = Self::check_redundancy_and_quorum(spec.redundancy, spec.quorum)?;
 		spec.comparison.validate().map_err(|e| match e {
 			InvalidRule::TooManyDecimals => Error::<T>::TooManyDecimals,
@@ -253,7 +254,13 @@ impl<T: Config> ModelProvider<T::AccountId> for Pallet<T> {
 	type MaxServers = T::MaxServersPerModel;
 
 	fn runnable_model(model_id: ModelId) -> Option<ModelParams<BalanceOf<T>>> {
-		Models::<T>::get(model_id).filter(|info| info.is_runnable()).map(|info| info.params())
+		// A model priced under the minimum (by a runtime upgrade that raised it) takes no new
+		// tasks until its owner raises its fee.
+		Models::<T>::get(model_id)
+			.filter(|info| {
+				info.is_runnable() && info.fee_per_executor >= T::MinFeePerExecutor::get()
+			})
+			.map(|info| info.params())
 	}
 
 	fn model_params(model_id: ModelId) -> Option<ModelParams<BalanceOf<T>>> {

@@ -26,6 +26,13 @@
 //! kept sorted. The inference pallet reads models and servers through [`ModelProvider`], and the
 //! registry asks it through [`PendingTasksGuard`] before a model is removed.
 //!
+//! Every model pays each executor of a task at least `MinFeePerExecutor`, the runtime's price of
+//! the chain work that one executor's share of a task causes (its commit, its reveal, and its
+//! share of the task's assignment, deadlines and expiry). Registration, version publication and
+//! fee updates below it are refused ([`Error::FeeBelowMinimum`]); a model left below it by a
+//! runtime upgrade that raised the minimum takes no new tasks until its owner raises its fee.
+//! Without the floor, a zero-fee model lets anyone make the validators work for free.
+//!
 //! Tasks capture a model's parameters when they are requested: updating a fee or a quorum,
 //! deprecating or transferring a model does not change tasks already in progress.
 //!
@@ -158,6 +165,12 @@ pub mod pallet {
 		/// Most servers one model may have; at least `MaxRedundancy`.
 		#[pallet::constant]
 		type MaxServersPerModel: Get<u32>;
+
+		/// Lowest fee a model may pay each executor of a task: at least what the chain work of
+		/// one executor's share of a task costs in transaction fees, so that requests cannot make
+		/// validators work for free. Must not be zero.
+		#[pallet::constant]
+		type MinFeePerExecutor: Get<BalanceOf<Self>>;
 
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
@@ -294,6 +307,9 @@ pub mod pallet {
 		/// The caller is a validator that cannot take tasks (chilled, jailed, or with an own bond
 		/// under the minimum): `activate` (or bond) first.
 		NotEligible,
+		/// The fee per executor is below `MinFeePerExecutor`, the chain's cost of one executor's
+		/// share of a task: ask at least the minimum.
+		FeeBelowMinimum,
 	}
 
 	#[pallet::hooks]
@@ -308,6 +324,10 @@ pub mod pallet {
 			assert!(
 				!T::ModelDepositBase::get().is_zero() || !T::ModelDepositPerByte::get().is_zero(),
 				"a model's deposit must not be zero, or storage can be filled for free"
+			);
+			assert!(
+				!T::MinFeePerExecutor::get().is_zero(),
+				"MinFeePerExecutor must not be zero, or requests make validators work for free"
 			);
 			let max_len = u32::try_from(ModelInfoOf::<T>::max_encoded_len()).unwrap_or(u32::MAX);
 			assert!(
@@ -338,7 +358,7 @@ pub mod pallet {
 		///   [`Error::SourceUriTooLong`], [`Error::ZeroModelSize`], [`Error::InvalidRedundancy`],
 		///   [`Error::InvalidQuorum`], [`Error::InvalidTopK`], [`Error::TooManyDecimals`],
 		///   [`Error::InvalidInputShape`], [`Error::InputKindMismatch`],
-		///   [`Error::ModelIdsExhausted`]; the currency's error (`TokenError::FundsUnavailable`)
+		///   [`Error::FeeBelowMinimum`], [`Error::ModelIdsExhausted`]; the currency's error (`TokenError::FundsUnavailable`)
 		///   if the caller cannot afford the deposit.
 		/// - Event: [`Event::ModelRegistered`].
 		#[pallet::call_index(0)]
@@ -361,10 +381,11 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Sets the fee paid to each executor of the model's future tasks.
+		/// Sets the fee paid to each executor of the model's future tasks, at least
+		/// `MinFeePerExecutor`.
 		///
 		/// - Origin: signed by the model's owner.
-		/// - Errors: [`Error::ModelNotFound`], [`Error::NotOwner`].
+		/// - Errors: [`Error::ModelNotFound`], [`Error::NotOwner`], [`Error::FeeBelowMinimum`].
 		/// - Event: [`Event::FeeUpdated`].
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::update_fee())]
@@ -375,6 +396,7 @@ pub mod pallet {
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let mut info = Self::owned_model(model_id, &who)?;
+			ensure!(fee_per_executor >= T::MinFeePerExecutor::get(), Error::<T>::FeeBelowMinimum);
 
 			info.fee_per_executor = fee_per_executor;
 			Models::<T>::insert(model_id, info);

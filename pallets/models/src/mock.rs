@@ -42,6 +42,8 @@ pub const MAX_NAME_LEN: u32 = 32;
 pub const MAX_URI_LEN: u32 = 64;
 pub const MAX_REDUNDANCY: u32 = 5;
 pub const MAX_SERVERS: u32 = 8;
+/// The registry's lowest fee per executor.
+pub const MIN_FEE: Balance = 5;
 
 #[frame_support::runtime]
 mod runtime {
@@ -191,6 +193,7 @@ impl pallet_models::Config for Test {
 	type MaxSourceUriLen = ConstU32<MAX_URI_LEN>;
 	type MaxRedundancy = ConstU32<MAX_REDUNDANCY>;
 	type MaxServersPerModel = ConstU32<MAX_SERVERS>;
+	type MinFeePerExecutor = ConstU64<MIN_FEE>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = MockBenchmarkHelper;

@@ -20,6 +20,11 @@ parameter_types! {
 	/// Held for every registered model: a base plus a price per byte of its stored entry.
 	pub const ModelDepositBase: crate::Balance = OPG;
 	pub const ModelDepositPerByte: crate::Balance = OPG / 100;
+	/// Every model pays each executor of a task at least 0.1 OPG: above the transaction-fee
+	/// price of the chain work of one executor's share of a task (its commit, its reveal and its
+	/// share of the task's agenda reservation), whatever the redundancy (checked by the test
+	/// `the_minimum_fee_per_executor_pays_for_an_executors_share_of_a_task`).
+	pub const MinFeePerExecutor: crate::Balance = OPG / 10;
 }
 
 /// The model registry. Servers must be validators of `InferenceStaking`.
@@ -35,6 +40,7 @@ impl pallet_models::Config for Runtime {
 	type MaxSourceUriLen = ConstU32<256>;
 	type MaxRedundancy = ConstU32<16>;
 	type MaxServersPerModel = ConstU32<128>;
+	type MinFeePerExecutor = MinFeePerExecutor;
 	type WeightInfo = pallet_models::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = ModelsBenchmarkHelper;

@@ -37,7 +37,7 @@ fn the_new_owner_controls_the_model() {
 			Models::transfer_ownership(RuntimeOrigin::signed(ALICE), 0, CHARLIE),
 			Error::<Test>::NotOwner
 		);
-		assert_ok!(Models::update_fee(RuntimeOrigin::signed(BOB), 0, 1));
+		assert_ok!(Models::update_fee(RuntimeOrigin::signed(BOB), 0, MIN_FEE));
 
 		// Removal releases the deposit to the new owner.
 		assert_ok!(Models::remove_model(RuntimeOrigin::signed(BOB), 0));

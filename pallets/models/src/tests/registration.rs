@@ -179,6 +179,22 @@ fn invalid_source_uris_are_rejected() {
 }
 
 #[test]
+fn fees_under_the_minimum_are_rejected() {
+	use opg_primitives::models::ModelSpec;
+	ExtBuilder::default().build_and_execute(|| {
+		assert_rejected(ModelSpec { fee_per_executor: 0, ..mnist_spec() }, Error::FeeBelowMinimum);
+		assert_rejected(
+			ModelSpec { fee_per_executor: MIN_FEE - 1, ..mnist_spec() },
+			Error::FeeBelowMinimum,
+		);
+		assert_ok!(Models::register_model(
+			RuntimeOrigin::signed(ALICE),
+			ModelSpec { fee_per_executor: MIN_FEE, ..mnist_spec() }
+		));
+	});
+}
+
+#[test]
 fn zero_size_is_rejected() {
 	ExtBuilder::default().build_and_execute(|| {
 		use opg_primitives::models::ModelSpec;

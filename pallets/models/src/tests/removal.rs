@@ -137,7 +137,7 @@ fn ids_are_never_reused() {
 	ExtBuilder::default().build_and_execute(|| {
 		register(ALICE, mnist_spec());
 		assert_ok!(Models::remove_model(RuntimeOrigin::signed(ALICE), 0));
-		assert_eq!(register(ALICE, ModelSpec { fee_per_executor: 1, ..mnist_spec() }), 1);
+		assert_eq!(register(ALICE, ModelSpec { fee_per_executor: MIN_FEE, ..mnist_spec() }), 1);
 		assert_eq!(NextModelId::<Test>::get(), 2);
 		assert_eq!(Models::model(0), None);
 	});

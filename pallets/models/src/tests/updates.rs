@@ -24,9 +24,35 @@ fn update_fee_works() {
 		assert_eq!(Models::model(0).unwrap().deposit, deposit);
 		System::assert_last_event(Event::FeeUpdated { model_id: 0, fee_per_executor: 77 }.into());
 
-		// Free models are allowed.
-		assert_ok!(Models::update_fee(RuntimeOrigin::signed(ALICE), 0, 0));
-		System::assert_last_event(Event::FeeUpdated { model_id: 0, fee_per_executor: 0 }.into());
+		// The minimum is allowed; below it, nothing changes.
+		assert_ok!(Models::update_fee(RuntimeOrigin::signed(ALICE), 0, MIN_FEE));
+		System::assert_last_event(
+			Event::FeeUpdated { model_id: 0, fee_per_executor: MIN_FEE }.into(),
+		);
+		assert_noop!(
+			Models::update_fee(RuntimeOrigin::signed(ALICE), 0, MIN_FEE - 1),
+			Error::<Test>::FeeBelowMinimum
+		);
+		assert_noop!(
+			Models::update_fee(RuntimeOrigin::signed(ALICE), 0, 0),
+			Error::<Test>::FeeBelowMinimum
+		);
+		assert_eq!(Models::model(0).unwrap().fee_per_executor, MIN_FEE);
+	});
+}
+
+/// A model stored under the minimum (as a runtime upgrade that raises it leaves one) takes no
+/// new tasks until its owner raises its fee.
+#[test]
+fn models_priced_under_the_minimum_are_not_runnable() {
+	ExtBuilder::default().build_and_execute(|| {
+		setup();
+		crate::Models::<Test>::mutate(0, |info| info.as_mut().unwrap().fee_per_executor = 0);
+		assert!(Models::runnable_model(0).is_none());
+		assert!(Models::model(0).is_some());
+
+		assert_ok!(Models::update_fee(RuntimeOrigin::signed(ALICE), 0, MIN_FEE));
+		assert_eq!(Models::runnable_model(0).unwrap().fee_per_executor, MIN_FEE);
 	});
 }
 

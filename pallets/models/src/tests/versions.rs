@@ -142,6 +142,14 @@ fn publish_version_errors() {
 			Error::<Test>::InvalidQuorum
 		);
 		assert_noop!(
+			Models::publish_version(
+				RuntimeOrigin::signed(ALICE),
+				0,
+				ModelSpec { fee_per_executor: MIN_FEE - 1, ..mnist_v2() }
+			),
+			Error::<Test>::FeeBelowMinimum
+		);
+		assert_noop!(
 			Models::publish_version(RuntimeOrigin::none(), 0, mnist_v2()),
 			DispatchError::BadOrigin
 		);
