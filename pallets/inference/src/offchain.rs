@@ -27,9 +27,13 @@
 //! Off-chain storage is not fork-aware while workers run on every new best block, whatever its
 //! fork. So a record is keyed by the task's *fingerprint* (its id, model, requester, creation
 //! block and input): the same id on another fork with another input never reuses an output
-//! computed for a different input. Records are forgotten only by age ([`record_ttl`] blocks
-//! after their creation, longer than any task lives), never because one fork's block no longer
-//! lists the task.
+//! computed for a different input. A record lives as long as its task, however late the chain
+//! runs it: it is deleted [`RECORD_GRACE`] blocks after the task ended on the node's best chain,
+//! or, once the task is gone from that chain (expired, or never there: another fork's),
+//! `ResultTtl +` [`RECORD_GRACE`] blocks after a worker last saw it open. Never sooner, so a
+//! reorg back to a fork on which the task is still open finds its output and salt. The records
+//! a worker created are listed (with the last block it saw their task open) once per block, at
+//! most [`MAX_TRACKED`] of them.
 //!
 //! A task the node cannot execute (model files missing from its store or failing their hash
 //! check, a format it does not run, a time limit hit) is **declined** at once with
@@ -46,6 +50,7 @@
 use crate::{pallet::*, types::DeclineReason, LOG_TARGET};
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
+use core::cell::RefCell;
 use frame_support::traits::Get;
 use frame_system::{
 	offchain::{AppCrypto, SubmitTransaction},
@@ -77,8 +82,13 @@ pub const OVERLOAD_DECLINE_EXTRA: u64 = 2;
 /// Blocks the locally allocated nonce may run ahead of an on-chain nonce that does not move
 /// before it is reset to the on-chain one (its transactions were dropped).
 pub const NONCE_STALL_BLOCKS: u64 = 8;
-/// Most task records tracked per validator for clean-up (the oldest are forgotten first).
-pub const MAX_TRACKED: usize = 1024;
+/// Most task records tracked per validator. The chain's agenda bounds the tasks open at once
+/// far below it; past it, records of ended tasks are forgotten first, then the longest unseen.
+pub const MAX_TRACKED: usize = 8192;
+/// Blocks a record is kept after its task ended on the node's best chain (or, for a task gone
+/// from it, after `ResultTtl` more): deeper than any reorg of blocks that GRANDPA finalizes in
+/// normal operation, so that no fork switch revives a task whose record is gone.
+pub const RECORD_GRACE: u64 = 32;
 
 /// Prefix of every off-chain storage key of this worker.
 /// Versioned: `v3` records note declines; a node upgraded from an earlier version starts with
@@ -124,13 +134,6 @@ pub struct NonceState<Nonce> {
 /// input))`.
 pub type Fingerprint = [u8; 32];
 
-/// Blocks a task record is kept: longer than a task can stay open (assignment delay, commit
-/// and reveal periods), doubled.
-pub fn record_ttl<T: Config>() -> u64 {
-	let life: u64 = Pallet::<T>::max_task_life().saturated_into();
-	life.saturating_mul(2)
-}
-
 /// The step of a task a worker claims.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Step {
@@ -157,7 +160,7 @@ pub(crate) fn run<T: Config>(now: BlockNumberFor<T>) {
 			);
 			continue;
 		};
-		Worker::<T> { public, signer, validator, now }.work();
+		Worker::<T> { public, signer, validator, now, claimed: Default::default() }.work();
 	}
 }
 
@@ -167,6 +170,8 @@ struct Worker<T: Config> {
 	signer: T::AccountId,
 	validator: T::AccountId,
 	now: u64,
+	/// Records claimed in this block, listed in [`Self::clean_up`] (one write per block).
+	claimed: RefCell<Vec<Tracked>>,
 }
 
 impl<T: Config> Worker<T> {
@@ -415,7 +420,15 @@ impl<T: Config> Worker<T> {
 		);
 		match claimed {
 			Ok(record) => {
-				self.track(task_id, fingerprint);
+				// Claimed only for a task open at this block (the worker's pending tasks).
+				let created_at =
+					Tasks::<T>::get(task_id).map_or(now, |task| task.created_at.saturated_into());
+				self.claimed.borrow_mut().push(Tracked {
+					task_id,
+					fingerprint,
+					created_at,
+					seen_open: now,
+				});
 				Some(record)
 			},
 			Err(MutateStorageError::ValueFunctionFailed(())) => None,
@@ -508,50 +521,77 @@ impl<T: Config> Worker<T> {
 		);
 	}
 
-	/// Adds the record of `task_id` to the validator's tracked records, with its creation block
-	/// (the oldest are forgotten beyond [`MAX_TRACKED`]).
-	fn track(&self, task_id: TaskId, fingerprint: Fingerprint) {
-		let now = self.now;
-		let mut dropped = Vec::new();
-		let _ = StorageValueRef::persistent(&self.tracked_key()).mutate(
-			|stored: Result<Option<Vec<Tracked>>, StorageRetrievalError>| {
-				let mut tracked = stored.ok().flatten().unwrap_or_default();
-				if tracked.iter().any(|(id, f, _)| *id == task_id && *f == fingerprint) {
-					return Err(());
-				}
-				tracked.push((task_id, fingerprint, now));
-				if tracked.len() > MAX_TRACKED {
-					dropped = tracked.drain(..tracked.len().saturating_sub(MAX_TRACKED)).collect();
-				}
-				Ok::<_, ()>(tracked)
-			},
-		);
-		for (id, f, _) in dropped {
-			StorageValueRef::persistent(&self.record_key(id, f)).clear();
-		}
-	}
-
-	/// Forgets the records older than [`record_ttl`] blocks.
+	/// Lists the records claimed in this block, and deletes the records whose task ended (or is
+	/// gone) long enough ago (see the module's documentation); one read and one write of the
+	/// validator's list per block.
 	fn clean_up(&self) {
 		let now = self.now;
-		let ttl = record_ttl::<T>();
-		let mut expired = Vec::new();
+		let claimed = core::mem::take(&mut *self.claimed.borrow_mut());
+		let ttl: u64 = T::ResultTtl::get().saturated_into();
+		let mut done = Vec::new();
 		let _ = StorageValueRef::persistent(&self.tracked_key()).mutate(
 			|stored: Result<Option<Vec<Tracked>>, StorageRetrievalError>| {
-				let tracked = stored.ok().flatten().unwrap_or_default();
-				let (old, keep): (Vec<Tracked>, Vec<Tracked>) =
-					tracked.into_iter().partition(|(_, _, at)| {
-						now > at.saturating_add(ttl) || *at > now.saturating_add(ttl)
-					});
-				if old.is_empty() {
-					return Err(());
+				let mut tracked = match stored.ok().flatten() {
+					Some(tracked) => tracked,
+					None => self.take_legacy_list(),
+				};
+				for new in claimed {
+					if !tracked
+						.iter()
+						.any(|t| t.task_id == new.task_id && t.fingerprint == new.fingerprint)
+					{
+						tracked.push(new);
+					}
 				}
-				expired = old;
+				let mut keep = Vec::with_capacity(tracked.len());
+				let mut ended = Vec::new();
+				for mut entry in tracked {
+					let here = Tasks::<T>::get(entry.task_id)
+						.filter(|task| task.created_at.saturated_into::<u64>() == entry.created_at);
+					match here
+						.map(|task| task.status.ended_at().map(|at| (*at).saturated_into::<u64>()))
+					{
+						// Open on this chain: kept, whatever the age.
+						Some(None) => {
+							entry.seen_open = entry.seen_open.max(now);
+							keep.push(entry);
+						},
+						Some(Some(at)) if now >= at.saturating_add(RECORD_GRACE) => {
+							done.push(entry)
+						},
+						Some(Some(_)) => ended.push(entry),
+						// Gone from this chain: expired (it ended `ResultTtl` ago or more), or
+						// another fork's.
+						None if now
+							>= entry.seen_open.saturating_add(ttl).saturating_add(RECORD_GRACE) =>
+						{
+							done.push(entry)
+						},
+						None => ended.push(entry),
+					}
+				}
+				// Past the bound, forget ended tasks first, then the longest unseen open ones.
+				let excess = keep.len().saturating_add(ended.len()).saturating_sub(MAX_TRACKED);
+				if excess > 0 {
+					ended.sort_by_key(|t| t.seen_open);
+					keep.sort_by_key(|t| t.seen_open);
+					let from_ended = excess.min(ended.len());
+					done.extend(ended.drain(..from_ended));
+					let from_open = excess.saturating_sub(from_ended);
+					log::error!(
+						target: LOG_TARGET,
+						"more than {MAX_TRACKED} task records for {:?}: forgetting {excess}, \
+						 {from_open} of them for open tasks",
+						self.validator
+					);
+					done.extend(keep.drain(..from_open.min(keep.len())));
+				}
+				keep.append(&mut ended);
 				Ok::<_, ()>(keep)
 			},
 		);
-		for (id, f, _) in expired {
-			StorageValueRef::persistent(&self.record_key(id, f)).clear();
+		for entry in done {
+			StorageValueRef::persistent(&self.record_key(entry.task_id, entry.fingerprint)).clear();
 		}
 	}
 
@@ -560,7 +600,28 @@ impl<T: Config> Worker<T> {
 	}
 
 	fn tracked_key(&self) -> Vec<u8> {
-		storage_key(b"tracked/", &self.validator)
+		storage_key(b"records/", &self.validator)
+	}
+
+	/// The list of a node that ran the worker before records lived as long as their task:
+	/// `(task, fingerprint, block the record was made in)` under `tracked/`, converted (a task
+	/// open here counts as this record's) and removed, so that its records are cleaned up too.
+	fn take_legacy_list(&self) -> Vec<Tracked> {
+		let key = storage_key(b"tracked/", &self.validator);
+		let mut legacy = StorageValueRef::persistent(&key);
+		let Ok(Some(old)) = legacy.get::<Vec<(TaskId, Fingerprint, u64)>>() else {
+			return Vec::new();
+		};
+		legacy.clear();
+		old.into_iter()
+			.map(|(task_id, fingerprint, made_at)| Tracked {
+				task_id,
+				fingerprint,
+				created_at: Tasks::<T>::get(task_id)
+					.map_or(u64::MAX, |task| task.created_at.saturated_into()),
+				seen_open: made_at,
+			})
+			.collect()
 	}
 
 	fn nonce_key(&self) -> Vec<u8> {
@@ -591,8 +652,18 @@ pub fn decline_reason(error: InferenceError) -> DeclineReason {
 	}
 }
 
-/// A tracked record: task id, fingerprint, block the record was created in.
-type Tracked = (TaskId, Fingerprint, u64);
+/// A record in a validator's list of records (see [`Worker::clean_up`]).
+#[derive(Clone, PartialEq, Eq, Encode, Decode, Debug)]
+pub struct Tracked {
+	/// The task.
+	pub task_id: TaskId,
+	/// Its fingerprint (the record's key).
+	pub fingerprint: Fingerprint,
+	/// The task's creation block, which tells it from another fork's task of the same id.
+	pub created_at: u64,
+	/// The last block in which a worker saw the task open.
+	pub seen_open: u64,
+}
 
 /// The fingerprint of a task's content (see [`Fingerprint`]).
 pub fn fingerprint<T: Config>(task_id: TaskId, task: &TaskInfoOf<T>, input: &[u8]) -> Fingerprint {
@@ -603,19 +674,22 @@ pub fn fingerprint<T: Config>(task_id: TaskId, task: &TaskInfoOf<T>, input: &[u8
 
 /// The records the worker of `validator` keeps, oldest first (for tests and operators' tools).
 pub fn task_records<T: Config>(validator: &T::AccountId) -> Vec<(TaskId, TaskRecord)> {
-	let tracked = StorageValueRef::persistent(&storage_key(b"tracked/", validator))
+	let tracked = StorageValueRef::persistent(&storage_key(b"records/", validator))
 		.get::<Vec<Tracked>>()
 		.ok()
 		.flatten()
 		.unwrap_or_default();
 	tracked
 		.into_iter()
-		.filter_map(|(id, f, _)| {
-			StorageValueRef::persistent(&storage_key(b"task/", &(validator, id, f)))
-				.get::<TaskRecord>()
-				.ok()
-				.flatten()
-				.map(|record| (id, record))
+		.filter_map(|t| {
+			StorageValueRef::persistent(&storage_key(
+				b"task/",
+				&(validator, t.task_id, t.fingerprint),
+			))
+			.get::<TaskRecord>()
+			.ok()
+			.flatten()
+			.map(|record| (t.task_id, record))
 		})
 		.collect()
 }

@@ -119,6 +119,17 @@ impl<BlockNumber> TaskStatus<BlockNumber> {
 	pub fn is_open(&self) -> bool {
 		matches!(self, Self::Queued { .. } | Self::Committing { .. } | Self::Revealing { .. })
 	}
+
+	/// The block in which the task ended; `None` while it is open.
+	pub fn ended_at(&self) -> Option<&BlockNumber> {
+		match self {
+			Self::Queued { .. } | Self::Committing { .. } | Self::Revealing { .. } => None,
+			Self::Settled { at, .. }
+			| Self::Failed { at, .. }
+			| Self::Cancelled { at }
+			| Self::Rejected { at, .. } => Some(at),
+		}
+	}
 }
 
 /// One assigned executor and what it submitted.

@@ -230,14 +230,160 @@ fn workers_execute_commit_reveal_and_settle_on_their_own() {
 			"the committed output"
 		);
 		assert_eq!(node.host.requests.lock().unwrap().len(), 3, "executed once per executor");
-		// Records are kept (whatever a fork says) until they are older than any task lives.
+		// Records are kept until RECORD_GRACE blocks after the task ended (see
+		// `records_live_as_long_as_their_task_and_are_deleted_after_it_ended`).
 		assert_eq!(offchain::task_records::<Test>(&drawn[0]).len(), 1);
-		run_to_block(System::block_number() + offchain::record_ttl::<Test>());
+		check_invariants();
+	});
+}
+
+/// Commits and dispatches the executors' commits of a freshly assigned task, then dispatches
+/// nothing else: the task waits in its reveal phase. Returns the task, its executors, and the
+/// last block in which the worker saw it open.
+fn task_in_reveal_phase(node: &Node) -> (TaskId, Vec<AccountId>, BlockNumber) {
+	let (task_id, drawn) = assigned_task(ALICE);
+	run_worker();
+	let commits = drain(node);
+	next_block();
+	dispatch(commits);
+	assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Revealing { .. }));
+	(task_id, drawn, System::block_number())
+}
+
+fn reveals(txs: &[(AccountId, crate::Call<Test>)]) -> Vec<(AccountId, TaskId)> {
+	txs.iter()
+		.filter_map(|(who, call)| match call {
+			crate::Call::reveal_result { task_id, .. } => Some((*who, *task_id)),
+			_ => None,
+		})
+		.collect()
+}
+
+#[test]
+fn records_live_as_long_as_their_task_and_are_deleted_after_it_ended() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (task_id, drawn, _) = task_in_reveal_phase(&node);
+		let fingerprint = fingerprint_of(task_id);
+		// The chain runs the reveal phase far later than planned (an agenda that lagged behind
+		// after a runtime upgrade, say): ten times longer than a task is planned to live.
+		let late = System::block_number() + 10 * Inference::max_task_life();
+		crate::Tasks::<Test>::mutate(task_id, |task| {
+			task.as_mut().unwrap().status = TaskStatus::Revealing { reveal_deadline: late + 10 }
+		});
+		// Every worker run until then keeps the record (and resubmits the reveal, which the pool
+		// keeps dropping).
+		while System::block_number() < late {
+			System::set_block_number(System::block_number() + 5);
+			run_worker();
+			assert_eq!(offchain::task_records::<Test>(&drawn[0]).len(), 1);
+			drain(&node);
+		}
+		System::set_block_number(late + offchain::RESUBMIT_AFTER);
+		run_worker();
+		let txs = drain(&node);
+		assert_eq!(reveals(&txs).len(), 3, "the committed outputs are still there");
+		dispatch(txs);
+		let TaskStatus::Settled { at, .. } = Inference::task(task_id).unwrap().status else {
+			panic!("settled")
+		};
+		// Ended: the record stays RECORD_GRACE blocks (a reorg could revive the task), then goes.
+		// (The hooks do not run here, so the ended task is still stored, as in a runtime whose
+		// ResultTtl is longer than RECORD_GRACE.)
+		System::set_block_number(at + offchain::RECORD_GRACE - 1);
+		run_worker();
+		assert_eq!(offchain::task_records::<Test>(&drawn[0]).len(), 1);
+		System::set_block_number(at + offchain::RECORD_GRACE);
 		run_worker();
 		for v in &drawn {
 			assert_eq!(offchain::task_records::<Test>(v), vec![]);
+			let key = offchain::storage_key(b"task/", &(v, task_id, fingerprint));
+			assert_eq!(
+				sp_runtime::offchain::storage::StorageValueRef::persistent(&key)
+					.get::<offchain::TaskRecord>(),
+				Ok(None),
+				"the record itself is deleted"
+			);
 		}
-		check_invariants();
+	});
+}
+
+fn fingerprint_of(task_id: TaskId) -> offchain::Fingerprint {
+	let task = Inference::task(task_id).unwrap();
+	let input = crate::TaskInputs::<Test>::get(task_id).unwrap();
+	offchain::fingerprint::<Test>(task_id, &task, &input)
+}
+
+#[test]
+fn a_record_survives_a_fork_without_its_task_and_goes_once_the_task_is_long_gone() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (task_id, drawn, seen_open) = task_in_reveal_phase(&node);
+		run_worker(); // sees it open, reveals (dropped)
+		drain(&node);
+		let seen_open = seen_open.max(System::block_number());
+		// A fork on which the task does not exist (or expired) for as long as a task's result is
+		// kept and RECORD_GRACE more: the record stays.
+		let task = crate::Tasks::<Test>::take(task_id).unwrap();
+		let ttl: BlockNumber =
+			<<Test as crate::Config>::ResultTtl as frame_support::traits::Get<_>>::get();
+		let gone_until = seen_open + ttl + offchain::RECORD_GRACE;
+		for block in [seen_open + 1, gone_until - 1] {
+			System::set_block_number(block);
+			run_worker();
+			assert!(drain(&node).is_empty());
+			assert_eq!(offchain::task_records::<Test>(&drawn[0]).len(), 1);
+		}
+		// Back on the fork where it is open: revealed from the record.
+		crate::Tasks::<Test>::insert(task_id, task);
+		crate::Tasks::<Test>::mutate(task_id, |task| {
+			task.as_mut().unwrap().status =
+				TaskStatus::Revealing { reveal_deadline: gone_until + 10 }
+		});
+		run_worker();
+		let txs = drain(&node);
+		assert_eq!(reveals(&txs).len(), 3);
+		// Gone again, and long enough after it was last seen open: deleted.
+		let seen_open = System::block_number();
+		crate::Tasks::<Test>::remove(task_id);
+		System::set_block_number(seen_open + ttl + offchain::RECORD_GRACE - 1);
+		run_worker();
+		assert_eq!(offchain::task_records::<Test>(&drawn[0]).len(), 1);
+		System::set_block_number(seen_open + ttl + offchain::RECORD_GRACE);
+		run_worker();
+		assert_eq!(offchain::task_records::<Test>(&drawn[0]), vec![]);
+	});
+}
+
+#[test]
+fn a_record_listed_by_an_earlier_worker_version_is_kept_and_cleaned_up() {
+	use sp_runtime::offchain::storage::StorageValueRef;
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (task_id, drawn, _) = task_in_reveal_phase(&node);
+		let fingerprint = fingerprint_of(task_id);
+		// What a node upgraded mid-task has: its record, listed in the old list only.
+		for v in &drawn {
+			StorageValueRef::persistent(&offchain::storage_key(b"records/", v)).clear();
+			StorageValueRef::persistent(&offchain::storage_key(b"tracked/", v)).set(&vec![(
+				task_id,
+				fingerprint,
+				1u64,
+			)]);
+		}
+		assert_eq!(offchain::task_records::<Test>(&drawn[0]), vec![]);
+		next_block();
+		run_worker();
+		assert_eq!(reveals(&drain(&node)).len(), 3, "the old records are revealed from");
+		for v in &drawn {
+			assert_eq!(offchain::task_records::<Test>(v).len(), 1, "and listed again");
+			let key = offchain::storage_key(b"tracked/", v);
+			assert_eq!(
+				StorageValueRef::persistent(&key)
+					.get::<Vec<(TaskId, offchain::Fingerprint, u64)>>(),
+				Ok(None)
+			);
+		}
 	});
 }
 
