@@ -5,7 +5,7 @@
 
 use crate::{
 	configs::{TreasuryAccount, TRANSACTION_BYTE_FEE, WEIGHT_FEE},
-	currency::{EXISTENTIAL_DEPOSIT, MILLI_OPG, OPG},
+	currency::{EXISTENTIAL_DEPOSIT, MICRO_OPG, MILLI_OPG, OPG},
 	genesis_config_presets::{self, ENDOWMENT},
 	AllPalletsWithSystem, Babe, Balances, Grandpa, Runtime, RuntimeCall, RuntimeGenesisConfig,
 	System, TransactionPayment,
@@ -191,39 +191,44 @@ fn a_proof_made_by_polkadot_js_links_the_key() {
 }
 
 /// The minimum fee per executor pays, in transaction fees, for the chain work of one executor's
-/// share of a task on the model with the most servers, at every redundancy: its commit, its
-/// reveal of the longest output (both at their declared worst-case weight), and a
-/// `1/redundancy` share of the task's agenda reservation (assignment, deadlines, expiry). The
-/// request's own weight and length are paid by the requester's transaction fee on top.
+/// share of a task on the model with the most servers, at every redundancy `r`: its commit, its
+/// reveal of the longest output (each a whole extrinsic: base weight and call), and `1/r` of the
+/// task's agenda reservation (assignment, deadlines with the settlement, expiry). The request's
+/// own weight, length and reservation are paid by the requester's transaction fee on top.
 #[test]
 fn the_minimum_fee_per_executor_pays_for_an_executors_share_of_a_task() {
-	use opg_primitives::inference::TaskOutcome;
+	use pallet_inference::WeightInfo as _;
+	type InferenceWeights = <Runtime as pallet_inference::Config>::WeightInfo;
 	preset_ext(sp_genesis_builder::DEV_RUNTIME_PRESET).execute_with(|| {
-		let min_fee = <Runtime as pallet_models::Config>::MinFeePerExecutor::get();
-		let max_servers = <Runtime as pallet_models::Config>::MaxServersPerModel::get();
-		let max_redundancy = <Runtime as pallet_inference::Config>::MaxRedundancy::get();
-		let max_output = <Runtime as pallet_inference::Config>::MaxOutputLen::get();
-		// Length 0: the weight part of the fee (base extrinsic weight and the call's).
-		let weight_fee =
-			|call: RuntimeCall| TransactionPayment::compute_fee(0, &call.get_dispatch_info(), 0);
-		let commit = weight_fee(RuntimeCall::Inference(pallet_inference::Call::commit_result {
-			task_id: 0,
-			commitment: Default::default(),
-		}));
-		let reveal = weight_fee(RuntimeCall::Inference(pallet_inference::Call::reveal_result {
-			task_id: 0,
-			outcome: TaskOutcome::Output(vec![0; max_output as usize]),
-			salt: [0; 32],
-		}));
-		let mut dearest = 0;
+		let min_fee: crate::Balance = <Runtime as pallet_models::Config>::MinFeePerExecutor::get();
+		let max_servers: u32 = <Runtime as pallet_models::Config>::MaxServersPerModel::get();
+		let max_redundancy: u32 = <Runtime as pallet_inference::Config>::MaxRedundancy::get();
+		let max_output: u32 = <Runtime as pallet_inference::Config>::MaxOutputLen::get();
+		let base = <Runtime as frame_system::Config>::BlockWeights::get()
+			.get(frame_support::dispatch::DispatchClass::Normal)
+			.base_extrinsic;
+		let fee =
+			|weight: frame_support::weights::Weight| TransactionPayment::weight_to_fee(weight);
+		let mut dearest = (0, 0);
 		for r in 1..=max_redundancy {
-			let reserve =
-				TransactionPayment::weight_to_fee(crate::Inference::task_reserve(r, max_servers));
-			let share = commit + reveal + reserve.div_ceil(r.into());
-			dearest = dearest.max(share);
+			let commit = fee(base.saturating_add(InferenceWeights::commit_result(r)));
+			let reveal = fee(base.saturating_add(InferenceWeights::reveal_result(max_output)));
+			let reserve = fee(crate::Inference::task_reserve(r, max_servers)).div_ceil(r.into());
+			let share = commit + reveal + reserve;
+			println!(
+				"r = {r:2}: commit {} + reveal {} + reserve share {} = {} µOPG",
+				commit / MICRO_OPG,
+				reveal / MICRO_OPG,
+				reserve / MICRO_OPG,
+				share / MICRO_OPG
+			);
+			if share > dearest.1 {
+				dearest = (r, share);
+			}
 		}
+		let (r, dearest) = dearest;
 		println!(
-			"cost of one executor's share of a task: {dearest} ({} mOPG); minimum fee {} mOPG",
+			"dearest share (r = {r}): {} mOPG; minimum fee per executor {} mOPG",
 			dearest / MILLI_OPG,
 			min_fee / MILLI_OPG
 		);

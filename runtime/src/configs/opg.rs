@@ -20,11 +20,11 @@ parameter_types! {
 	/// Held for every registered model: a base plus a price per byte of its stored entry.
 	pub const ModelDepositBase: crate::Balance = OPG;
 	pub const ModelDepositPerByte: crate::Balance = OPG / 100;
-	/// Every model pays each executor of a task at least 0.1 OPG: above the transaction-fee
+	/// Every model pays each executor of a task at least 0.2 OPG: above the transaction-fee
 	/// price of the chain work of one executor's share of a task (its commit, its reveal and its
 	/// share of the task's agenda reservation), whatever the redundancy (checked by the test
 	/// `the_minimum_fee_per_executor_pays_for_an_executors_share_of_a_task`).
-	pub const MinFeePerExecutor: crate::Balance = OPG / 10;
+	pub const MinFeePerExecutor: crate::Balance = OPG / 5;
 }
 
 /// The model registry. Servers must be validators of `InferenceStaking`.
@@ -168,7 +168,13 @@ parameter_types! {
 	pub const RevealPeriod: BlockNumber = REVEAL_PERIOD;
 	pub const ResultTtl: BlockNumber = RESULT_TTL;
 	/// A quarter of a block's weight for deadlines, assignments and pruning when they are due.
-	pub InferenceAgendaWeight: Weight = Perbill::from_percent(25) * RuntimeBlockWeights::get().max_block;
+	pub InferenceAgendaWeight: Weight = quarter(RuntimeBlockWeights::get().max_block);
+}
+
+/// A quarter of `weight`, rounded down in both dimensions.
+fn quarter(weight: Weight) -> Weight {
+	let part = Perbill::from_percent(25);
+	Weight::from_parts(part.mul_floor(weight.ref_time()), part.mul_floor(weight.proof_size()))
 }
 
 /// Inference tasks: escrow, stake-weighted assignment from BABE's per-block VRF output,
