@@ -99,10 +99,17 @@ function assignedOf(watcher) {
 }
 
 /** Asserts every executor that committed and revealed did so in extrinsics signed by its linked
- * inference key, never by the validator account itself. */
+ * inference key, never by the validator account itself, and that those honest extrinsics (the
+ * worker's batches) were free. */
 function assertSignedByKeys(watcher) {
   for (const [method, eventName] of [['commitResult', 'ResultCommitted'], ['revealResult', 'ResultRevealed']]) {
     const signers = watcher.signers[method].map((s) => s.signer);
+    for (const { fee, batch, failed } of watcher.signers[method]) {
+      assert.ok(batch !== undefined, `the worker sends ${method}s in batches`);
+      // (A batch with a failed entry, such as a reveal resubmitted after the first one landed,
+      // pays its fee.)
+      if (!failed) assert.equal(fee, 0n, `a valid batch of ${method}s pays no fee`);
+    }
     for (const name of executorsOf(watcher.all(eventName))) {
       assert.ok(signers.includes(inferenceKey(name).address), `${name}'s ${method} was not signed by its inference key`);
     }

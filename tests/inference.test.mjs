@@ -33,6 +33,13 @@ async function ok(tx, signer) {
   return result;
 }
 
+/** The fee an extrinsic paid, from its `TransactionFeePaid` event. */
+function feePaid(events) {
+  const paid = events.find(({ event }) => api.events.transactionPayment.TransactionFeePaid.is(event));
+  assert.ok(paid, 'every signed extrinsic reports its fee');
+  return paid.event.data.actualFee.toBigInt();
+}
+
 /** The first event `section.method` among `events`. */
 function find(events, section, method) {
   return events.find(({ event }) => api.events[section][method].is(event))?.event;
@@ -150,16 +157,20 @@ test('a task settles with quorum and the dissenting validator is slashed', async
   const commits = await Promise.all(validators.map((v) =>
     ok(api.tx.inference.commitResult(taskId, commitmentOf(argmaxDigest(outputs.get(v)), salts.get(v), v.address)), v)));
   assert.ok(commits.some(({ events }) => find(events, 'inference', 'RevealStarted')), 'the last commit opens reveals');
+  // Valid commits and reveals are free: the requester's fee pays for the executors' work.
+  for (const { events } of commits) assert.equal(feePaid(events), 0n, 'a valid commit pays no fee');
   const task = (await api.call.inferenceApi.task(taskId)).unwrap();
   assert.ok(task.status.isRevealing);
 
   // A reveal that does not match its commitment is refused.
   const wrong = await sendInBlock(api.tx.inference.revealResult(taskId, { Output: f32le(logits(3)) }, salts.get(who.Bob)), who.Bob);
   assert.equal(moduleError(api, wrong.dispatchError), 'inference.CommitmentMismatch');
+  assert.ok(feePaid(wrong.events) > 0n, 'a refused reveal pays its fee');
 
   const poolBefore = (await api.query.inferenceStaking.pools(who.Dave.address)).unwrap().active.value.toBigInt();
   const reveals = await Promise.all(validators.map((v) =>
     ok(api.tx.inference.revealResult(taskId, { Output: f32le(outputs.get(v)) }, salts.get(v)), v)));
+  for (const { events } of reveals) assert.equal(feePaid(events), 0n, 'a valid reveal pays no fee');
   const settledBlock = reveals.find(({ events }) => find(events, 'inference', 'TaskSettled'));
   assert.ok(settledBlock, 'the last reveal settles the task');
   const events = settledBlock.events;

@@ -167,13 +167,17 @@ export function followChain(api, { from, best = false }, onBlock, onError = () =
   };
 }
 
+/** The batch calls, by the single call whose entries they carry. */
+const BATCHES = { commitResults: 'commitResult', revealResults: 'revealResult' };
+
 /** The end events of a task. */
 const END_EVENTS = ['TaskSettled', 'TaskRejected', 'TaskFailed', 'TaskCancelled'];
 
 /**
  * Follows one task from block `from` on: records its `inference` events (`{ block, name, data,
  * seenAt }`, `seenAt` being when this process saw the block, in ms) and the signers of the
- * `commitResult` / `revealResult` / `decline` extrinsics naming it. `waitFor` resolves with the first recorded
+ * `commitResult` / `revealResult` / `decline` extrinsics naming it (and of the `commitResults` /
+ * `revealResults` batches with an entry for it, recorded as the single call). `waitFor` resolves with the first recorded
  * event matching a predicate, or rejects after a bounded time with the trail seen so far.
  */
 export class TaskWatcher {
@@ -192,12 +196,22 @@ export class TaskWatcher {
   }
 
   onBlock({ number, events, block }) {
-    for (const ex of block.extrinsics) {
+    block.extrinsics.forEach((ex, index) => {
       const { section, method, args } = ex.method;
-      if (section === 'inference' && method in this.signers && args[0].toString() === this.taskId) {
-        this.signers[method].push({ block: number, signer: ex.signer.toString() });
+      if (section !== 'inference') return;
+      // What the extrinsic paid: `TransactionFeePaid` in its phase.
+      const own = events.filter(({ phase }) => phase.isApplyExtrinsic && phase.asApplyExtrinsic.toNumber() === index);
+      const feeOf = () => {
+        const paid = own.find(({ event }) => event.section === 'transactionPayment' && event.method === 'TransactionFeePaid');
+        return paid ? paid.event.data.actualFee.toBigInt() : null;
+      };
+      const failed = own.some(({ event }) => event.section === 'inference' && event.method === 'BatchEntryFailed');
+      if (method in this.signers && args[0].toString() === this.taskId) {
+        this.signers[method].push({ block: number, signer: ex.signer.toString(), fee: feeOf() });
+      } else if (method in BATCHES && args[0].some((entry) => entry[0].toString() === this.taskId)) {
+        this.signers[BATCHES[method]].push({ block: number, signer: ex.signer.toString(), batch: args[0].length, fee: feeOf(), failed });
       }
-    }
+    });
     for (const { event } of events) {
       if (event.section !== 'inference' || event.data.taskId?.toString() !== this.taskId) continue;
       this.events.push({ block: number, name: event.method, data: event.data, seenAt: Date.now() });

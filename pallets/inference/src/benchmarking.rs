@@ -172,6 +172,82 @@ mod benchmarks {
 		));
 	}
 
+	/// `n` commits in one batch, each the last of a task of the largest redundancy (it opens
+	/// the task's reveals). The tasks are requested in consecutive blocks, as a worker meets
+	/// them, so that the agenda admits each.
+	#[benchmark]
+	fn commit_results(n: Linear<1, { T::MaxBatch::get() }>) {
+		let r = T::MaxRedundancy::get();
+		let (model_id, servers) = model_with_servers::<T>(r, r, ComparisonRule::Argmax);
+		// Every server executes every task.
+		let signer = servers[0].clone();
+		let start = frame_system::Pallet::<T>::block_number();
+		let tasks: Vec<TaskId> = (0..n)
+			.map(|k| {
+				frame_system::Pallet::<T>::set_block_number(start + k.into());
+				assigned_task::<T>(model_id, r)
+			})
+			.collect();
+		// Back to a block in which every task takes commits.
+		frame_system::Pallet::<T>::set_block_number(start + 1u32.into());
+		let mut batch = Vec::new();
+		for (k, task_id) in tasks.iter().enumerate() {
+			for (m, who) in servers.iter().enumerate().skip(1) {
+				commit::<T>(*task_id, who, &[1.0, 0.0], m as u32);
+			}
+			let rule = Tasks::<T>::get(task_id).expect("exists").comparison;
+			let c = commitment(&rule.digest(&[1.0, 0.0]), &salt(k as u32), &signer);
+			batch.push((*task_id, c));
+		}
+		let batch: frame_support::BoundedVec<_, T::MaxBatch> =
+			batch.try_into().expect("n <= MaxBatch");
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(signer), batch);
+
+		for task_id in tasks {
+			assert!(matches!(
+				Tasks::<T>::get(task_id).map(|t| t.status),
+				Some(TaskStatus::Revealing { .. })
+			));
+		}
+	}
+
+	/// `n` reveals in one batch, none of which ends its task, of one-value outputs under the
+	/// costliest rule to canonicalise (`TopK` with the largest `k`); a longer output adds the
+	/// slope of `reveal_result`, and ending a task the weight of its settlement.
+	#[benchmark]
+	fn reveal_results(n: Linear<1, { T::MaxBatch::get() }>) {
+		let (model_id, servers) =
+			model_with_servers::<T>(2, 2, ComparisonRule::TopK { k: MAX_TOP_K });
+		let (signer, other) = (servers[0].clone(), servers[1].clone());
+		let values = output(4, 1);
+		let start = frame_system::Pallet::<T>::block_number();
+		let mut batch = Vec::new();
+		for k in 0..n {
+			frame_system::Pallet::<T>::set_block_number(start + k.into());
+			let task_id = assigned_task::<T>(model_id, 2);
+			let bytes = commit::<T>(task_id, &signer, &values, k);
+			commit::<T>(task_id, &other, &values, n + k);
+			batch.push((task_id, TaskOutcome::Output(bytes), salt(k)));
+		}
+		// Back to a block in which every task takes reveals.
+		frame_system::Pallet::<T>::set_block_number(start + 1u32.into());
+		let tasks: Vec<TaskId> = batch.iter().map(|(task_id, _, _)| *task_id).collect();
+		let batch: frame_support::BoundedVec<_, T::MaxBatch> =
+			batch.try_into().expect("n <= MaxBatch");
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(signer), batch);
+
+		for task_id in tasks {
+			assert!(matches!(
+				Tasks::<T>::get(task_id).map(|t| t.status),
+				Some(TaskStatus::Revealing { .. })
+			));
+		}
+	}
+
 	#[benchmark]
 	fn cancel(r: Linear<1, { T::MaxRedundancy::get() }>) {
 		let (model_id, _) = model_with_servers::<T>(r, r, ComparisonRule::Argmax);

@@ -134,6 +134,7 @@ pub mod pallet {
 	use super::*;
 	use alloc::vec::Vec;
 	use frame_support::{
+		dispatch::{Pays, PostDispatchInfo},
 		pallet_prelude::*,
 		traits::{
 			fungible::{self, InspectHold, MutateHold},
@@ -152,6 +153,9 @@ pub mod pallet {
 		traits::{CheckedAdd, CheckedMul, IdentifyAccount, One, Saturating, Verify, Zero},
 		Perbill,
 	};
+
+	/// One entry of [`Pallet::reveal_results`]: a task, its outcome and the commitment's salt.
+	pub type RevealEntry = (TaskId, TaskOutcome<Vec<u8>>, Salt);
 
 	/// Amount of the fee token.
 	pub type BalanceOf<T> = <<T as Config>::Currency as fungible::Inspect<
@@ -310,6 +314,10 @@ pub mod pallet {
 		/// scan of the model's servers (see [`assignment`]).
 		#[pallet::constant]
 		type MaxSamplingAttempts: Get<u32>;
+
+		/// Most tasks in one [`Pallet::commit_results`] or [`Pallet::reveal_results`].
+		#[pallet::constant]
+		type MaxBatch: Get<u32>;
 
 		/// The executors' inference keys: the off-chain worker signs commits and reveals with
 		/// each such key of its node's keystore that a validator linked with
@@ -536,6 +544,10 @@ pub mod pallet {
 		/// `validator` left the staking pallet's validator set (it deregistered or was evicted),
 		/// and its inference key account `key` no longer acts for it (see [`keys`]).
 		InferenceKeyCleared { validator: T::AccountId, key: T::AccountId },
+		/// The entry for `task_id` of a [`Pallet::commit_results`] or [`Pallet::reveal_results`]
+		/// batch failed with `error` (what the single call would have returned) and changed
+		/// nothing; the batch's other entries stand, and the batch pays its fee.
+		BatchEntryFailed { task_id: TaskId, error: DispatchError },
 	}
 
 	#[pallet::error]
@@ -612,6 +624,8 @@ pub mod pallet {
 		/// The proof is not the key's signature of [`Pallet::key_proof_payload`] for the caller
 		/// on this chain: sign that payload with the key being linked.
 		InvalidKeyProof,
+		/// The batch has no entry: give at least one task.
+		EmptyBatch,
 	}
 
 	#[pallet::hooks]
@@ -658,6 +672,7 @@ pub mod pallet {
 			assert!(!T::ResultTtl::get().is_zero(), "ResultTtl must be at least a block");
 			assert!(T::MaxAgendaItems::get() >= 1, "MaxAgendaItems must allow an item");
 			assert!(T::MaxSamplingAttempts::get() >= 1, "MaxSamplingAttempts must allow a draw");
+			assert!(T::MaxBatch::get() >= 1, "MaxBatch must allow an entry");
 			assert!(
 				T::AgendaWeight::get()
 					.all_gte(Self::max_item_weight().saturating_add(Self::block_overhead_weight())),
@@ -796,7 +811,9 @@ pub mod pallet {
 		/// [`commitment`](opg_primitives::inference::commitment)`(digest, salt, caller)` where
 		/// `digest` is the canonical digest of the output under the model's comparison rule.
 		///
-		/// When every executor has committed, the reveal phase opens at once.
+		/// When every executor has committed, the reveal phase opens at once. A valid commit is
+		/// free (`Pays::No`): the requester's fee pays for the executors' work; a refused one
+		/// pays its fee. [`Pallet::commit_results`] commits several tasks in one transaction.
 		///
 		/// - Origin: signed by an executor of the task or by the inference key it linked, once,
 		///   before the commit deadline.
@@ -812,15 +829,11 @@ pub mod pallet {
 			commitment: H256,
 		) -> DispatchResultWithPostInfo {
 			let signer = ensure_signed(origin)?;
-			let Uncommitted { mut task, index, executor, .. } = Self::uncommitted(task_id, signer)?;
-			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
-
-			slot.commitment = Some(commitment);
-			Self::deposit_event(Event::ResultCommitted { task_id, executor });
-			Self::open_reveals_if_all_in(task_id, &mut task);
-			let redundancy = task.redundancy;
-			Tasks::<T>::insert(task_id, task);
-			Ok(Some(T::WeightInfo::commit_result(redundancy)).into())
+			let redundancy = Self::do_commit(signer, task_id, commitment)?;
+			Ok(PostDispatchInfo {
+				actual_weight: Some(T::WeightInfo::commit_result(redundancy)),
+				pays_fee: Pays::No,
+			})
 		}
 
 		/// Reveals the caller's result for `task_id`: its `outcome`, the raw output (little-endian
@@ -830,7 +843,9 @@ pub mod pallet {
 		/// The chain computes the outcome's digest (the output's canonical digest with the
 		/// model's comparison rule, or [`Rejection::digest`]) and checks
 		/// `commitment(digest, salt, caller)` against the caller's commitment. When every
-		/// committer has revealed, the task settles at once.
+		/// committer has revealed, the task settles at once. A valid reveal is free
+		/// (`Pays::No`); a refused one pays its fee. [`Pallet::reveal_results`] reveals several
+		/// tasks in one transaction.
 		///
 		/// - Origin: signed by an executor that committed or by the inference key it linked, once,
 		///   before the reveal deadline.
@@ -842,8 +857,7 @@ pub mod pallet {
 		#[pallet::call_index(2)]
 		#[pallet::weight(
 			T::WeightInfo::reveal_result(Pallet::<T>::len_component(outcome.output_len(), T::MaxOutputLen::get()))
-				.saturating_add(Pallet::<T>::reveal_deadline_weight(T::MaxRedundancy::get()))
-				.saturating_add(Pallet::<T>::release_plan_weight())
+				.saturating_add(Pallet::<T>::reveal_end_weight())
 		)]
 		pub fn reveal_result(
 			origin: OriginFor<T>,
@@ -853,52 +867,94 @@ pub mod pallet {
 		) -> DispatchResultWithPostInfo {
 			let signer = ensure_signed(origin)?;
 			let output_len = Self::len_component(outcome.output_len(), T::MaxOutputLen::get());
-			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
-			let TaskStatus::Revealing { reveal_deadline } = task.status else {
-				return Err(Error::<T>::NotRevealPhase.into());
-			};
-			let now = frame_system::Pallet::<T>::block_number();
-			ensure!(now < reveal_deadline, Error::<T>::RevealDeadlinePassed);
-			let (index, executor) =
-				Self::acting_executor(&task, signer).ok_or(Error::<T>::NotAssigned)?;
-			let comparison = task.comparison;
-			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
-			let committed = slot.commitment.ok_or(Error::<T>::NotCommitted)?;
-			ensure!(slot.revealed.is_none(), Error::<T>::AlreadyRevealed);
-			let outcome: OutcomeOf<T> = outcome
-				.try_map(|output| output.try_into().map_err(|_| Error::<T>::OutputTooLong))?;
-			let digest = outcome.digest(&comparison).ok_or(Error::<T>::MalformedOutput)?;
-			if let Some(rejection) = outcome.rejection() {
-				// One more read, for rejections only: a rejection costs no work, so the chain
-				// refuses those the model's input kind rules out.
-				let admitted = T::Models::model_params(task.model_id)
-					.is_some_and(|model| model.input.admits(rejection));
-				ensure!(admitted, Error::<T>::ImpossibleRejection);
-			}
-			ensure!(
-				commitment_of(&digest, &salt, &executor) == committed,
-				Error::<T>::CommitmentMismatch
-			);
-
-			slot.revealed = Some(digest);
-			// Keep the outcome of the digest's first revealer in draw order, so that which raw
-			// output is published does not depend on who revealed first.
-			let position = u32::try_from(index).unwrap_or(u32::MAX);
-			RevealedOutputs::<T>::mutate(task_id, digest, |kept| match kept {
-				Some((first, _)) if *first <= position => {},
-				_ => *kept = Some((position, outcome)),
-			});
-			Self::release_task(&executor, task_id);
-			Self::deposit_event(Event::ResultRevealed { task_id, executor, digest });
+			let ended = Self::do_reveal(signer, task_id, outcome, salt)?;
 			let mut weight = T::WeightInfo::reveal_result(output_len);
-			if task.reveals() == task.commits() {
-				weight.saturating_accrue(Self::reveal_deadline_weight(task.redundancy));
-				weight.saturating_accrue(Self::release_plan_weight());
-				Self::settle(task_id, task);
-			} else {
-				Tasks::<T>::insert(task_id, task);
+			if let Some(redundancy) = ended {
+				weight.saturating_accrue(Self::reveal_end_weight_for(redundancy));
 			}
-			Ok(Some(weight).into())
+			Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::No })
+		}
+
+		/// Commits the caller's results for several tasks in one transaction: each entry
+		/// `(task_id, commitment)` is what [`Pallet::commit_result`] takes.
+		///
+		/// Entries apply one by one: an entry that fails (a task that ended meanwhile, say)
+		/// changes nothing and emits [`Event::BatchEntryFailed`] with the single call's error,
+		/// and the others stand. A batch whose entries all apply is free (`Pays::No`); one with a
+		/// failed entry pays its fee.
+		///
+		/// - Origin: signed, as for [`Pallet::commit_result`] (one executor, or its inference
+		///   key, for every entry).
+		/// - Errors: [`Error::EmptyBatch`].
+		/// - Events: those of [`Pallet::commit_result`] for each entry that applies.
+		#[pallet::call_index(6)]
+		#[pallet::weight(T::WeightInfo::commit_results(Pallet::<T>::batch_len(commits.len())))]
+		pub fn commit_results(
+			origin: OriginFor<T>,
+			commits: BoundedVec<(TaskId, H256), T::MaxBatch>,
+		) -> DispatchResultWithPostInfo {
+			let signer = ensure_signed(origin)?;
+			ensure!(!commits.is_empty(), Error::<T>::EmptyBatch);
+			let n = Self::batch_len(commits.len());
+			let mut failed = false;
+			for (task_id, commitment) in commits {
+				let applied = frame_support::storage::with_storage_layer(|| {
+					Self::do_commit(signer.clone(), task_id, commitment)
+				});
+				if let Err(error) = applied {
+					failed = true;
+					Self::deposit_event(Event::BatchEntryFailed { task_id, error });
+				}
+			}
+			Ok(PostDispatchInfo {
+				actual_weight: Some(T::WeightInfo::commit_results(n)),
+				pays_fee: if failed { Pays::Yes } else { Pays::No },
+			})
+		}
+
+		/// Reveals the caller's results for several tasks in one transaction: each entry
+		/// `(task_id, outcome, salt)` is what [`Pallet::reveal_result`] takes.
+		///
+		/// Entries apply one by one, as in [`Pallet::commit_results`]: a failed entry changes
+		/// nothing and emits [`Event::BatchEntryFailed`]; a batch whose entries all apply is
+		/// free (`Pays::No`), one with a failed entry pays its fee.
+		///
+		/// - Origin: signed, as for [`Pallet::reveal_result`].
+		/// - Errors: [`Error::EmptyBatch`].
+		/// - Events: those of [`Pallet::reveal_result`] for each entry that applies.
+		#[pallet::call_index(7)]
+		#[pallet::weight(Pallet::<T>::reveal_results_weight(reveals))]
+		pub fn reveal_results(
+			origin: OriginFor<T>,
+			reveals: BoundedVec<RevealEntry, T::MaxBatch>,
+		) -> DispatchResultWithPostInfo {
+			let signer = ensure_signed(origin)?;
+			ensure!(!reveals.is_empty(), Error::<T>::EmptyBatch);
+			let mut weight = Self::reveal_results_weight(&reveals);
+			let mut failed = false;
+			for (task_id, outcome, salt) in reveals {
+				let applied = frame_support::storage::with_storage_layer(|| {
+					Self::do_reveal(signer.clone(), task_id, outcome, salt)
+				});
+				match applied {
+					// The worst case was reserved for every entry; only an entry that ends its
+					// task uses it, and for the task's own redundancy.
+					Ok(Some(redundancy)) => {
+						let unused = Self::reveal_end_weight()
+							.saturating_sub(Self::reveal_end_weight_for(redundancy));
+						weight = weight.saturating_sub(unused);
+					},
+					Ok(None) => weight = weight.saturating_sub(Self::reveal_end_weight()),
+					Err(error) => {
+						failed = true;
+						Self::deposit_event(Event::BatchEntryFailed { task_id, error });
+					},
+				}
+			}
+			Ok(PostDispatchInfo {
+				actual_weight: Some(weight),
+				pays_fee: if failed { Pays::Yes } else { Pays::No },
+			})
 		}
 
 		/// Cancels `task_id`. Before its executors are drawn the escrow is refunded in full; once
@@ -1067,6 +1123,113 @@ pub mod pallet {
 			let committed = task.executors.get(index).is_some_and(|slot| slot.commitment.is_some());
 			ensure!(!committed, Error::<T>::AlreadyCommitted);
 			Ok(Uncommitted { task, index, executor, commit_deadline, now })
+		}
+
+		/// Records `signer`'s commitment for `task_id` (see [`Pallet::commit_result`]); the
+		/// task's redundancy.
+		pub(crate) fn do_commit(
+			signer: T::AccountId,
+			task_id: TaskId,
+			commitment: H256,
+		) -> Result<u32, DispatchError> {
+			let Uncommitted { mut task, index, executor, .. } = Self::uncommitted(task_id, signer)?;
+			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
+
+			slot.commitment = Some(commitment);
+			Self::deposit_event(Event::ResultCommitted { task_id, executor });
+			Self::open_reveals_if_all_in(task_id, &mut task);
+			let redundancy = task.redundancy;
+			Tasks::<T>::insert(task_id, task);
+			Ok(redundancy)
+		}
+
+		/// Checks and records `signer`'s reveal for `task_id` (see [`Pallet::reveal_result`]),
+		/// settling the task on its last reveal; the task's redundancy if it ended.
+		pub(crate) fn do_reveal(
+			signer: T::AccountId,
+			task_id: TaskId,
+			outcome: TaskOutcome<Vec<u8>>,
+			salt: Salt,
+		) -> Result<Option<u32>, DispatchError> {
+			let mut task = Tasks::<T>::get(task_id).ok_or(Error::<T>::TaskNotFound)?;
+			let TaskStatus::Revealing { reveal_deadline } = task.status else {
+				return Err(Error::<T>::NotRevealPhase.into());
+			};
+			let now = frame_system::Pallet::<T>::block_number();
+			ensure!(now < reveal_deadline, Error::<T>::RevealDeadlinePassed);
+			let (index, executor) =
+				Self::acting_executor(&task, signer).ok_or(Error::<T>::NotAssigned)?;
+			let comparison = task.comparison;
+			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
+			let committed = slot.commitment.ok_or(Error::<T>::NotCommitted)?;
+			ensure!(slot.revealed.is_none(), Error::<T>::AlreadyRevealed);
+			let outcome: OutcomeOf<T> = outcome
+				.try_map(|output| output.try_into().map_err(|_| Error::<T>::OutputTooLong))?;
+			let digest = outcome.digest(&comparison).ok_or(Error::<T>::MalformedOutput)?;
+			if let Some(rejection) = outcome.rejection() {
+				// One more read, for rejections only: a rejection costs no work, so the chain
+				// refuses those the model's input kind rules out.
+				let admitted = T::Models::model_params(task.model_id)
+					.is_some_and(|model| model.input.admits(rejection));
+				ensure!(admitted, Error::<T>::ImpossibleRejection);
+			}
+			ensure!(
+				commitment_of(&digest, &salt, &executor) == committed,
+				Error::<T>::CommitmentMismatch
+			);
+
+			slot.revealed = Some(digest);
+			// Keep the outcome of the digest's first revealer in draw order, so that which raw
+			// output is published does not depend on who revealed first.
+			let position = u32::try_from(index).unwrap_or(u32::MAX);
+			RevealedOutputs::<T>::mutate(task_id, digest, |kept| match kept {
+				Some((first, _)) if *first <= position => {},
+				_ => *kept = Some((position, outcome)),
+			});
+			Self::release_task(&executor, task_id);
+			Self::deposit_event(Event::ResultRevealed { task_id, executor, digest });
+			if task.reveals() == task.commits() {
+				let redundancy = task.redundancy;
+				Self::settle(task_id, task);
+				Ok(Some(redundancy))
+			} else {
+				Tasks::<T>::insert(task_id, task);
+				Ok(None)
+			}
+		}
+
+		/// A batch's length as a weight component (at most `MaxBatch`: longer batches do not
+		/// decode).
+		pub(crate) fn batch_len(len: usize) -> u32 {
+			u32::try_from(len).unwrap_or(u32::MAX).min(T::MaxBatch::get())
+		}
+
+		/// Worst-case weight of ending a task of redundancy `r` on its last reveal: settling it
+		/// and giving back its plan.
+		pub(crate) fn reveal_end_weight_for(r: u32) -> Weight {
+			Self::reveal_deadline_weight(r).saturating_add(Self::release_plan_weight())
+		}
+
+		/// [`Self::reveal_end_weight_for`] the largest redundancy.
+		pub(crate) fn reveal_end_weight() -> Weight {
+			Self::reveal_end_weight_for(T::MaxRedundancy::get())
+		}
+
+		/// Weight of [`Pallet::reveal_results`] with `reveals`: the benchmarked batch of
+		/// non-final reveals of one-value outputs, each entry's longer output on top (the slope
+		/// of [`Pallet::reveal_result`]), and each entry's ending of its task at its worst.
+		pub fn reveal_results_weight(reveals: &[RevealEntry]) -> Weight {
+			let n = Self::batch_len(reveals.len());
+			let one_value = T::WeightInfo::reveal_result(4);
+			reveals.iter().take(n as usize).fold(
+				T::WeightInfo::reveal_results(n),
+				|weight, (_, outcome, _)| {
+					let len = Self::len_component(outcome.output_len(), T::MaxOutputLen::get());
+					weight
+						.saturating_add(T::WeightInfo::reveal_result(len).saturating_sub(one_value))
+						.saturating_add(Self::reveal_end_weight())
+				},
+			)
 		}
 
 		/// Opens the reveal phase of the committing `task` at once when every executor it has

@@ -54,6 +54,8 @@ pub const POOR_BALANCE: Balance = 50;
 pub const BOND: Balance = 10_000;
 pub const DELEGATION: Balance = 10_000;
 pub const FEE_PER_EXECUTOR: Balance = 1_000;
+/// Most tasks in one batch of commits or reveals.
+pub const MAX_BATCH: u32 = 8;
 pub const COMMISSION: Perbill = Perbill::from_percent(10);
 pub const PROTOCOL_FEE: Perbill = Perbill::from_percent(10);
 pub const MISMATCH_SLASH: Perbill = Perbill::from_percent(10);
@@ -241,6 +243,7 @@ impl pallet_inference::Config for Test {
 	type MaxAgendaItems = ConstU32<MAX_AGENDA_ITEMS>;
 	type AgendaWeight = AgendaWeight;
 	type MaxSamplingAttempts = ConstU32<4>;
+	type MaxBatch = ConstU32<MAX_BATCH>;
 	type AuthorityId = MockAuthorityId;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]

@@ -43,9 +43,13 @@
 //! `ReplacementWindow +` [`OVERLOAD_DECLINE_EXTRA`] blocks away or less, still in time for a
 //! replacement: the alternative is a no-show. Each block's worker submits reveals first (a
 //! reveal left behind is a withholding slash), then commits, at most [`MAX_TASKS_PER_BLOCK`]
-//! transactions, and starts no new execution after [`EXECUTION_BUDGET_MS`] or
-//! [`MAX_TASKS_PER_BLOCK`] executions; a task already executed is committed whatever the budget. Nonces of the key account are allocated locally
-//! ([`NonceState`]) so that one block's worker can submit several transactions.
+//! tasks, and starts no new execution after [`EXECUTION_BUDGET_MS`] or
+//! [`MAX_EXECUTIONS_PER_BLOCK`] executions; a task already executed is committed whatever the
+//! budget. A block's reveals go in one [`reveal_results`](Pallet::reveal_results) and its commits
+//! in one [`commit_results`](Pallet::commit_results) (more when there are more than `MaxBatch`):
+//! one signature, one transaction and no fee for all of them. Nonces of the key account are
+//! allocated locally ([`NonceState`]) so that one block's worker can submit several
+//! transactions.
 
 use crate::{pallet::*, types::DeclineReason, LOG_TARGET};
 use alloc::vec::Vec;
@@ -61,15 +65,18 @@ use opg_primitives::{
 	inference::{commitment, PendingAction, Salt, TaskId, TaskOutcome},
 	models::ModelProvider,
 };
+use sp_core::H256;
 use sp_runtime::{
 	offchain::storage::{MutateStorageError, StorageRetrievalError, StorageValueRef},
 	traits::{IdentifyAccount, One, Saturating},
 	RuntimeAppPublic, SaturatedConversion,
 };
 
-/// Most tasks one validator's worker commits or reveals per block (of the at most
+/// Most tasks one validator's worker commits, reveals or declines per block (of the at most
 /// 1,024 pending tasks it looks at).
-pub const MAX_TASKS_PER_BLOCK: u32 = 64;
+pub const MAX_TASKS_PER_BLOCK: u32 = 256;
+/// Most tasks one validator's worker executes per block (besides [`EXECUTION_BUDGET_MS`]).
+pub const MAX_EXECUTIONS_PER_BLOCK: u32 = 64;
 /// Blocks after which a commit or reveal submitted but not yet on-chain is submitted again.
 pub const RESUBMIT_AFTER: u64 = 2;
 /// Milliseconds of one block's worker after which it starts no further execution (the rest
@@ -186,6 +193,8 @@ impl<T: Config> Worker<T> {
 		let margin = self.overload_margin();
 		let mut submitted = 0u32;
 		let mut executed = 0u32;
+		let mut reveal_batch = Vec::new();
+		let mut commit_batch = Vec::new();
 		let reveals = pending.iter().filter(|(_, a)| matches!(a, PendingAction::Reveal { .. }));
 		let commits = pending.iter().filter(|(_, a)| matches!(a, PendingAction::Commit { .. }));
 		for (task_id, action) in reveals.chain(commits) {
@@ -208,13 +217,13 @@ impl<T: Config> Worker<T> {
 			let fingerprint = fingerprint::<T>(task_id, &task, &input);
 			if matches!(action, PendingAction::Reveal { .. }) {
 				submitted = submitted.saturating_add(1);
-				self.reveal(task_id, fingerprint);
+				reveal_batch.extend(self.reveal(task_id, fingerprint));
 				continue;
 			}
 			let needs_execution = self
 				.record(task_id, fingerprint)
 				.is_none_or(|record| record.executed.is_none() && record.failed.is_none());
-			let over_budget = executed >= MAX_TASKS_PER_BLOCK
+			let over_budget = executed >= MAX_EXECUTIONS_PER_BLOCK
 				|| sp_io::offchain::timestamp().diff(&started).millis() >= EXECUTION_BUDGET_MS;
 			if needs_execution && over_budget {
 				if deadline <= self.now.saturating_add(margin) {
@@ -227,9 +236,39 @@ impl<T: Config> Worker<T> {
 				executed = executed.saturating_add(1);
 			}
 			submitted = submitted.saturating_add(1);
-			self.commit(task_id, fingerprint, &task, input.into_inner());
+			commit_batch.extend(self.commit(task_id, fingerprint, &task, input.into_inner()));
 		}
+		self.submit_reveals(reveal_batch);
+		self.submit_commits(commit_batch);
 		self.clean_up();
+	}
+
+	/// Submits `reveals` in batches of at most `MaxBatch`.
+	fn submit_reveals(&self, reveals: Vec<(TaskId, TaskOutcome<Vec<u8>>, Salt)>) {
+		let max = usize::try_from(T::MaxBatch::get()).unwrap_or(usize::MAX).max(1);
+		let mut reveals = reveals.into_iter().peekable();
+		while reveals.peek().is_some() {
+			let batch: Vec<_> = reveals.by_ref().take(max).collect();
+			let ids: Vec<TaskId> = batch.iter().map(|(task_id, _, _)| *task_id).collect();
+			let Ok(reveals) = batch.try_into() else { return };
+			if self.submit(Call::reveal_results { reveals }) {
+				log::info!(target: LOG_TARGET, "tasks {ids:?}: revealed for {:?}", self.validator);
+			}
+		}
+	}
+
+	/// Submits `commits` in batches of at most `MaxBatch`.
+	fn submit_commits(&self, commits: Vec<(TaskId, H256)>) {
+		let max = usize::try_from(T::MaxBatch::get()).unwrap_or(usize::MAX).max(1);
+		let mut commits = commits.into_iter().peekable();
+		while commits.peek().is_some() {
+			let batch: Vec<_> = commits.by_ref().take(max).collect();
+			let ids: Vec<TaskId> = batch.iter().map(|(task_id, _)| *task_id).collect();
+			let Ok(commits) = batch.try_into() else { return };
+			if self.submit(Call::commit_results { commits }) {
+				log::info!(target: LOG_TARGET, "tasks {ids:?}: committed for {:?}", self.validator);
+			}
+		}
 	}
 
 	/// Blocks before its commit deadline from which a task this node could not reach is
@@ -248,21 +287,21 @@ impl<T: Config> Worker<T> {
 			.flatten()
 	}
 
-	/// Executes the task (once) and submits its commit.
+	/// Executes the task (once) and returns its commit, for this block's batch.
 	fn commit(
 		&self,
 		task_id: TaskId,
 		fingerprint: Fingerprint,
 		task: &TaskInfoOf<T>,
 		input: Vec<u8>,
-	) {
+	) -> Option<(TaskId, H256)> {
 		let failed = self.record(task_id, fingerprint).and_then(|record| record.failed);
 		if let Some((_, error)) = failed {
 			// Its execution failed here before: the decline did not land yet.
 			self.decline(task_id, fingerprint, decline_reason(error), Some(error));
-			return;
+			return None;
 		}
-		let Some(mut record) = self.claim(task_id, fingerprint, Step::Commit) else { return };
+		let mut record = self.claim(task_id, fingerprint, Step::Commit)?;
 		let (output, salt) = match record.executed.clone() {
 			Some(executed) => executed,
 			None => match self.execute(task, input) {
@@ -272,7 +311,7 @@ impl<T: Config> Worker<T> {
 					record.failed = None;
 					// On disk before the commit leaves the node: a restart still reveals it.
 					if !self.save(task_id, fingerprint, &record) {
-						return;
+						return None;
 					}
 					(output, salt)
 				},
@@ -290,22 +329,16 @@ impl<T: Config> Worker<T> {
 					if self.save(task_id, fingerprint, &record) {
 						self.decline(task_id, fingerprint, decline_reason(error), Some(error));
 					}
-					return;
+					return None;
 				},
 			},
 		};
 		let Some(digest) = output.digest(&task.comparison) else {
 			log::error!(target: LOG_TARGET, "task {task_id}: stored output is malformed");
-			return;
+			return None;
 		};
-		let commitment = commitment(&digest, &salt, &self.validator);
-		if self.submit(Call::commit_result { task_id, commitment }) {
-			log::info!(
-				target: LOG_TARGET,
-				"task {task_id}: committed for {:?} (digest {digest:?})",
-				self.validator
-			);
-		}
+		log::debug!(target: LOG_TARGET, "task {task_id}: digest {digest:?} for {:?}", self.validator);
+		Some((task_id, commitment(&digest, &salt, &self.validator)))
 	}
 
 	/// Submits a decline of `task_id` for `reason` (once per [`RESUBMIT_AFTER`] blocks, and
@@ -335,9 +368,13 @@ impl<T: Config> Worker<T> {
 		}
 	}
 
-	/// Submits the reveal of the output and salt committed to.
-	fn reveal(&self, task_id: TaskId, fingerprint: Fingerprint) {
-		let Some(record) = self.claim(task_id, fingerprint, Step::Reveal) else { return };
+	/// The reveal of the output and salt committed to, for this block's batch.
+	fn reveal(
+		&self,
+		task_id: TaskId,
+		fingerprint: Fingerprint,
+	) -> Option<(TaskId, TaskOutcome<Vec<u8>>, Salt)> {
+		let record = self.claim(task_id, fingerprint, Step::Reveal)?;
 		let Some((outcome, salt)) = record.executed else {
 			log::error!(
 				target: LOG_TARGET,
@@ -345,11 +382,9 @@ impl<T: Config> Worker<T> {
 				 (was its off-chain database wiped?)",
 				self.validator
 			);
-			return;
+			return None;
 		};
-		if self.submit(Call::reveal_result { task_id, outcome, salt }) {
-			log::info!(target: LOG_TARGET, "task {task_id}: revealed for {:?}", self.validator);
-		}
+		Some((task_id, outcome, salt))
 	}
 
 	/// Runs the task's model on its input through the node: its output, or the model's

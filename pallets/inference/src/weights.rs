@@ -43,6 +43,8 @@ pub trait WeightInfo {
 	fn request_inference(i: u32, s: u32, ) -> Weight;
 	fn commit_result(r: u32, ) -> Weight;
 	fn reveal_result(o: u32, ) -> Weight;
+	fn commit_results(n: u32, ) -> Weight;
+	fn reveal_results(n: u32, ) -> Weight;
 	fn cancel(r: u32, ) -> Weight;
 	fn set_inference_key() -> Weight;
 	fn assign(r: u32, s: u32, ) -> Weight;
@@ -127,6 +129,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(20_300, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
+	}
+	/// Estimate until regenerated: `n` commits of `commit_result(16)`.
+	fn commit_results(n: u32, ) -> Weight {
+		Self::commit_result(16).saturating_mul(n.into())
+	}
+	/// Estimate until regenerated: `n` reveals of `reveal_result(4)`.
+	fn reveal_results(n: u32, ) -> Weight {
+		Self::reveal_result(4).saturating_mul(n.into())
 	}
 	/// Storage: `Inference::Tasks` (r:1 w:1)
 	/// Proof: `Inference::Tasks` (`max_values`: None, `max_size`: Some(1728), added: 4203, mode: `MaxEncodedLen`)
@@ -387,6 +397,14 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(20_300, 0).saturating_mul(o.into()))
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
+	}
+	/// Estimate until regenerated: `n` commits of `commit_result(16)`.
+	fn commit_results(n: u32, ) -> Weight {
+		Self::commit_result(16).saturating_mul(n.into())
+	}
+	/// Estimate until regenerated: `n` reveals of `reveal_result(4)`.
+	fn reveal_results(n: u32, ) -> Weight {
+		Self::reveal_result(4).saturating_mul(n.into())
 	}
 	fn cancel(r: u32, ) -> Weight {
 		Weight::from_parts(71_218_872, 0)

@@ -206,6 +206,9 @@ impl pallet_inference::Config for Runtime {
 	type MaxAgendaItems = ConstU32<512>;
 	type AgendaWeight = InferenceAgendaWeight;
 	type MaxSamplingAttempts = ConstU32<8>;
+	/// Up to 64 of a worker's commits (or reveals) in one transaction; a worker with more in a
+	/// block sends several.
+	type MaxBatch = ConstU32<64>;
 	type AuthorityId = InferenceAuthId;
 	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]

@@ -2,6 +2,7 @@
 
 mod agenda;
 mod assignment;
+mod batch;
 mod commit_reveal;
 mod decline;
 mod eviction;

@@ -3,7 +3,7 @@
 
 use crate::{mock::*, offchain, DeclineReason, Error, Event, TaskStatus};
 use codec::Decode;
-use frame_support::{assert_noop, assert_ok, traits::Hooks};
+use frame_support::{assert_noop, assert_ok, dispatch::Pays, traits::Hooks};
 use opg_primitives::{
 	execution::{InferenceError, InferenceExt, InferenceHost, InferenceRequest},
 	inference::{encode_output, Rejection, TaskId, TaskOutcome},
@@ -111,11 +111,15 @@ fn nonces_of(key: AccountId) -> Vec<u32> {
 fn dispatch(txs: Vec<(AccountId, crate::Call<Test>)>) {
 	for (signer, call) in txs {
 		let result = match call {
-			crate::Call::commit_result { task_id, commitment } => {
-				Inference::commit_result(RuntimeOrigin::signed(signer), task_id, commitment)
+			crate::Call::commit_results { commits } => {
+				let info = Inference::commit_results(RuntimeOrigin::signed(signer), commits);
+				assert_eq!(info.unwrap().pays_fee, Pays::No, "an honest batch of commits is free");
+				info
 			},
-			crate::Call::reveal_result { task_id, outcome, salt } => {
-				Inference::reveal_result(RuntimeOrigin::signed(signer), task_id, outcome, salt)
+			crate::Call::reveal_results { reveals } => {
+				let info = Inference::reveal_results(RuntimeOrigin::signed(signer), reveals);
+				assert_eq!(info.unwrap().pays_fee, Pays::No, "an honest batch of reveals is free");
+				info
 			},
 			crate::Call::decline { task_id, reason } => {
 				Inference::decline(RuntimeOrigin::signed(signer), task_id, reason)
@@ -129,9 +133,12 @@ fn dispatch(txs: Vec<(AccountId, crate::Call<Test>)>) {
 fn commits(txs: &[(AccountId, crate::Call<Test>)]) -> Vec<(AccountId, TaskId)> {
 	txs.iter()
 		.filter_map(|(who, call)| match call {
-			crate::Call::commit_result { task_id, .. } => Some((*who, *task_id)),
+			crate::Call::commit_results { commits } => {
+				Some(commits.iter().map(|(task_id, _)| (*who, *task_id)).collect::<Vec<_>>())
+			},
 			_ => None,
 		})
+		.flatten()
 		.collect()
 }
 
@@ -253,9 +260,12 @@ fn task_in_reveal_phase(node: &Node) -> (TaskId, Vec<AccountId>, BlockNumber) {
 fn reveals(txs: &[(AccountId, crate::Call<Test>)]) -> Vec<(AccountId, TaskId)> {
 	txs.iter()
 		.filter_map(|(who, call)| match call {
-			crate::Call::reveal_result { task_id, .. } => Some((*who, *task_id)),
+			crate::Call::reveal_results { reveals } => {
+				Some(reveals.iter().map(|(task_id, _, _)| (*who, *task_id)).collect::<Vec<_>>())
+			},
 			_ => None,
 		})
+		.flatten()
 		.collect()
 }
 
@@ -515,9 +525,7 @@ fn a_dropped_commit_is_resubmitted_with_the_same_commitment_and_nonce() {
 		let commitment_of = |txs: &[(AccountId, crate::Call<Test>)]| {
 			txs.iter()
 				.find_map(|(who, call)| match call {
-					crate::Call::commit_result { commitment, .. } if *who == key => {
-						Some(*commitment)
-					},
+					crate::Call::commit_results { commits } if *who == key => Some(commits[0].1),
 					_ => None,
 				})
 				.unwrap()
@@ -566,7 +574,7 @@ fn unlinked_keys_and_late_tasks_submit_nothing() {
 }
 
 #[test]
-fn several_transactions_of_a_key_in_one_block_get_consecutive_nonces() {
+fn a_blocks_commits_go_in_one_transaction_and_several_transactions_get_consecutive_nonces() {
 	let (mut ext, node) = offchain_ext();
 	ext.execute_with(|| {
 		let first = request(ALICE);
@@ -576,10 +584,77 @@ fn several_transactions_of_a_key_in_one_block_get_consecutive_nonces() {
 		run_worker();
 		let txs = drain(&node);
 		assert_eq!(commits(&txs).len(), 6);
+		// One transaction per key, carrying both tasks for a validator that executes both.
 		let both = executors(first).into_iter().find(|v| executors(second).contains(v)).unwrap();
 		let key = key_of(both);
+		let of_key: Vec<_> = txs.iter().filter(|(who, _)| *who == key).collect();
+		assert_eq!(of_key.len(), 1);
+		assert!(
+			matches!(&of_key[0].1, crate::Call::commit_results { commits } if commits.len() == 2)
+		);
+		assert_eq!(nonces_of(key), vec![0]);
+		// The next block: the first task's reveals and a third task's commits, two transactions
+		// of consecutive nonces (reveals first).
+		next_block();
+		dispatch(txs);
+		let third = request(BOB);
+		next_block();
+		next_block();
+		run_worker();
+		let txs = drain(&node);
+		let key =
+			key_of(executors(third).into_iter().find(|v| executors(first).contains(v)).unwrap());
+		let of_key: Vec<_> =
+			txs.iter().filter(|(who, _)| *who == key).map(|(_, call)| call).collect();
+		assert!(matches!(
+			of_key[..],
+			[crate::Call::reveal_results { .. }, crate::Call::commit_results { .. }]
+		));
+		// (The test dispatched the earlier batch directly, so the on-chain nonce did not move and
+		// the worker started again from it.)
 		let nonces = nonces_of(key);
-		assert_eq!(nonces, vec![0, 1]);
+		assert_eq!(nonces[nonces.len() - 2..], [0, 1]);
+	});
+}
+
+#[test]
+fn more_commits_than_a_batch_holds_go_in_several_batches() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		// Every validator executes every task.
+		let tasks: Vec<TaskId> = (0..MAX_BATCH + 1)
+			.map(|i| {
+				let task_id = request_with(ALICE, Some(4));
+				if i % 4 == 3 {
+					next_block();
+				}
+				task_id
+			})
+			.collect();
+		let last = *tasks.last().unwrap();
+		while !matches!(Inference::task(last).unwrap().status, TaskStatus::Committing { .. }) {
+			next_block();
+		}
+		run_worker();
+		let txs = drain(&node);
+		let key = key_of(V1);
+		let sizes: Vec<usize> = txs
+			.iter()
+			.filter(|(who, _)| *who == key)
+			.map(|(_, call)| match call {
+				crate::Call::commit_results { commits } => commits.len(),
+				other => panic!("unexpected {other:?}"),
+			})
+			.collect();
+		assert_eq!(sizes, vec![MAX_BATCH as usize, 1]);
+		next_block();
+		dispatch(txs);
+		for task_id in tasks {
+			assert!(matches!(
+				Inference::task(task_id).unwrap().status,
+				TaskStatus::Revealing { .. }
+			));
+		}
 	});
 }
 
@@ -624,13 +699,12 @@ fn workers_commit_and_reveal_a_rejection_and_the_task_ends_rejected() {
 		dispatch(txs);
 		run_worker();
 		let reveals = drain(&node);
-		assert!(reveals.iter().all(|(_, call)| matches!(
-			call,
-			crate::Call::reveal_result {
-				outcome: TaskOutcome::Rejected(Rejection::TooManyTokens),
-				..
-			}
-		)));
+		assert!(reveals.iter().all(|(_, call)| match call {
+			crate::Call::reveal_results { reveals } => reveals.iter().all(|(_, outcome, _)| {
+				*outcome == TaskOutcome::Rejected(Rejection::TooManyTokens)
+			}),
+			_ => false,
+		}));
 		next_block();
 		dispatch(reveals);
 		assert!(matches!(
