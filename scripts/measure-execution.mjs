@@ -80,7 +80,8 @@ export async function fund(api, from, accounts, amount) {
  * end. Counts the tasks that settled, by their blocks' timestamps, in the window that starts
  * `warmup` seconds after the first request. Returns `{ submitted, offeredPerMinute, errors,
  * settled, failed, unfinished, incidents, windowMinutes, perMinute, blocks }` (`incidents`: failures
- * by reason, slashes by reason and jails, as text) (`blocks`: request-to-settlement latencies).
+ * by reason, slashes by reason, jails and calls refused in blocks, such as requests refused
+ * `AgendaFull` at admission, as text) (`blocks`: request-to-settlement latencies).
  */
 export async function measureThroughput(api, modelId, requesters, { minutes, warmup, rate }, log = () => {}) {
   const ours = new Set(requesters.map((r) => r.address));
@@ -94,6 +95,11 @@ export async function measureThroughput(api, modelId, requesters, { minutes, war
       if (api.events.inference.TaskFailed.is(event)) count(`TaskFailed(${event.data.reason.type})`);
       if (api.events.inference.ExecutorSlashed.is(event)) count(`ExecutorSlashed(${event.data.reason.type})`);
       if (api.events.inferenceStaking.Jailed.is(event)) count('Jailed');
+      // A request the chain refused at admission (`AgendaFull`, say) is an incident too.
+      if (api.events.system.ExtrinsicFailed.is(event) && event.data.dispatchError.isModule) {
+        const { section, name } = api.registry.findMetaError(event.data.dispatchError.asModule);
+        count(`refused ${section}.${name}`);
+      }
     }
     const relevant = events.filter(({ event }) => event.section === 'inference'
       && (event.method === 'TaskCreated' ? ours.has(event.data.requester.toString()) : tasks.has(event.data.taskId?.toNumber()))
