@@ -10,6 +10,7 @@ use crate::{
 	AllPalletsWithSystem, Babe, Balances, Grandpa, Runtime, RuntimeCall, RuntimeGenesisConfig,
 	System, TransactionPayment,
 };
+use codec::Encode;
 use frame_support::{
 	dispatch::GetDispatchInfo,
 	traits::{fungible::Inspect, Get, IntegrityTest},
@@ -192,9 +193,10 @@ fn a_proof_made_by_polkadot_js_links_the_key() {
 
 /// The minimum fee per executor pays, in transaction fees, for the chain work of one executor's
 /// share of a task on the model with the most servers, at every redundancy `r`: its commit, its
-/// reveal of the longest output (each a whole extrinsic: base weight and call), and `1/r` of the
-/// task's agenda reservation (assignment, deadlines with the settlement, expiry). The request's
-/// own weight, length and reservation are paid by the requester's transaction fee on top.
+/// reveal of the longest output (each a whole signed extrinsic: base weight, call weight and
+/// length), and `1/r` of the task's agenda reservation (assignment, deadlines with the
+/// settlement, expiry). The request's own weight, length and reservation are paid by the
+/// requester's transaction fee on top.
 #[test]
 fn the_minimum_fee_per_executor_pays_for_an_executors_share_of_a_task() {
 	use pallet_inference::WeightInfo as _;
@@ -209,10 +211,30 @@ fn the_minimum_fee_per_executor_pays_for_an_executors_share_of_a_task() {
 			.base_extrinsic;
 		let fee =
 			|weight: frame_support::weights::Weight| TransactionPayment::weight_to_fee(weight);
+		// A signed extrinsic's address, signature, extensions and length prefixes: under 128
+		// bytes.
+		let length_fee =
+			|call: RuntimeCall| TransactionPayment::length_to_fee(call.encoded_size() as u32 + 128);
+		let commit_length =
+			length_fee(RuntimeCall::Inference(pallet_inference::Call::commit_result {
+				task_id: 0,
+				commitment: Default::default(),
+			}));
+		let reveal_length =
+			length_fee(RuntimeCall::Inference(pallet_inference::Call::reveal_result {
+				task_id: 0,
+				outcome: opg_primitives::inference::TaskOutcome::Output(vec![
+					0;
+					max_output as usize
+				]),
+				salt: [0; 32],
+			}));
 		let mut dearest = (0, 0);
 		for r in 1..=max_redundancy {
-			let commit = fee(base.saturating_add(InferenceWeights::commit_result(r)));
-			let reveal = fee(base.saturating_add(InferenceWeights::reveal_result(max_output)));
+			let commit =
+				fee(base.saturating_add(InferenceWeights::commit_result(r))) + commit_length;
+			let reveal = fee(base.saturating_add(InferenceWeights::reveal_result(max_output)))
+				+ reveal_length;
 			let reserve = fee(crate::Inference::task_reserve(r, max_servers)).div_ceil(r.into());
 			let share = commit + reveal + reserve;
 			println!(

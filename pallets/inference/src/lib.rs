@@ -673,6 +673,16 @@ pub mod pallet {
 			assert!(T::MaxAgendaItems::get() >= 1, "MaxAgendaItems must allow an item");
 			assert!(T::MaxSamplingAttempts::get() >= 1, "MaxSamplingAttempts must allow a draw");
 			assert!(T::MaxBatch::get() >= 1, "MaxBatch must allow an entry");
+			let longest = usize::try_from(T::MaxOutputLen::get()).unwrap_or(usize::MAX);
+			let one_reveal: Vec<RevealEntry> = Vec::from([(
+				0,
+				TaskOutcome::Output(Vec::from([0u8; 4]).repeat(longest.saturating_div(4))),
+				[0; 32],
+			)]);
+			assert!(
+				Self::reveal_results_weight(&one_reveal).all_lte(Self::batch_weight_limit()),
+				"a batch of one reveal of the longest output must fit a worker's batch limit"
+			);
 			assert!(
 				T::AgendaWeight::get()
 					.all_gte(Self::max_item_weight().saturating_add(Self::block_overhead_weight())),
@@ -822,7 +832,10 @@ pub mod pallet {
 		/// - Events: [`Event::ResultCommitted`], then [`Event::RevealStarted`] on the last
 		///   commit.
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::commit_result(T::MaxRedundancy::get()))]
+		#[pallet::weight(
+			T::WeightInfo::commit_result(T::MaxRedundancy::get())
+				.saturating_add(Pallet::<T>::signer_weight())
+		)]
 		pub fn commit_result(
 			origin: OriginFor<T>,
 			task_id: TaskId,
@@ -831,7 +844,9 @@ pub mod pallet {
 			let signer = ensure_signed(origin)?;
 			let redundancy = Self::do_commit(signer, task_id, commitment)?;
 			Ok(PostDispatchInfo {
-				actual_weight: Some(T::WeightInfo::commit_result(redundancy)),
+				actual_weight: Some(
+					T::WeightInfo::commit_result(redundancy).saturating_add(Self::signer_weight()),
+				),
 				pays_fee: Pays::No,
 			})
 		}
@@ -856,8 +871,7 @@ pub mod pallet {
 		/// - Events: [`Event::ResultRevealed`], then the settlement's on the last reveal.
 		#[pallet::call_index(2)]
 		#[pallet::weight(
-			T::WeightInfo::reveal_result(Pallet::<T>::len_component(outcome.output_len(), T::MaxOutputLen::get()))
-				.saturating_add(Pallet::<T>::reveal_end_weight())
+			Pallet::<T>::reveal_entry_weight(outcome).saturating_add(Pallet::<T>::reveal_end_weight())
 		)]
 		pub fn reveal_result(
 			origin: OriginFor<T>,
@@ -866,9 +880,8 @@ pub mod pallet {
 			salt: Salt,
 		) -> DispatchResultWithPostInfo {
 			let signer = ensure_signed(origin)?;
-			let output_len = Self::len_component(outcome.output_len(), T::MaxOutputLen::get());
+			let mut weight = Self::reveal_entry_weight(&outcome);
 			let ended = Self::do_reveal(signer, task_id, outcome, salt)?;
-			let mut weight = T::WeightInfo::reveal_result(output_len);
 			if let Some(redundancy) = ended {
 				weight.saturating_accrue(Self::reveal_end_weight_for(redundancy));
 			}
@@ -888,7 +901,7 @@ pub mod pallet {
 		/// - Errors: [`Error::EmptyBatch`].
 		/// - Events: those of [`Pallet::commit_result`] for each entry that applies.
 		#[pallet::call_index(6)]
-		#[pallet::weight(T::WeightInfo::commit_results(Pallet::<T>::batch_len(commits.len())))]
+		#[pallet::weight(Pallet::<T>::commit_results_weight(Pallet::<T>::batch_len(commits.len())))]
 		pub fn commit_results(
 			origin: OriginFor<T>,
 			commits: BoundedVec<(TaskId, H256), T::MaxBatch>,
@@ -907,7 +920,7 @@ pub mod pallet {
 				}
 			}
 			Ok(PostDispatchInfo {
-				actual_weight: Some(T::WeightInfo::commit_results(n)),
+				actual_weight: Some(Self::commit_results_weight(n)),
 				pays_fee: if failed { Pays::Yes } else { Pays::No },
 			})
 		}
@@ -945,8 +958,10 @@ pub mod pallet {
 						weight = weight.saturating_sub(unused);
 					},
 					Ok(None) => weight = weight.saturating_sub(Self::reveal_end_weight()),
+					// A failed entry changed nothing: it settled nothing either.
 					Err(error) => {
 						failed = true;
+						weight = weight.saturating_sub(Self::reveal_end_weight());
 						Self::deposit_event(Event::BatchEntryFailed { task_id, error });
 					},
 				}
@@ -1220,16 +1235,64 @@ pub mod pallet {
 		/// of [`Pallet::reveal_result`]), and each entry's ending of its task at its worst.
 		pub fn reveal_results_weight(reveals: &[RevealEntry]) -> Weight {
 			let n = Self::batch_len(reveals.len());
-			let one_value = T::WeightInfo::reveal_result(4);
+			let one_value = Self::reveal_entry_weight(&TaskOutcome::Output(Vec::from([0u8; 4])));
 			reveals.iter().take(n as usize).fold(
 				T::WeightInfo::reveal_results(n),
 				|weight, (_, outcome, _)| {
-					let len = Self::len_component(outcome.output_len(), T::MaxOutputLen::get());
 					weight
-						.saturating_add(T::WeightInfo::reveal_result(len).saturating_sub(one_value))
+						.saturating_add(
+							Self::reveal_entry_weight(outcome).saturating_sub(one_value),
+						)
+						.saturating_add(Self::signer_weight())
+						.saturating_add(Self::release_task_weight())
 						.saturating_add(Self::reveal_end_weight())
 				},
 			)
+		}
+
+		/// Weight of [`Pallet::commit_results`] with `n` entries: the benchmark, plus the inference
+		/// key's lookup per entry (the benchmark signs with the validator itself).
+		pub fn commit_results_weight(n: u32) -> Weight {
+			T::WeightInfo::commit_results(n)
+				.saturating_add(Self::signer_weight().saturating_mul(n.into()))
+		}
+
+		/// Weight of checking and recording one reveal of `outcome`, but for ending its task: the
+		/// benchmark of its output length, plus the model's lookup for a rejection.
+		pub(crate) fn reveal_entry_weight(outcome: &TaskOutcome<Vec<u8>>) -> Weight {
+			let len = Self::len_component(outcome.output_len(), T::MaxOutputLen::get());
+			let rejection_read = if outcome.rejection().is_some() {
+				T::DbWeight::get().reads(1)
+			} else {
+				Weight::zero()
+			};
+			T::WeightInfo::reveal_result(len)
+				.saturating_add(rejection_read)
+				.saturating_add(Self::signer_weight())
+				.saturating_add(Self::release_task_weight())
+		}
+
+		/// A call signed by an inference key looks its validator up ([`KeyOwners`]); the
+		/// benchmarks sign with the validator.
+		pub(crate) fn signer_weight() -> Weight {
+			T::DbWeight::get().reads(1)
+		}
+
+		/// What [`Pallet::release_task`] can do beyond the benchmark (whose executor has no key):
+		/// the key, validator and remaining-task reads, and dropping the key of a validator that
+		/// left.
+		pub(crate) fn release_task_weight() -> Weight {
+			T::DbWeight::get().reads_writes(3, 2)
+		}
+
+		/// The most weight a worker puts in one batch: a quarter of what one normal transaction
+		/// may declare, so that a batch always fits a block next to others. One reveal of the
+		/// longest output fits it (checked by `integrity_test`).
+		pub fn batch_weight_limit() -> Weight {
+			let weights = T::BlockWeights::get();
+			let normal = weights.get(frame_support::dispatch::DispatchClass::Normal);
+			let max = normal.max_extrinsic.unwrap_or(weights.max_block);
+			Weight::from_parts(max.ref_time().saturating_div(4), max.proof_size().saturating_div(4))
 		}
 
 		/// Opens the reveal phase of the committing `task` at once when every executor it has

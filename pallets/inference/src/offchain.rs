@@ -55,7 +55,7 @@ use crate::{pallet::*, types::DeclineReason, LOG_TARGET};
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
 use core::cell::RefCell;
-use frame_support::traits::Get;
+use frame_support::{traits::Get, BoundedVec};
 use frame_system::{
 	offchain::{AppCrypto, SubmitTransaction},
 	pallet_prelude::BlockNumberFor,
@@ -95,7 +95,7 @@ pub const MAX_TRACKED: usize = 8192;
 /// Blocks a record is kept after its task ended on the node's best chain (or, for a task gone
 /// from it, after `ResultTtl` more): deeper than any reorg of blocks that GRANDPA finalizes in
 /// normal operation, so that no fork switch revives a task whose record is gone.
-pub const RECORD_GRACE: u64 = 32;
+pub const RECORD_GRACE: u64 = 64;
 
 /// Prefix of every off-chain storage key of this worker.
 /// Versioned: `v3` records note declines; a node upgraded from an earlier version starts with
@@ -243,31 +243,46 @@ impl<T: Config> Worker<T> {
 		self.clean_up();
 	}
 
-	/// Submits `reveals` in batches of at most `MaxBatch`.
-	fn submit_reveals(&self, reveals: Vec<(TaskId, TaskOutcome<Vec<u8>>, Salt)>) {
-		let max = usize::try_from(T::MaxBatch::get()).unwrap_or(usize::MAX).max(1);
-		let mut reveals = reveals.into_iter().peekable();
-		while reveals.peek().is_some() {
-			let batch: Vec<_> = reveals.by_ref().take(max).collect();
-			let ids: Vec<TaskId> = batch.iter().map(|(task_id, _, _)| *task_id).collect();
-			let Ok(reveals) = batch.try_into() else { return };
-			if self.submit(Call::reveal_results { reveals }) {
-				log::info!(target: LOG_TARGET, "tasks {ids:?}: revealed for {:?}", self.validator);
-			}
+	/// Submits `reveals` in batches of at most `MaxBatch` entries that declare at most
+	/// [`Pallet::batch_weight_limit`].
+	fn submit_reveals(&self, reveals: Vec<RevealEntry>) {
+		for batch in batches::<T, _>(reveals, |batch| {
+			Pallet::<T>::reveal_results_weight(batch).all_lte(Pallet::<T>::batch_weight_limit())
+		}) {
+			self.submit_batch(batch, |reveals| Call::reveal_results { reveals }, |(id, _, _)| *id);
 		}
 	}
 
-	/// Submits `commits` in batches of at most `MaxBatch`.
+	/// Submits `commits` in batches of at most `MaxBatch` entries that declare at most
+	/// [`Pallet::batch_weight_limit`].
 	fn submit_commits(&self, commits: Vec<(TaskId, H256)>) {
-		let max = usize::try_from(T::MaxBatch::get()).unwrap_or(usize::MAX).max(1);
-		let mut commits = commits.into_iter().peekable();
-		while commits.peek().is_some() {
-			let batch: Vec<_> = commits.by_ref().take(max).collect();
-			let ids: Vec<TaskId> = batch.iter().map(|(task_id, _)| *task_id).collect();
-			let Ok(commits) = batch.try_into() else { return };
-			if self.submit(Call::commit_results { commits }) {
-				log::info!(target: LOG_TARGET, "tasks {ids:?}: committed for {:?}", self.validator);
-			}
+		for batch in batches::<T, _>(commits, |batch| {
+			let n = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+			Pallet::<T>::commit_results_weight(n).all_lte(Pallet::<T>::batch_weight_limit())
+		}) {
+			self.submit_batch(batch, |commits| Call::commit_results { commits }, |(id, _)| *id);
+		}
+	}
+
+	/// Submits `batch` as `call`; when the pool refuses it (the key cannot front its fee, say),
+	/// its halves, down to single entries, so that one refusal never holds back every entry.
+	fn submit_batch<E: Clone>(
+		&self,
+		batch: Vec<E>,
+		call: impl Fn(BoundedVec<E, T::MaxBatch>) -> Call<T> + Copy,
+		id: impl Fn(&E) -> TaskId + Copy,
+	) {
+		let ids: Vec<TaskId> = batch.iter().map(id).collect();
+		let Ok(bounded) = BoundedVec::<E, T::MaxBatch>::try_from(batch.clone()) else { return };
+		if self.submit(call(bounded)) {
+			log::info!(target: LOG_TARGET, "tasks {ids:?}: submitted for {:?}", self.validator);
+			return;
+		}
+		if batch.len() > 1 {
+			let mut first = batch;
+			let second = first.split_off(first.len().saturating_div(2));
+			self.submit_batch(first, call, id);
+			self.submit_batch(second, call, id);
 		}
 	}
 
@@ -369,11 +384,7 @@ impl<T: Config> Worker<T> {
 	}
 
 	/// The reveal of the output and salt committed to, for this block's batch.
-	fn reveal(
-		&self,
-		task_id: TaskId,
-		fingerprint: Fingerprint,
-	) -> Option<(TaskId, TaskOutcome<Vec<u8>>, Salt)> {
+	fn reveal(&self, task_id: TaskId, fingerprint: Fingerprint) -> Option<RevealEntry> {
 		let record = self.claim(task_id, fingerprint, Step::Reveal)?;
 		let Some((outcome, salt)) = record.executed else {
 			log::error!(
@@ -560,74 +571,98 @@ impl<T: Config> Worker<T> {
 	/// gone) long enough ago (see the module's documentation); one read and one write of the
 	/// validator's list per block.
 	fn clean_up(&self) {
-		let now = self.now;
 		let claimed = core::mem::take(&mut *self.claimed.borrow_mut());
-		let ttl: u64 = T::ResultTtl::get().saturated_into();
-		let mut done = Vec::new();
-		let _ = StorageValueRef::persistent(&self.tracked_key()).mutate(
-			|stored: Result<Option<Vec<Tracked>>, StorageRetrievalError>| {
-				let mut tracked = match stored.ok().flatten() {
-					Some(tracked) => tracked,
-					None => self.take_legacy_list(),
-				};
-				for new in claimed {
-					if !tracked
-						.iter()
-						.any(|t| t.task_id == new.task_id && t.fingerprint == new.fingerprint)
-					{
-						tracked.push(new);
-					}
-				}
-				let mut keep = Vec::with_capacity(tracked.len());
-				let mut ended = Vec::new();
-				for mut entry in tracked {
-					let here = Tasks::<T>::get(entry.task_id)
-						.filter(|task| task.created_at.saturated_into::<u64>() == entry.created_at);
-					match here
-						.map(|task| task.status.ended_at().map(|at| (*at).saturated_into::<u64>()))
-					{
-						// Open on this chain: kept, whatever the age.
-						Some(None) => {
-							entry.seen_open = entry.seen_open.max(now);
-							keep.push(entry);
+		// Another worker may write the list at the same moment (compare-and-set): try again
+		// with what it wrote, so that this block's records are listed.
+		for _ in 0..3 {
+			let mut legacy = false;
+			let mut done = Vec::new();
+			let written = StorageValueRef::persistent(&self.tracked_key()).mutate(
+				|stored: Result<Option<Vec<Tracked>>, StorageRetrievalError>| {
+					let tracked = match stored.ok().flatten() {
+						Some(tracked) => tracked,
+						None => {
+							legacy = true;
+							self.legacy_list()
 						},
-						Some(Some(at)) if now >= at.saturating_add(RECORD_GRACE) => {
-							done.push(entry)
-						},
-						Some(Some(_)) => ended.push(entry),
-						// Gone from this chain: expired (it ended `ResultTtl` ago or more), or
-						// another fork's.
-						None if now
-							>= entry.seen_open.saturating_add(ttl).saturating_add(RECORD_GRACE) =>
-						{
-							done.push(entry)
-						},
-						None => ended.push(entry),
-					}
+					};
+					Ok::<_, ()>(self.sweep(tracked, claimed.clone(), &mut done))
+				},
+			);
+			if written.is_ok() {
+				if legacy {
+					StorageValueRef::persistent(&storage_key(b"tracked/", &self.validator)).clear();
 				}
-				// Past the bound, forget ended tasks first, then the longest unseen open ones.
-				let excess = keep.len().saturating_add(ended.len()).saturating_sub(MAX_TRACKED);
-				if excess > 0 {
-					ended.sort_by_key(|t| t.seen_open);
-					keep.sort_by_key(|t| t.seen_open);
-					let from_ended = excess.min(ended.len());
-					done.extend(ended.drain(..from_ended));
-					let from_open = excess.saturating_sub(from_ended);
-					log::error!(
-						target: LOG_TARGET,
-						"more than {MAX_TRACKED} task records for {:?}: forgetting {excess}, \
-						 {from_open} of them for open tasks",
-						self.validator
-					);
-					done.extend(keep.drain(..from_open.min(keep.len())));
+				for entry in done {
+					StorageValueRef::persistent(&self.record_key(entry.task_id, entry.fingerprint))
+						.clear();
 				}
-				keep.append(&mut ended);
-				Ok::<_, ()>(keep)
-			},
-		);
-		for entry in done {
-			StorageValueRef::persistent(&self.record_key(entry.task_id, entry.fingerprint)).clear();
+				return;
+			}
 		}
+		log::warn!(
+			target: LOG_TARGET,
+			"could not update the list of task records of {:?}; trying again next block",
+			self.validator
+		);
+		// Not listed: picked up again when the task's next step claims it.
+	}
+
+	/// The list `tracked` with this block's `claimed` records added and the records that are
+	/// no longer needed moved to `done`, at most [`MAX_TRACKED`] of them kept.
+	fn sweep(
+		&self,
+		mut tracked: Vec<Tracked>,
+		claimed: Vec<Tracked>,
+		done: &mut Vec<Tracked>,
+	) -> Vec<Tracked> {
+		let now = self.now;
+		let ttl: u64 = T::ResultTtl::get().saturated_into();
+		for new in claimed {
+			if !tracked.iter().any(|t| t.task_id == new.task_id && t.fingerprint == new.fingerprint)
+			{
+				tracked.push(new);
+			}
+		}
+		let mut keep = Vec::with_capacity(tracked.len());
+		let mut ended = Vec::new();
+		for mut entry in tracked {
+			let here = Tasks::<T>::get(entry.task_id)
+				.filter(|task| task.created_at.saturated_into::<u64>() == entry.created_at);
+			match here.map(|task| task.status.ended_at().map(|at| (*at).saturated_into::<u64>())) {
+				// Open on this chain: kept, whatever the age.
+				Some(None) => {
+					entry.seen_open = entry.seen_open.max(now);
+					keep.push(entry);
+				},
+				Some(Some(at)) if now >= at.saturating_add(RECORD_GRACE) => done.push(entry),
+				Some(Some(_)) => ended.push(entry),
+				// Gone from this chain: expired (it ended `ResultTtl` ago or more), or
+				// another fork's.
+				None if now >= entry.seen_open.saturating_add(ttl).saturating_add(RECORD_GRACE) => {
+					done.push(entry)
+				},
+				None => ended.push(entry),
+			}
+		}
+		// Past the bound, forget ended tasks first, then the longest unseen open ones.
+		let excess = keep.len().saturating_add(ended.len()).saturating_sub(MAX_TRACKED);
+		if excess > 0 {
+			ended.sort_by_key(|t| t.seen_open);
+			keep.sort_by_key(|t| t.seen_open);
+			let from_ended = excess.min(ended.len());
+			done.extend(ended.drain(..from_ended));
+			let from_open = excess.saturating_sub(from_ended);
+			log::error!(
+				target: LOG_TARGET,
+				"more than {MAX_TRACKED} task records for {:?}: forgetting {excess}, \
+				 {from_open} of them for open tasks",
+				self.validator
+			);
+			done.extend(keep.drain(..from_open.min(keep.len())));
+		}
+		keep.append(&mut ended);
+		keep
 	}
 
 	fn record_key(&self, task_id: TaskId, fingerprint: Fingerprint) -> Vec<u8> {
@@ -640,14 +675,15 @@ impl<T: Config> Worker<T> {
 
 	/// The list of a node that ran the worker before records lived as long as their task:
 	/// `(task, fingerprint, block the record was made in)` under `tracked/`, converted (a task
-	/// open here counts as this record's) and removed, so that its records are cleaned up too.
-	fn take_legacy_list(&self) -> Vec<Tracked> {
+	/// open here counts as this record's), so that its records are cleaned up too; removed once
+	/// the new list is written.
+	fn legacy_list(&self) -> Vec<Tracked> {
 		let key = storage_key(b"tracked/", &self.validator);
-		let mut legacy = StorageValueRef::persistent(&key);
-		let Ok(Some(old)) = legacy.get::<Vec<(TaskId, Fingerprint, u64)>>() else {
+		let Ok(Some(old)) =
+			StorageValueRef::persistent(&key).get::<Vec<(TaskId, Fingerprint, u64)>>()
+		else {
 			return Vec::new();
 		};
-		legacy.clear();
 		old.into_iter()
 			.map(|(task_id, fingerprint, made_at)| Tracked {
 				task_id,
@@ -670,6 +706,27 @@ pub fn storage_key(kind: &[u8], key: &impl Encode) -> Vec<u8> {
 	out.extend_from_slice(PREFIX);
 	out.extend_from_slice(kind);
 	key.encode_to(&mut out);
+	out
+}
+
+/// `entries` split, in order, into batches of at most `MaxBatch` entries for which `fits` holds
+/// (an entry that does not fit even alone goes in a batch of its own).
+pub(crate) fn batches<T: Config, E>(entries: Vec<E>, fits: impl Fn(&[E]) -> bool) -> Vec<Vec<E>> {
+	let max = usize::try_from(T::MaxBatch::get()).unwrap_or(usize::MAX).max(1);
+	let mut out: Vec<Vec<E>> = Vec::new();
+	let mut current: Vec<E> = Vec::new();
+	for entry in entries {
+		current.push(entry);
+		if current.len() > max || (current.len() > 1 && !fits(&current)) {
+			if let Some(last) = current.pop() {
+				out.push(core::mem::take(&mut current));
+				current.push(last);
+			}
+		}
+	}
+	if !current.is_empty() {
+		out.push(current);
+	}
 	out
 }
 

@@ -20,11 +20,12 @@ parameter_types! {
 	/// Held for every registered model: a base plus a price per byte of its stored entry.
 	pub const ModelDepositBase: crate::Balance = OPG;
 	pub const ModelDepositPerByte: crate::Balance = OPG / 100;
-	/// Every model pays each executor of a task at least 0.2 OPG: above the transaction-fee
-	/// price of the chain work of one executor's share of a task (its commit, its reveal and its
-	/// share of the task's agenda reservation), whatever the redundancy (checked by the test
+	/// Every model pays each executor of a task at least 0.4 OPG: above the transaction-fee
+	/// price (weight and length) of the chain work of one executor's share of a task (its
+	/// commit, its reveal of the longest output and its share of the task's agenda reservation),
+	/// whatever the redundancy (checked by the test
 	/// `the_minimum_fee_per_executor_pays_for_an_executors_share_of_a_task`).
-	pub const MinFeePerExecutor: crate::Balance = OPG / 5;
+	pub const MinFeePerExecutor: crate::Balance = 400_000_000_000_000_000;
 }
 
 /// The model registry. Servers must be validators of `InferenceStaking`.

@@ -373,26 +373,43 @@ fn a_record_listed_by_an_earlier_worker_version_is_kept_and_cleaned_up() {
 		let (task_id, drawn, _) = task_in_reveal_phase(&node);
 		let fingerprint = fingerprint_of(task_id);
 		// What a node upgraded mid-task has: its record, listed in the old list only.
-		for v in &drawn {
+		let legacy = |v: &AccountId| {
 			StorageValueRef::persistent(&offchain::storage_key(b"records/", v)).clear();
 			StorageValueRef::persistent(&offchain::storage_key(b"tracked/", v)).set(&vec![(
 				task_id,
 				fingerprint,
 				1u64,
 			)]);
-		}
+		};
+		drawn.iter().for_each(legacy);
 		assert_eq!(offchain::task_records::<Test>(&drawn[0]), vec![]);
 		next_block();
 		run_worker();
-		assert_eq!(reveals(&drain(&node)).len(), 3, "the old records are revealed from");
+		let txs = drain(&node);
+		assert_eq!(reveals(&txs).len(), 3, "the old records are revealed from");
+		next_block();
+		dispatch(txs);
+		let TaskStatus::Settled { at, .. } = Inference::task(task_id).unwrap().status else {
+			panic!("settled")
+		};
+		// Upgraded again after the task ended: nothing claims the task any more, so only the
+		// conversion can list the record, and then it is cleaned up like any other.
+		drawn.iter().for_each(legacy);
+		run_worker();
 		for v in &drawn {
-			assert_eq!(offchain::task_records::<Test>(v).len(), 1, "and listed again");
+			assert_eq!(offchain::task_records::<Test>(v).len(), 1, "converted and listed");
 			let key = offchain::storage_key(b"tracked/", v);
 			assert_eq!(
 				StorageValueRef::persistent(&key)
 					.get::<Vec<(TaskId, offchain::Fingerprint, u64)>>(),
-				Ok(None)
+				Ok(None),
+				"the old list is gone"
 			);
+		}
+		System::set_block_number(at + offchain::RECORD_GRACE);
+		run_worker();
+		for v in &drawn {
+			assert_eq!(offchain::task_records::<Test>(v), vec![]);
 		}
 	});
 }
@@ -740,4 +757,30 @@ fn a_node_limit_is_not_a_rejection_and_commits_nothing() {
 		));
 		assert!(!inference_events().iter().any(|e| matches!(e, Event::ExecutorSlashed { .. })));
 	});
+}
+
+#[test]
+fn batches_keep_order_and_respect_the_count_and_the_weight_limit() {
+	// `fits` stands for the weight limit: entries' sum at most 30.
+	let entries: Vec<u32> = (1..=20).collect();
+	let batches = offchain::batches::<Test, u32>(entries.clone(), |b| b.iter().sum::<u32>() <= 30);
+	assert_eq!(batches.concat(), entries, "every entry once, in order");
+	for batch in &batches {
+		assert!(batch.len() <= MAX_BATCH as usize);
+		assert!(batch.len() == 1 || batch.iter().sum::<u32>() <= 30, "{batch:?}");
+	}
+	// Greedy: no batch could have taken the next batch's first entry.
+	for pair in batches.windows(2) {
+		let mut grown = pair[0].clone();
+		grown.push(pair[1][0]);
+		assert!(grown.len() > MAX_BATCH as usize || grown.iter().sum::<u32>() > 30);
+	}
+	// The count alone splits small entries.
+	let small = offchain::batches::<Test, u32>(vec![0; 20], |_| true);
+	assert_eq!(small.iter().map(Vec::len).collect::<Vec<_>>(), vec![8, 8, 4]);
+	// An entry too heavy even alone still goes, on its own.
+	assert_eq!(
+		offchain::batches::<Test, u32>(vec![1, 99, 1], |b| b.iter().sum::<u32>() <= 30),
+		vec![vec![1], vec![99], vec![1]]
+	);
 }
