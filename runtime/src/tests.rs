@@ -231,10 +231,15 @@ fn the_minimum_fee_per_executor_pays_for_an_executors_share_of_a_task() {
 			}));
 		let mut dearest = (0, 0);
 		for r in 1..=max_redundancy {
-			let commit =
-				fee(base.saturating_add(InferenceWeights::commit_result(r))) + commit_length;
-			let reveal = fee(base.saturating_add(InferenceWeights::reveal_result(max_output)))
-				+ reveal_length;
+			// What the calls declare, signed by an inference key, but for the settlement (in the
+			// reservation).
+			let commit = fee(base
+				.saturating_add(InferenceWeights::commit_result(r))
+				.saturating_add(crate::Inference::signer_weight()))
+				+ commit_length;
+			let reveal = fee(base.saturating_add(crate::Inference::reveal_entry_weight(
+				&opg_primitives::inference::TaskOutcome::Output(vec![0; max_output as usize]),
+			))) + reveal_length;
 			let reserve = fee(crate::Inference::task_reserve(r, max_servers)).div_ceil(r.into());
 			let share = commit + reveal + reserve;
 			println!(

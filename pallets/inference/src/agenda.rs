@@ -93,7 +93,13 @@ impl<T: Config> Pallet<T> {
 	/// slashes: with fewer commits than the quorum nobody is charged, and with a quorum the
 	/// reveals open (no-shows are charged at the reveal deadline).
 	pub(crate) fn close_commits_weight(r: u32) -> Weight {
-		T::WeightInfo::close_commits(r)
+		T::WeightInfo::close_commits(r).saturating_add(Self::release_tasks_weight(r))
+	}
+
+	/// What ending a task does for its `r` executors beyond the benchmarks (whose executors have
+	/// no inference key): [`Pallet::release_task`] at its worst for each.
+	pub(crate) fn release_tasks_weight(r: u32) -> Weight {
+		Self::release_task_weight().saturating_mul(r.into())
 	}
 
 	/// Worst-case weight of ending the reveal phase of a task of redundancy `r`, whether it
@@ -103,6 +109,7 @@ impl<T: Config> Pallet<T> {
 		T::WeightInfo::settle(r)
 			.max(T::WeightInfo::fail_reveals(r))
 			.saturating_add(Self::staking_calls_weight(r))
+			.saturating_add(Self::release_tasks_weight(r))
 	}
 
 	/// Worst-case weight of `cancel` for a task of redundancy `r`, which pays its executors and
@@ -110,6 +117,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn cancel_weight(r: u32) -> Weight {
 		T::WeightInfo::cancel(r)
 			.saturating_add(Self::staking_calls_weight(r))
+			.saturating_add(Self::release_tasks_weight(r))
 			.saturating_add(Self::release_plan_weight())
 	}
 

@@ -1026,6 +1026,8 @@ pub mod pallet {
 		#[pallet::weight(
 			T::WeightInfo::decline(T::MaxRedundancy::get())
 				.saturating_add(T::Staking::slash_weight())
+				.saturating_add(Pallet::<T>::signer_weight())
+				.saturating_add(Pallet::<T>::release_task_weight())
 		)]
 		pub fn decline(
 			origin: OriginFor<T>,
@@ -1057,7 +1059,9 @@ pub mod pallet {
 			}
 			Self::deposit_event(Event::TaskDeclined { task_id, executor, reason, replaced });
 			Self::open_reveals_if_all_in(task_id, &mut task);
-			let mut weight = T::WeightInfo::decline(task.redundancy);
+			let mut weight = T::WeightInfo::decline(task.redundancy)
+				.saturating_add(Self::signer_weight())
+				.saturating_add(Self::release_task_weight());
 			if !in_time {
 				// Noting a fault costs at most what a slash does (it may jail).
 				weight.saturating_accrue(T::Staking::slash_weight());
@@ -1259,7 +1263,7 @@ pub mod pallet {
 
 		/// Weight of checking and recording one reveal of `outcome`, but for ending its task: the
 		/// benchmark of its output length, plus the model's lookup for a rejection.
-		pub(crate) fn reveal_entry_weight(outcome: &TaskOutcome<Vec<u8>>) -> Weight {
+		pub fn reveal_entry_weight(outcome: &TaskOutcome<Vec<u8>>) -> Weight {
 			let len = Self::len_component(outcome.output_len(), T::MaxOutputLen::get());
 			let rejection_read = if outcome.rejection().is_some() {
 				T::DbWeight::get().reads(1)
@@ -1274,7 +1278,7 @@ pub mod pallet {
 
 		/// A call signed by an inference key looks its validator up ([`KeyOwners`]); the
 		/// benchmarks sign with the validator.
-		pub(crate) fn signer_weight() -> Weight {
+		pub fn signer_weight() -> Weight {
 			T::DbWeight::get().reads(1)
 		}
 

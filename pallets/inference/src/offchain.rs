@@ -45,9 +45,10 @@
 //! reveal left behind is a withholding slash), then commits, at most [`MAX_TASKS_PER_BLOCK`]
 //! tasks, and starts no new execution after [`EXECUTION_BUDGET_MS`] or
 //! [`MAX_EXECUTIONS_PER_BLOCK`] executions; a task already executed is committed whatever the
-//! budget. A block's reveals go in one [`reveal_results`](Pallet::reveal_results) and its commits
-//! in one [`commit_results`](Pallet::commit_results) (more when there are more than `MaxBatch`):
-//! one signature, one transaction and no fee for all of them. Nonces of the key account are
+//! budget. A block's reveals go in [`reveal_results`](Pallet::reveal_results) batches and its
+//! commits in [`commit_results`](Pallet::commit_results) batches, each of at most `MaxBatch`
+//! entries declaring at most [`Pallet::batch_weight_limit`] (on the runtime, about 15 reveals or
+//! 64 commits): one signature and one transaction for many tasks, and no fee when valid. Nonces of the key account are
 //! allocated locally ([`NonceState`]) so that one block's worker can submit several
 //! transactions.
 
@@ -264,25 +265,19 @@ impl<T: Config> Worker<T> {
 		}
 	}
 
-	/// Submits `batch` as `call`; when the pool refuses it (the key cannot front its fee, say),
-	/// its halves, down to single entries, so that one refusal never holds back every entry.
-	fn submit_batch<E: Clone>(
+	/// Submits `batch` as `call`. A batch the pool refuses is retried, as its entries' claims
+	/// expire, after [`RESUBMIT_AFTER`] blocks. (It is not split: the pool refuses a batch that
+	/// reuses a queued batch's nonce, and a smaller half would outrank and evict the queued one.)
+	fn submit_batch<E>(
 		&self,
 		batch: Vec<E>,
-		call: impl Fn(BoundedVec<E, T::MaxBatch>) -> Call<T> + Copy,
-		id: impl Fn(&E) -> TaskId + Copy,
+		call: impl Fn(BoundedVec<E, T::MaxBatch>) -> Call<T>,
+		id: impl Fn(&E) -> TaskId,
 	) {
 		let ids: Vec<TaskId> = batch.iter().map(id).collect();
-		let Ok(bounded) = BoundedVec::<E, T::MaxBatch>::try_from(batch.clone()) else { return };
+		let Ok(bounded) = BoundedVec::<E, T::MaxBatch>::try_from(batch) else { return };
 		if self.submit(call(bounded)) {
 			log::info!(target: LOG_TARGET, "tasks {ids:?}: submitted for {:?}", self.validator);
-			return;
-		}
-		if batch.len() > 1 {
-			let mut first = batch;
-			let second = first.split_off(first.len().saturating_div(2));
-			self.submit_batch(first, call, id);
-			self.submit_batch(second, call, id);
 		}
 	}
 
@@ -600,12 +595,15 @@ impl<T: Config> Worker<T> {
 				return;
 			}
 		}
+		// This block's records stay unlisted (rare: three concurrent writers in a row): a record
+		// whose task needs another step is listed when that step claims it; the others stay on
+		// disk until the node's off-chain database is cleared.
 		log::warn!(
 			target: LOG_TARGET,
-			"could not update the list of task records of {:?}; trying again next block",
-			self.validator
+			"could not update the list of task records of {:?}: {} record(s) left unlisted",
+			self.validator,
+			claimed.len()
 		);
-		// Not listed: picked up again when the task's next step claims it.
 	}
 
 	/// The list `tracked` with this block's `claimed` records added and the records that are
