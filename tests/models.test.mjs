@@ -85,6 +85,13 @@ test('only the owner updates a model; errors come back as module errors', async 
   const updated = await submit(api, api.tx.models.updateFee(modelId, 5n * OPG), alice);
   assert.equal(updated.dispatchError, undefined);
   assert.equal((await api.query.models.models(modelId)).unwrap().feePerExecutor.toBigInt(), 5n * OPG);
+
+  // No model pays an executor less than the chain's minimum, the price of its share of a task.
+  const minFee = api.consts.models.minFeePerExecutor.toBigInt();
+  assert.equal(minFee, 4n * OPG / 10n);
+  const tooCheap = await submit(api, api.tx.models.updateFee(modelId, minFee - 1n), alice);
+  assert.equal(moduleError(api, tooCheap.dispatchError), 'models.FeeBelowMinimum');
+  assert.equal((await api.query.models.models(modelId)).unwrap().feePerExecutor.toBigInt(), 5n * OPG);
 });
 
 test('a validator serves the model; a non-validator cannot', async () => {
