@@ -71,6 +71,35 @@ fn assigned_task<T: Config>(model_id: ModelId, redundancy: u32) -> TaskId {
 	task_id
 }
 
+/// Requests `n` tasks of `model_id` with `redundancy` in consecutive blocks, as a worker meets
+/// them (so that the agenda admits each), draws their executors, and goes back to the block
+/// after the first request, in which every task takes commits and reveals.
+fn tasks_in_consecutive_blocks<T: Config>(
+	model_id: ModelId,
+	redundancy: u32,
+	n: u32,
+) -> Vec<TaskId> {
+	let start = frame_system::Pallet::<T>::block_number();
+	let tasks = (0..n)
+		.map(|k| {
+			frame_system::Pallet::<T>::set_block_number(start + k.into());
+			assigned_task::<T>(model_id, redundancy)
+		})
+		.collect();
+	frame_system::Pallet::<T>::set_block_number(start + 1u32.into());
+	tasks
+}
+
+/// Asserts that every task of `tasks` takes reveals.
+fn assert_revealing<T: Config>(tasks: &[TaskId]) {
+	for task_id in tasks {
+		assert!(matches!(
+			Tasks::<T>::get(task_id).map(|t| t.status),
+			Some(TaskStatus::Revealing { .. })
+		));
+	}
+}
+
 fn executors<T: Config>(task_id: TaskId) -> Vec<T::AccountId> {
 	Tasks::<T>::get(task_id)
 		.map(|task| task.executors.iter().map(|e| e.who.clone()).collect())
@@ -181,15 +210,7 @@ mod benchmarks {
 		let (model_id, servers) = model_with_servers::<T>(r, r, ComparisonRule::Argmax);
 		// Every server executes every task.
 		let signer = servers[0].clone();
-		let start = frame_system::Pallet::<T>::block_number();
-		let tasks: Vec<TaskId> = (0..n)
-			.map(|k| {
-				frame_system::Pallet::<T>::set_block_number(start + k.into());
-				assigned_task::<T>(model_id, r)
-			})
-			.collect();
-		// Back to a block in which every task takes commits.
-		frame_system::Pallet::<T>::set_block_number(start + 1u32.into());
+		let tasks = tasks_in_consecutive_blocks::<T>(model_id, r, n);
 		let mut batch = Vec::new();
 		for (k, task_id) in tasks.iter().enumerate() {
 			for (m, who) in servers.iter().enumerate().skip(1) {
@@ -205,12 +226,7 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(RawOrigin::Signed(signer), batch);
 
-		for task_id in tasks {
-			assert!(matches!(
-				Tasks::<T>::get(task_id).map(|t| t.status),
-				Some(TaskStatus::Revealing { .. })
-			));
-		}
+		assert_revealing::<T>(&tasks);
 	}
 
 	/// `n` reveals in one batch, none of which ends its task, of one-value outputs under the
@@ -222,30 +238,20 @@ mod benchmarks {
 			model_with_servers::<T>(2, 2, ComparisonRule::TopK { k: MAX_TOP_K });
 		let (signer, other) = (servers[0].clone(), servers[1].clone());
 		let values = output(4, 1);
-		let start = frame_system::Pallet::<T>::block_number();
+		let tasks = tasks_in_consecutive_blocks::<T>(model_id, 2, n);
 		let mut batch = Vec::new();
-		for k in 0..n {
-			frame_system::Pallet::<T>::set_block_number(start + k.into());
-			let task_id = assigned_task::<T>(model_id, 2);
+		for (k, task_id) in (0u32..).zip(tasks.iter().copied()) {
 			let bytes = commit::<T>(task_id, &signer, &values, k);
 			commit::<T>(task_id, &other, &values, n + k);
 			batch.push((task_id, TaskOutcome::Output(bytes), salt(k)));
 		}
-		// Back to a block in which every task takes reveals.
-		frame_system::Pallet::<T>::set_block_number(start + 1u32.into());
-		let tasks: Vec<TaskId> = batch.iter().map(|(task_id, _, _)| *task_id).collect();
 		let batch: frame_support::BoundedVec<_, T::MaxBatch> =
 			batch.try_into().expect("n <= MaxBatch");
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(signer), batch);
 
-		for task_id in tasks {
-			assert!(matches!(
-				Tasks::<T>::get(task_id).map(|t| t.status),
-				Some(TaskStatus::Revealing { .. })
-			));
-		}
+		assert_revealing::<T>(&tasks);
 	}
 
 	#[benchmark]
