@@ -73,12 +73,7 @@ fn mlp(c: &mut Criterion) {
 				engine
 					.execute(&CancelToken::new(), move || {
 						let LoadedModel::Mlp(mlp) = &*model else { unreachable!() };
-						let xs = candle_core::Tensor::from_slice(
-							&batch,
-							(batch.len() / demo::PIXELS, demo::PIXELS),
-							&candle_core::Device::Cpu,
-						)?;
-						Ok(mlp.forward(&xs)?)
+						mlp.forward_rows(&batch)
 					})
 					.expect("runs")
 			})

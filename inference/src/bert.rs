@@ -98,16 +98,8 @@ impl BertEmbedder {
 	/// Embeds already tokenised input: mean of the last hidden states over the tokens, then
 	/// L2-normalised.
 	pub fn embed_ids(&self, ids: &[u32]) -> Result<Vec<f32>> {
-		let len = ids.len();
-		let input_ids = Tensor::from_slice(ids, (1, len), &Device::Cpu)?;
-		let attention_mask = input_ids.ones_like()?;
-		let hidden = self.encoder.forward(&input_ids, &attention_mask)?;
-		// Every token is real (no padding), so the masked mean is the plain mean.
-		let pooled = hidden.mean(1)?;
-		let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?;
-		// sentence-transformers' Normalize: x / max(‖x‖, 1e-12).
-		let normalised = pooled.broadcast_div(&norm.clamp(1e-12f32, f32::INFINITY)?)?;
-		Ok(normalised.squeeze(0)?.to_vec1::<f32>()?)
+		let mut embeddings = self.embed_ids_batch(core::slice::from_ref(&ids.to_vec()))?;
+		embeddings.pop().ok_or_else(|| EngineError::InvalidInput("no tokens".into()))
 	}
 
 	/// Embeds one UTF-8 sentence.
@@ -116,20 +108,33 @@ impl BertEmbedder {
 		self.embed_ids(&ids)
 	}
 
-	/// Embeds several sentences in one forward pass: the token sequences are padded to the
-	/// longest one and the padding is masked out of attention and pooling. Same results as
-	/// [`Self::embed`] up to rounding (the matrix products have other shapes, so the sums may be
-	/// blocked differently): for throughput measurements, not for canonical outputs.
+	/// Embeds several sentences in one forward pass (see [`Self::embed_ids_batch`]): each
+	/// embedding is bit-identical to [`Self::embed`]'s for that sentence alone.
 	pub fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
 		let sequences = texts.iter().map(|text| self.tokenize(text)).collect::<Result<Vec<_>>>()?;
+		self.embed_ids_batch(&sequences)
+	}
+
+	/// Embeds several tokenised sentences in one forward pass: the sequences are padded to the
+	/// longest one and the padding is masked out of attention and pooling.
+	///
+	/// Padding changes no bit of a real token's result: the encoder computes every row with
+	/// the same fixed-order operations whatever the rows beside it ([`crate::kernels::linear`]),
+	/// a padded key's attention weight is exactly 0 (its score is pushed to `f32::MIN`, and
+	/// adding 0 leaves a sum unchanged), and the pooling sums each sequence's own tokens in
+	/// order. So batched and one-by-one embeddings are bit-identical, which the tests check.
+	pub fn embed_ids_batch(&self, sequences: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
 		let len = sequences.iter().map(Vec::len).max().unwrap_or(0);
 		let batch = sequences.len();
-		if batch == 0 || len == 0 {
+		if batch == 0 {
 			return Ok(Vec::new());
+		}
+		if sequences.iter().any(Vec::is_empty) {
+			return Err(EngineError::InvalidInput("a sequence without tokens".into()));
 		}
 		let mut ids = Vec::with_capacity(batch.saturating_mul(len));
 		let mut mask = Vec::with_capacity(batch.saturating_mul(len));
-		for sequence in &sequences {
+		for sequence in sequences {
 			let padding = len.saturating_sub(sequence.len());
 			ids.extend_from_slice(sequence);
 			ids.extend(core::iter::repeat_n(0u32, padding));
@@ -139,12 +144,14 @@ impl BertEmbedder {
 		let input_ids = Tensor::from_vec(ids, (batch, len), &Device::Cpu)?;
 		let attention_mask = Tensor::from_vec(mask, (batch, len), &Device::Cpu)?;
 		let hidden = self.encoder.forward(&input_ids, &attention_mask)?;
-		let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-		let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-		let pooled = summed.broadcast_div(&mask.sum(1)?)?;
-		let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?;
-		let normalised = pooled.broadcast_div(&norm.clamp(1e-12f32, f32::INFINITY)?)?;
-		Ok(normalised.to_vec2::<f32>()?)
+		let width = self.shape.hidden;
+		let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
+		let embeddings = hidden
+			.chunks_exact(len.saturating_mul(width).max(1))
+			.zip(sequences)
+			.map(|(states, sequence)| pool(states, sequence.len(), width))
+			.collect();
+		Ok(embeddings)
 	}
 
 	/// The encoder's sizes (for FLOP counts).
@@ -156,4 +163,25 @@ impl BertEmbedder {
 	pub fn max_tokens(&self) -> usize {
 		self.max_tokens
 	}
+}
+
+/// Mean of the first `tokens` rows of `states: [.., width]` (summed in token order), divided
+/// by its L2 norm or by `1e-12` if that is larger (sentence-transformers' `Normalize`).
+fn pool(states: &[f32], tokens: usize, width: usize) -> Vec<f32> {
+	let mut pooled = vec![0f32; width];
+	for row in states.chunks_exact(width.max(1)).take(tokens) {
+		for (p, x) in pooled.iter_mut().zip(row) {
+			*p += x;
+		}
+	}
+	let count = tokens as f32;
+	for p in pooled.iter_mut() {
+		*p /= count;
+	}
+	let norm = crate::kernels::dot(&pooled, &pooled).sqrt();
+	let norm = if norm > 1e-12 { norm } else { 1e-12 };
+	for p in pooled.iter_mut() {
+		*p /= norm;
+	}
+	pooled
 }

@@ -4,12 +4,14 @@
 //! nine operations instead of about thirty:
 //!
 //! - Q, K and V are one matrix product with the three weight matrices side by side;
-//! - every weight matrix is stored transposed (`[in, out]`, contiguous), the layout the matrix
-//!   product reads without strides;
+//! - every weight matrix is stored transposed (`[in, out]`, contiguous) and multiplied by the
+//!   engine's fixed-order [`MatMul`] (see [`crate::kernels::linear`]): each token's row is
+//!   computed by the same operations whatever the other rows, so a padded batch gives every
+//!   sequence the bits it gets alone;
 //! - bias + GELU, bias + residual + layer norm, and the whole of attention (scores, mask,
 //!   softmax, weighted sum, heads side by side) are fused kernels ([`crate::kernels`]).
 
-use crate::kernels::{Attention, BiasGelu, BiasResidualLayerNorm};
+use crate::kernels::{Attention, BiasGelu, BiasResidualLayerNorm, MatMul};
 use candle_core::{bail, Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
@@ -161,17 +163,16 @@ impl Encoder {
 			.to_dtype(candle_core::DType::F32)?
 			.affine(f64::from(f32::MAX), f64::from(f32::MIN))?;
 		for layer in &self.layers {
-			let qkv = xs.matmul(&layer.qkv_weight)?.broadcast_add(&layer.qkv_bias)?;
+			let qkv =
+				xs.apply_op2_no_bwd(&layer.qkv_weight, &MatMul)?.broadcast_add(&layer.qkv_bias)?;
 			let context = qkv
 				.reshape((batch, tokens, hidden.saturating_mul(3)))?
 				.apply_op2_no_bwd(&mask, &Attention { heads: self.heads })?
 				.reshape((rows, hidden))?;
-			let attended = context.matmul(&layer.attention_output_weight)?.apply_op3_no_bwd(
-				&xs,
-				&layer.attention_norm,
-				&BiasResidualLayerNorm { eps },
-			)?;
-			let inner = attended.matmul(&layer.intermediate_weight)?;
+			let attended = context
+				.apply_op2_no_bwd(&layer.attention_output_weight, &MatMul)?
+				.apply_op3_no_bwd(&xs, &layer.attention_norm, &BiasResidualLayerNorm { eps })?;
+			let inner = attended.apply_op2_no_bwd(&layer.intermediate_weight, &MatMul)?;
 			let inner = match self.activation {
 				HiddenAct::Gelu => inner.apply_op2_no_bwd(&layer.intermediate_bias, &BiasGelu)?,
 				HiddenAct::GeluApproximate => {
@@ -179,7 +180,7 @@ impl Encoder {
 				},
 				HiddenAct::Relu => inner.broadcast_add(&layer.intermediate_bias)?.relu()?,
 			};
-			xs = inner.matmul(&layer.output_weight)?.apply_op3_no_bwd(
+			xs = inner.apply_op2_no_bwd(&layer.output_weight, &MatMul)?.apply_op3_no_bwd(
 				&attended,
 				&layer.output_norm,
 				&BiasResidualLayerNorm { eps },

@@ -121,15 +121,59 @@ impl LoadedModel {
 	pub fn run(&self, input: &[u8]) -> Result<Vec<f32>> {
 		match self {
 			Self::Mlp(mlp) => mlp.run(&mlp.decode_input(input)?),
+			Self::Bert(bert) => bert.embed(utf8(input)?),
+		}
+	}
+
+	/// Runs several raw inputs in one forward pass. An input the model rejects (or that does
+	/// not decode) gets its own error without affecting the others; the outer error is one of
+	/// the whole pass. Each output is bit-identical to [`Self::run`]'s for that input alone.
+	pub fn run_batch(&self, inputs: &[Vec<u8>]) -> Result<Vec<Result<Vec<f32>>>> {
+		match self {
+			Self::Mlp(mlp) => {
+				let decoded: Vec<_> = inputs.iter().map(|input| mlp.decode_input(input)).collect();
+				let valid: Vec<Vec<f32>> =
+					decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+				let outputs = mlp.run_batch(&valid)?;
+				Ok(merge(decoded, outputs))
+			},
 			Self::Bert(bert) => {
-				let text = std::str::from_utf8(input).map_err(|e| EngineError::Rejected {
-					rejection: opg_primitives::inference::Rejection::NotUtf8,
-					detail: format!("text is not UTF-8: {e}"),
-				})?;
-				bert.embed(text)
+				let tokenized: Vec<_> = inputs
+					.iter()
+					.map(|input| utf8(input).and_then(|text| bert.tokenize(text)))
+					.collect();
+				let valid: Vec<Vec<u32>> =
+					tokenized.iter().filter_map(|t| t.as_ref().ok().cloned()).collect();
+				let outputs = bert.embed_ids_batch(&valid)?;
+				Ok(merge(tokenized, outputs))
 			},
 		}
 	}
+}
+
+/// `input` as text, or the [`Rejection::NotUtf8`](opg_primitives::inference::Rejection) every
+/// engine reaches for it.
+fn utf8(input: &[u8]) -> Result<&str> {
+	std::str::from_utf8(input).map_err(|e| EngineError::Rejected {
+		rejection: opg_primitives::inference::Rejection::NotUtf8,
+		detail: format!("text is not UTF-8: {e}"),
+	})
+}
+
+/// The per-input results: each prepared input's error, else the next of `outputs` (computed for
+/// the prepared inputs, in order).
+fn merge<P>(prepared: Vec<Result<P>>, outputs: Vec<Vec<f32>>) -> Vec<Result<Vec<f32>>> {
+	let mut outputs = outputs.into_iter();
+	prepared
+		.into_iter()
+		.map(|p| {
+			p.and_then(|_| {
+				outputs
+					.next()
+					.ok_or_else(|| EngineError::Worker("a batch output is missing".into()))
+			})
+		})
+		.collect()
 }
 
 /// Cache key: everything that determines the loaded model.
@@ -313,6 +357,57 @@ impl Engine {
 		self.execute(cancel, move || model.run(&input))
 	}
 
+	/// Runs `descriptor` on several inputs in one forward pass (tasks of one model due
+	/// together), on the engine's threads, with the bounds of [`Self::run`] applied to each
+	/// input and a time limit of `timeout` per input for the pass.
+	///
+	/// Returns one result per input, in order: an input over `max_input_bytes` or rejected by
+	/// the model fails alone, and each output is bit-identical to [`Self::run`]'s for that
+	/// input. The outer error (the model does not load, the pass times out, panics or is
+	/// cancelled) is the whole batch's.
+	pub fn run_batch(
+		&self,
+		descriptor: &ModelDescriptor,
+		inputs: Vec<Vec<u8>>,
+		cancel: &CancelToken,
+	) -> Result<Vec<Result<Vec<f32>>>> {
+		let max = self.config.max_input_bytes;
+		let checked: Vec<Result<()>> = inputs
+			.iter()
+			.map(|input| {
+				if input.len() > max {
+					Err(EngineError::InputTooLarge { what: "bytes", size: input.len(), max })
+				} else {
+					Ok(())
+				}
+			})
+			.collect();
+		let accepted: Vec<Vec<u8>> = inputs
+			.into_iter()
+			.zip(&checked)
+			.filter(|(_, check)| check.is_ok())
+			.map(|(input, _)| input)
+			.collect();
+		if accepted.is_empty() {
+			return Ok(checked.into_iter().map(|c| c.map(|()| Vec::new())).collect());
+		}
+		let model = self.load(descriptor)?;
+		let count = u32::try_from(accepted.len()).unwrap_or(u32::MAX);
+		let limit = self.config.timeout.saturating_mul(count);
+		let mut outputs =
+			self.execute_within(cancel, limit, move || model.run_batch(&accepted))?.into_iter();
+		Ok(checked
+			.into_iter()
+			.map(|check| {
+				check.and_then(|()| {
+					outputs.next().unwrap_or_else(|| {
+						Err(EngineError::Worker("a batch output is missing".into()))
+					})
+				})
+			})
+			.collect())
+	}
+
 	/// Runs `job` on the engine's worker threads with the time limit, cancellation and panic
 	/// containment of [`Self::run`].
 	///
@@ -321,6 +416,15 @@ impl Engine {
 	/// dropped; later jobs queue behind it on the fixed pool, their wait counting against their
 	/// own time limit.
 	pub fn execute<T, F>(&self, cancel: &CancelToken, job: F) -> Result<T>
+	where
+		T: Send + 'static,
+		F: FnOnce() -> Result<T> + Send + 'static,
+	{
+		self.execute_within(cancel, self.config.timeout, job)
+	}
+
+	/// [`Self::execute`] with the time limit `limit`.
+	fn execute_within<T, F>(&self, cancel: &CancelToken, limit: Duration, job: F) -> Result<T>
 	where
 		T: Send + 'static,
 		F: FnOnce() -> Result<T> + Send + 'static,
@@ -336,7 +440,7 @@ impl Engine {
 			if cancel.is_cancelled() {
 				return Err(EngineError::Cancelled);
 			}
-			let remaining = self.config.timeout.saturating_sub(start.elapsed());
+			let remaining = limit.saturating_sub(start.elapsed());
 			if remaining.is_zero() {
 				return Err(EngineError::Timeout);
 			}

@@ -2,8 +2,10 @@
 //! registers (as an [`InferenceExt`]) for its off-chain workers, with Prometheus metrics and
 //! the test-only fault injection of `--dev-fault-output`.
 
-use crate::{Engine, EngineError, ModelDescriptor};
-use opg_primitives::execution::{InferenceError, InferenceExt, InferenceHost, InferenceRequest};
+use crate::{CancelToken, Engine, EngineError, ModelDescriptor};
+use opg_primitives::execution::{
+	BatchRequest, InferenceError, InferenceExt, InferenceHost, InferenceRequest,
+};
 use std::{sync::Arc, time::Instant};
 use substrate_prometheus_endpoint::{
 	register, Counter, CounterVec, Histogram, HistogramOpts, Opts, PrometheusError, Registry, U64,
@@ -97,6 +99,69 @@ impl InferenceHost for EngineHost {
 		if let Some(metrics) = &self.metrics {
 			metrics.latency.observe(elapsed.as_secs_f64());
 		}
+		self.report(request.weights_hash, request.input.len(), elapsed, result)
+	}
+
+	fn run_batch(&self, request: &BatchRequest) -> Vec<Result<Vec<u8>, InferenceError>> {
+		let descriptor = ModelDescriptor {
+			weights_hash: request.weights_hash,
+			format: request.format,
+			architecture: request.architecture,
+		};
+		let count = request.inputs.len();
+		let start = Instant::now();
+		let results =
+			self.engine.run_batch(&descriptor, request.inputs.clone(), &CancelToken::new());
+		let elapsed = start.elapsed();
+		// Each input's share of the pass.
+		let share =
+			elapsed.checked_div(u32::try_from(count).unwrap_or(u32::MAX)).unwrap_or(elapsed);
+		if let Some(metrics) = &self.metrics {
+			for _ in 0..count {
+				metrics.latency.observe(share.as_secs_f64());
+			}
+		}
+		log::debug!(
+			target: LOG_TARGET,
+			"ran model {:?} on a batch of {count} inputs in {elapsed:?}",
+			request.weights_hash
+		);
+		match results {
+			Ok(results) => results
+				.into_iter()
+				.zip(&request.inputs)
+				.map(|(result, input)| {
+					self.report(request.weights_hash, input.len(), share, result)
+				})
+				.collect(),
+			Err(error) => {
+				let reason = classify(&error);
+				log::warn!(
+					target: LOG_TARGET,
+					"model {:?} failed on a batch of {count}: {error} ({reason:?})",
+					request.weights_hash
+				);
+				if let Some(metrics) = &self.metrics {
+					metrics
+						.failures
+						.with_label_values(&[reason_label(reason)])
+						.inc_by(u64::try_from(count).unwrap_or(u64::MAX));
+				}
+				vec![Err(reason); count]
+			},
+		}
+	}
+}
+
+impl EngineHost {
+	/// Counts and logs one input's `result`, and turns it into the host function's.
+	fn report(
+		&self,
+		weights_hash: sp_core::H256,
+		input_len: usize,
+		elapsed: std::time::Duration,
+		result: crate::error::Result<Vec<f32>>,
+	) -> Result<Vec<u8>, InferenceError> {
 		match result {
 			Ok(mut values) => {
 				if let Some(metrics) = &self.metrics {
@@ -104,9 +169,7 @@ impl InferenceHost for EngineHost {
 				}
 				log::debug!(
 					target: LOG_TARGET,
-					"ran model {:?} on {} input bytes in {elapsed:?}: {} values",
-					request.weights_hash,
-					request.input.len(),
+					"ran model {weights_hash:?} on {input_len} input bytes in {elapsed:?}: {} values",
 					values.len()
 				);
 				if self.fault_output {
@@ -119,11 +182,7 @@ impl InferenceHost for EngineHost {
 				if let Some(metrics) = &self.metrics {
 					metrics.failures.with_label_values(&[reason_label(reason)]).inc();
 				}
-				log::warn!(
-					target: LOG_TARGET,
-					"model {:?} failed: {error} ({reason:?})",
-					request.weights_hash
-				);
+				log::warn!(target: LOG_TARGET, "model {weights_hash:?} failed: {error} ({reason:?})");
 				Err(reason)
 			},
 		}
@@ -227,6 +286,34 @@ mod tests {
 		assert_eq!(metric(&registry, "opg_inference_tasks_executed_total"), 2.0);
 		assert_eq!(metric(&registry, "opg_inference_execution_seconds"), 2.0);
 		assert_eq!(metric(&registry, "opg_inference_failures_total"), 0.0);
+	}
+
+	#[test]
+	fn a_batch_matches_one_by_one_runs_and_counts_each_input() {
+		let (_dir, host, request, registry) = host(false);
+		let inputs = vec![
+			request.input.clone(),
+			vec![1, 2, 3],
+			opg_primitives::inference::encode_output(&[0.25f32; 64]),
+		];
+		let batch = BatchRequest {
+			weights_hash: request.weights_hash,
+			format: request.format,
+			architecture: request.architecture,
+			inputs: inputs.clone(),
+		};
+		let results = host.run_batch(&batch);
+		let alone: Vec<_> =
+			(0..inputs.len()).map(|i| host.run(&batch.single(i).unwrap())).collect();
+		assert_eq!(results, alone);
+		assert_eq!(results[1], Err(InferenceError::Rejected(Rejection::InputShape)));
+		assert!(results[0].is_ok() && results[2].is_ok());
+		// 2 successes and a rejection in the batch, then the same one by one.
+		assert_eq!(metric(&registry, "opg_inference_tasks_executed_total"), 4.0);
+		assert_eq!(metric(&registry, "opg_inference_failures_total"), 2.0);
+		// A batch whose model is missing fails every input alike.
+		let missing = BatchRequest { weights_hash: [7u8; 32].into(), ..batch };
+		assert_eq!(host.run_batch(&missing), vec![Err(InferenceError::MissingModel); 3]);
 	}
 
 	#[test]

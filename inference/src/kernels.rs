@@ -45,7 +45,7 @@ fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> Resul
 
 /// `Σ a·b` with [`LANES`] partial sums combined in a fixed order.
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 	let mut acc = [0f32; LANES];
 	let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
 	let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(x, y)| x * y).sum();
@@ -76,6 +76,227 @@ fn sum(xs: &[f32]) -> f32 {
 		}
 	}
 	reduce(acc) + tail
+}
+
+/// Output columns one tile of [`linear`] accumulates at once (two 8-lane registers).
+const TILE_COLS: usize = 16;
+/// Input rows one tile of [`linear`] accumulates at once.
+const TILE_ROWS: usize = 4;
+
+/// `out[r][j] = Σ_k x[r][k] · w[k][j]` (+ `bias[j]`), for `x: [rows, depth]` and `w: [depth,
+/// width]` (a weight matrix stored transposed, `[in, out]`), both row-major and contiguous.
+///
+/// The order of every floating-point operation is fixed by this code: each output element
+/// starts at `+0`, takes one fused multiply-add per `k` in increasing order
+/// (`acc = fma(x[r][k], w[k][j], acc)`), then adds its bias once. The loops vectorise across
+/// output elements only, never across one element's sum, and tiles and threads only choose
+/// which elements are computed together. So a row's result depends on nothing but that row:
+/// not on the other rows of the batch, the thread count, the SIMD width or the cache sizes.
+///
+/// The fused multiply-add is the CPU's instruction where it has one (x86-64 with FMA3, every
+/// aarch64 CPU) and otherwise `f32::mul_add`'s fallback: `fma` is exactly rounded by IEEE 754,
+/// so both give the same bits; the fallback is only slower.
+pub fn linear(
+	x: &[f32],
+	w: &[f32],
+	bias: Option<&[f32]>,
+	depth: usize,
+	width: usize,
+) -> core::result::Result<Vec<f32>, String> {
+	if depth == 0 || width == 0 || !x.len().is_multiple_of(depth) || w.len() != depth * width {
+		return Err(format!(
+			"linear: input of {} for depth {depth}, weights of {} for {depth} × {width}",
+			x.len(),
+			w.len()
+		));
+	}
+	if bias.is_some_and(|b| b.len() != width) {
+		return Err(format!("linear: bias of {:?} for width {width}", bias.map(<[f32]>::len)));
+	}
+	let rows = x.len() / depth;
+	// Column blocks are the unit of parallel work: each reads its slice of the weights once
+	// for all rows. The result is independent of how the blocks are shared out.
+	let blocks = width.div_ceil(TILE_COLS);
+	let per_task = blocks.div_ceil(rayon::current_num_threads().max(1)).max(1);
+	let computed: Vec<Vec<f32>> = (0..blocks)
+		.into_par_iter()
+		.with_min_len(per_task)
+		.map(|block| {
+			let first = block * TILE_COLS;
+			let cols = TILE_COLS.min(width - first);
+			let mut out = vec![0f32; rows * cols];
+			column_block(x, w, depth, width, first, cols, &mut out);
+			out
+		})
+		.collect();
+	let mut out = vec![0f32; rows * width];
+	for (block, values) in computed.iter().enumerate() {
+		let first = block * TILE_COLS;
+		let cols = TILE_COLS.min(width - first);
+		for (row, chunk) in out.chunks_exact_mut(width).zip(values.chunks_exact(cols)) {
+			if let Some(target) = row.get_mut(first..first + cols) {
+				target.copy_from_slice(chunk);
+			}
+		}
+	}
+	if let Some(bias) = bias {
+		for row in out.chunks_exact_mut(width) {
+			for (o, b) in row.iter_mut().zip(bias) {
+				*o += b;
+			}
+		}
+	}
+	Ok(out)
+}
+
+/// Columns `first..first + cols` of every row into `out: [rows, cols]`, with the CPU's FMA
+/// instruction when it has one.
+fn column_block(
+	x: &[f32],
+	w: &[f32],
+	depth: usize,
+	width: usize,
+	first: usize,
+	cols: usize,
+	out: &mut [f32],
+) {
+	#[cfg(target_arch = "x86_64")]
+	if std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2") {
+		// SAFETY: the CPU has the features the function is compiled for (checked just above).
+		#[allow(unsafe_code)]
+		unsafe {
+			column_block_fma(x, w, depth, width, first, cols, out)
+		};
+		return;
+	}
+	column_block_portable(x, w, depth, width, first, cols, out);
+}
+
+/// [`column_block_portable`] compiled for x86-64 CPUs with AVX2 and FMA3: the same operations
+/// in the same order, `mul_add` lowered to the `vfmadd` instruction.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn column_block_fma(
+	x: &[f32],
+	w: &[f32],
+	depth: usize,
+	width: usize,
+	first: usize,
+	cols: usize,
+	out: &mut [f32],
+) {
+	column_block_portable(x, w, depth, width, first, cols, out)
+}
+
+#[inline(always)]
+fn column_block_portable(
+	x: &[f32],
+	w: &[f32],
+	depth: usize,
+	width: usize,
+	first: usize,
+	cols: usize,
+	out: &mut [f32],
+) {
+	let mut rows = x.chunks_exact(depth).zip(out.chunks_exact_mut(cols));
+	if cols == TILE_COLS {
+		loop {
+			// TILE_ROWS rows at a time, then the rest one by one (same sums either way).
+			let mut tile: [(&[f32], &mut [f32]); TILE_ROWS] = Default::default();
+			let mut filled = 0;
+			for slot in tile.iter_mut() {
+				match rows.next() {
+					Some(row) => {
+						*slot = row;
+						filled += 1;
+					},
+					None => break,
+				}
+			}
+			if filled == TILE_ROWS {
+				full_tile(tile, w, width, first);
+			} else {
+				for (x_row, out_row) in tile.into_iter().take(filled) {
+					full_tile([(x_row, out_row)], w, width, first);
+				}
+				return;
+			}
+		}
+	}
+	for (x_row, out_row) in rows {
+		for (c, o) in out_row.iter_mut().enumerate() {
+			let mut acc = 0f32;
+			for (xv, w_row) in x_row.iter().zip(w.chunks_exact(width)) {
+				acc = xv.mul_add(w_row.get(first + c).copied().unwrap_or(0.0), acc);
+			}
+			*o = acc;
+		}
+	}
+}
+
+/// `R` rows × [`TILE_COLS`] columns, accumulated in registers over the whole depth.
+#[inline(always)]
+fn full_tile<const R: usize>(
+	rows: [(&[f32], &mut [f32]); R],
+	w: &[f32],
+	width: usize,
+	first: usize,
+) {
+	let mut acc = [[0f32; TILE_COLS]; R];
+	for (k, w_row) in w.chunks_exact(width).enumerate() {
+		let Some(w_tile) = w_row.get(first..first + TILE_COLS) else { return };
+		for (acc_row, (x_row, _)) in acc.iter_mut().zip(rows.iter()) {
+			let xv = x_row.get(k).copied().unwrap_or(0.0);
+			for (a, wv) in acc_row.iter_mut().zip(w_tile) {
+				*a = xv.mul_add(*wv, *a);
+			}
+		}
+	}
+	for (acc_row, (_, out_row)) in acc.iter().zip(rows) {
+		out_row.copy_from_slice(acc_row);
+	}
+}
+
+/// `x · w` for `x: [.., depth]` and `w: [depth, width]` with [`linear`]'s fixed order, as a
+/// candle operation.
+pub struct MatMul;
+
+impl CustomOp2 for MatMul {
+	fn name(&self) -> &'static str {
+		"opg-matmul"
+	}
+
+	fn cpu_fwd(
+		&self,
+		x: &CpuStorage,
+		x_layout: &Layout,
+		w: &CpuStorage,
+		w_layout: &Layout,
+	) -> Result<(CpuStorage, Shape)> {
+		let xs = contiguous(x, x_layout, "matmul input")?;
+		let ws = contiguous(w, w_layout, "matmul weights")?;
+		let (depth, width) = w_layout.shape().dims2()?;
+		let mut dims = x_layout.shape().dims().to_vec();
+		match dims.last_mut() {
+			Some(last) if *last == depth => *last = width,
+			_ => bail!("matmul: input {:?} for weights {depth} × {width}", x_layout.shape()),
+		}
+		let out = linear(xs, ws, None, depth, width).map_err(candle_core::Error::Msg)?;
+		Ok((CpuStorage::F32(out), Shape::from(dims)))
+	}
+}
+
+/// Softmax of one row, in place: the maximum, `exp(x − max)` of each value in order, their
+/// sum (8 lanes, fixed tree), then one division per value.
+pub fn softmax(row: &mut [f32]) {
+	let max = row.iter().copied().fold(f32::NEG_INFINITY, |m, x| if x > m { x } else { m });
+	for v in row.iter_mut() {
+		*v = (*v - max).exp();
+	}
+	let total = sum(row);
+	for v in row.iter_mut() {
+		*v /= total;
+	}
 }
 
 /// `erf(x)` for `f32`: a rational approximation (odd degree-13 numerator, even degree-8
@@ -303,6 +524,97 @@ mod tests {
 		} else {
 			2.0 * gelu / (x * core::f32::consts::SQRT_2) - 1.0
 		}
+	}
+
+	/// Deterministic pseudo-random values in `[-1, 1)` (xorshift), varied in magnitude.
+	fn values(n: usize, seed: u64) -> Vec<f32> {
+		let mut state = seed | 1;
+		(0..n)
+			.map(|i| {
+				state ^= state << 13;
+				state ^= state >> 7;
+				state ^= state << 17;
+				let unit = (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+				unit * if i % 7 == 0 { 100.0 } else { 1.0 }
+			})
+			.collect()
+	}
+
+	fn bits(xs: &[f32]) -> Vec<u32> {
+		xs.iter().map(|x| x.to_bits()).collect()
+	}
+
+	#[test]
+	fn linear_is_the_fixed_order_fma_chain() {
+		// Widths with and without a partial column block, rows with and without a partial tile.
+		for (rows, depth, width) in [(1, 1, 1), (3, 7, 10), (9, 64, 32), (6, 384, 40), (5, 33, 16)]
+		{
+			let x = values(rows * depth, 1 + rows as u64);
+			let w = values(depth * width, 2 + width as u64);
+			let bias = values(width, 3);
+			let out = linear(&x, &w, Some(&bias), depth, width).unwrap();
+			for r in 0..rows {
+				for j in 0..width {
+					// The documented order, written out: +0, one fma per k, then the bias.
+					let mut acc = 0f32;
+					for k in 0..depth {
+						acc = x[r * depth + k].mul_add(w[k * width + j], acc);
+					}
+					let expected = acc + bias[j];
+					assert_eq!(
+						out[r * width + j].to_bits(),
+						expected.to_bits(),
+						"{rows}×{depth}×{width} [{r}][{j}]"
+					);
+				}
+			}
+		}
+	}
+
+	#[test]
+	fn linear_rows_do_not_depend_on_the_batch_or_the_threads() {
+		let (rows, depth, width) = (13, 96, 48);
+		let x = values(rows * depth, 11);
+		let w = values(depth * width, 12);
+		let pool = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+		let batched = pool(1).install(|| linear(&x, &w, None, depth, width).unwrap());
+		let threaded = pool(3).install(|| linear(&x, &w, None, depth, width).unwrap());
+		assert_eq!(bits(&batched), bits(&threaded));
+		for (r, expected) in batched.chunks_exact(width).enumerate() {
+			let alone = linear(&x[r * depth..(r + 1) * depth], &w, None, depth, width).unwrap();
+			assert_eq!(bits(&alone), bits(expected), "row {r}");
+		}
+	}
+
+	#[cfg(target_arch = "x86_64")]
+	#[test]
+	fn the_fma_instruction_and_the_portable_fallback_agree_bit_for_bit() {
+		if !(std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2")) {
+			eprintln!("this CPU has no FMA3: only the fallback runs here");
+			return;
+		}
+		let (rows, depth, width) = (7, 200, 32);
+		let x = values(rows * depth, 21);
+		let w = values(depth * width, 22);
+		for first in [0, TILE_COLS] {
+			let (mut fast, mut portable) =
+				(vec![0f32; rows * TILE_COLS], vec![0f32; rows * TILE_COLS]);
+			// SAFETY: the CPU has AVX2 and FMA3 (checked above).
+			#[allow(unsafe_code)]
+			unsafe {
+				column_block_fma(&x, &w, depth, width, first, TILE_COLS, &mut fast)
+			};
+			column_block_portable(&x, &w, depth, width, first, TILE_COLS, &mut portable);
+			assert_eq!(bits(&fast), bits(&portable));
+		}
+	}
+
+	#[test]
+	fn linear_refuses_shapes_that_do_not_fit() {
+		assert!(linear(&[1.0; 5], &[1.0; 6], None, 2, 3).is_err());
+		assert!(linear(&[1.0; 4], &[1.0; 5], None, 2, 3).is_err());
+		assert!(linear(&[1.0; 4], &[1.0; 6], Some(&[0.0; 2]), 2, 3).is_err());
+		assert!(linear(&[], &[], None, 0, 3).is_err());
 	}
 
 	#[test]

@@ -24,16 +24,13 @@
 //!
 //! # Determinism
 //!
-//! Every inference runs inside the engine's own rayon pool of `threads` threads; candle's CPU
-//! matmul (the `gemm` crate with `Parallelism::Rayon(n)`) splits its work into `n` tasks, where
-//! `n` is candle's `get_num_threads()` (`RAYON_NUM_THREADS`, else the physical core count), and
-//! those tasks run on the engine's pool, so at most `threads` cores are used. `gemm` splits the
-//! output matrix between tasks and never the reduction dimension, so the thread count does not
-//! change any sum's order: the tests check that outputs are bit-identical across repeated runs
-//! and across 1 and 2 threads for both architectures. Across *machines*, `gemm` picks its SIMD
-//! kernel (AVX2/FMA, AVX-512, NEON) and its block sizes from the CPU at run time, so raw outputs
-//! may differ in their last bits there: registrations should use `Quantized`, `Argmax` or `TopK`
-//! unless a model is known to be bit-exact, as the design requires.
+//! Every matrix product is the engine's own [`kernels::linear`]: each output element is one
+//! chain of fused multiply-adds in a fixed order, so it depends on its input row alone (not on
+//! the batch, the thread count, the SIMD width or the cache sizes), and the FMA instruction and
+//! the portable fallback give the same bits. [`Engine::run_batch`] therefore gives every input
+//! the bits [`Engine::run`] gives it alone. `exp` and `tanh` still come from the platform's libm,
+//! so across CPUs registrations should use `Quantized`, `Argmax` or `TopK` unless a model is
+//! known to be bit-exact (see the README's *Determinism*).
 //!
 //! ```no_run
 //! use opg_inference::{Engine, EngineConfig, ModelDescriptor};

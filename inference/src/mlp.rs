@@ -15,8 +15,9 @@
 //! through a softmax if `softmax` is set.
 
 use crate::error::{EngineError, Result};
-use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::{Linear, VarBuilder};
+use crate::kernels;
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::VarBuilder;
 use opg_primitives::inference::Rejection;
 use serde::{Deserialize, Serialize};
 
@@ -92,10 +93,24 @@ impl MlpConfig {
 	}
 }
 
+/// One dense layer ready to run: weights transposed to `[in, out]` for [`kernels::linear`].
+struct Dense {
+	weights: Vec<f32>,
+	bias: Vec<f32>,
+	input: usize,
+	output: usize,
+	activation: Activation,
+}
+
 /// A loaded MLP.
+///
+/// It runs on the engine's own kernels ([`kernels::linear`], the activations of
+/// [`Activation::apply`], a fixed-order softmax), so every input row is computed by the same
+/// operations in the same order whatever the rows batched with it: [`Mlp::run_batch`] gives
+/// each row the bits [`Mlp::run`] gives it alone.
 pub struct Mlp {
 	config: MlpConfig,
-	layers: Vec<(Linear, Activation)>,
+	layers: Vec<Dense>,
 }
 
 impl Mlp {
@@ -106,9 +121,22 @@ impl Mlp {
 		let mut layers = Vec::with_capacity(config.layers.len());
 		let mut previous = config.input_size;
 		for (i, layer) in config.layers.iter().enumerate() {
-			let linear = candle_nn::linear(previous, layer.size, vb.pp(format!("layers.{i}")))
-				.map_err(|e| EngineError::InvalidWeights(format!("layer {i}: {e}")))?;
-			layers.push((linear, layer.activation));
+			let vb = vb.pp(format!("layers.{i}"));
+			let invalid =
+				|e: candle_core::Error| EngineError::InvalidWeights(format!("layer {i}: {e}"));
+			let weights = vb
+				.get((layer.size, previous), "weight")
+				.and_then(|w| w.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>())
+				.map_err(invalid)?;
+			let bias =
+				vb.get(layer.size, "bias").and_then(|b| b.to_vec1::<f32>()).map_err(invalid)?;
+			layers.push(Dense {
+				weights,
+				bias,
+				input: previous,
+				output: layer.size,
+				activation: layer.activation,
+			});
 			previous = layer.size;
 		}
 		Ok(Self { config, layers })
@@ -139,30 +167,67 @@ impl Mlp {
 			.collect())
 	}
 
-	/// Runs a batch of inputs, `[batch, input_size]`, returning `[batch, output_size]`.
-	pub fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-		let mut xs = xs.clone();
-		for (linear, activation) in &self.layers {
-			xs = linear.forward(&xs)?;
-			xs = match activation {
-				Activation::None => xs,
-				Activation::Relu => xs.relu()?,
-				Activation::Tanh => xs.tanh()?,
-				Activation::Sigmoid => candle_nn::ops::sigmoid(&xs)?,
-				Activation::Gelu => xs.gelu_erf()?,
-			};
+	/// Runs a batch of decoded inputs, `rows` of `input_size` values one after the other,
+	/// returning `rows` outputs of `output_size` values one after the other.
+	pub fn forward_rows(&self, inputs: &[f32]) -> Result<Vec<f32>> {
+		if !inputs.len().is_multiple_of(self.config.input_size.max(1)) {
+			return Err(EngineError::InvalidInput(format!(
+				"{} values are not whole inputs of {}",
+				inputs.len(),
+				self.config.input_size
+			)));
+		}
+		let mut xs = inputs.to_vec();
+		for layer in &self.layers {
+			xs = kernels::linear(&xs, &layer.weights, Some(&layer.bias), layer.input, layer.output)
+				.map_err(EngineError::InvalidInput)?;
+			for x in xs.iter_mut() {
+				*x = layer.activation.apply(*x);
+			}
 		}
 		if self.config.softmax {
-			xs = candle_nn::ops::softmax_last_dim(&xs)?;
+			for row in xs.chunks_exact_mut(self.config.output_size().max(1)) {
+				kernels::softmax(row);
+			}
 		}
 		Ok(xs)
 	}
 
 	/// Runs one decoded input.
 	pub fn run(&self, input: &[f32]) -> Result<Vec<f32>> {
-		let xs = Tensor::from_slice(input, (1, input.len()), &Device::Cpu)?;
-		let ys = self.forward(&xs)?;
-		Ok(ys.squeeze(0)?.to_vec1::<f32>()?)
+		self.forward_rows(input)
+	}
+
+	/// Runs several decoded inputs in one pass; each output is bit-identical to
+	/// [`Self::run`]'s for that input alone.
+	pub fn run_batch(&self, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+		let flat: Vec<f32> = inputs.iter().flatten().copied().collect();
+		if inputs.iter().any(|input| input.len() != self.config.input_size) {
+			return Err(EngineError::InvalidInput("inputs of the wrong length".into()));
+		}
+		let out = self.forward_rows(&flat)?;
+		Ok(out.chunks_exact(self.config.output_size().max(1)).map(<[f32]>::to_vec).collect())
+	}
+}
+
+impl Activation {
+	/// The activation of one value, with the engine's own functions (`erf`-based GELU of
+	/// [`kernels::gelu`]).
+	pub fn apply(self, x: f32) -> f32 {
+		match self {
+			Self::None => x,
+			// Not `f32::max`: which zero it returns for −0 is left to the CPU.
+			Self::Relu => {
+				if x > 0.0 {
+					x
+				} else {
+					0.0
+				}
+			},
+			Self::Tanh => x.tanh(),
+			Self::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+			Self::Gelu => kernels::gelu(x),
+		}
 	}
 }
 

@@ -86,6 +86,43 @@ fn demo_output_is_bit_identical_across_runs_and_thread_counts() {
 }
 
 #[test]
+fn a_batch_gives_every_input_the_bits_it_gets_alone() {
+	// All 1,797 digits as one engine batch (what the worker does with tasks of one model due
+	// together), with bad inputs mixed in: each failing alone, every output bit-identical to
+	// its one-by-one run, on 1 and 2 threads.
+	for threads in [1, 2] {
+		let engine = common::engine(&format!("demo-batch-{threads}"), threads);
+		let descriptor = import_demo(&engine);
+		let mut inputs: Vec<Vec<u8>> = samples().iter().map(|s| encode_f32(&s.input)).collect();
+		inputs.insert(3, encode_f32(&[0.5; 63]));
+		inputs.insert(700, vec![0u8; engine.config().max_input_bytes + 4]);
+		let batch = engine
+			.run_batch(&descriptor, inputs.clone(), &opg_inference::CancelToken::new())
+			.expect("the batch runs");
+		assert_eq!(batch.len(), inputs.len());
+		let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+		for (i, (input, batched)) in inputs.iter().zip(&batch).enumerate() {
+			match (engine.run(&descriptor, input), batched) {
+				(Ok(alone), Ok(batched)) => assert_eq!(bits(batched), bits(&alone), "input {i}"),
+				(
+					Err(EngineError::Rejected { rejection: a, .. }),
+					Err(EngineError::Rejected { rejection: b, .. }),
+				) => {
+					assert_eq!((i, a), (3, *b))
+				},
+				(
+					Err(EngineError::InputTooLarge { .. }),
+					Err(EngineError::InputTooLarge { .. }),
+				) => {
+					assert_eq!(i, 700)
+				},
+				(alone, batched) => panic!("input {i}: alone {alone:?}, batched {batched:?}"),
+			}
+		}
+	}
+}
+
+#[test]
 fn wrong_or_oversized_inputs_are_refused() {
 	let engine = common::engine("demo-input", 1);
 	let descriptor = import_demo(&engine);

@@ -124,7 +124,7 @@ fn minilm_bounds_its_input() {
 }
 
 #[test]
-fn minilm_batch_matches_one_by_one() {
+fn minilm_batch_is_bit_identical_to_one_by_one() {
 	let engine = common::engine("minilm-batch", 2);
 	let descriptor = import_minilm(&engine);
 	let model = engine.load(&descriptor).unwrap();
@@ -134,9 +134,33 @@ fn minilm_batch_matches_one_by_one() {
 	let texts: Vec<&str> = fixture.sentences.iter().map(String::as_str).collect();
 	let batch = bert.embed_batch(&texts).unwrap();
 	assert_eq!(batch.len(), texts.len());
+	let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
 	for ((text, batched), reference) in texts.iter().zip(&batch).zip(&fixture.embeddings) {
 		let single = bert.embed(text).unwrap();
-		assert!(cosine(batched, &single) >= 0.99999, "{text:?}: batch vs single");
+		assert_eq!(bits(batched), bits(&single), "{text:?}: batch vs single");
 		assert!(cosine(batched, reference) >= 0.9999, "{text:?}: batch vs reference");
 	}
+	// Through the engine, as the worker runs tasks of one model due together: rejected inputs
+	// fail alone and the others keep their bits.
+	let mut inputs: Vec<Vec<u8>> = texts.iter().map(|t| t.as_bytes().to_vec()).collect();
+	inputs.insert(1, vec![0xff, 0xfe]);
+	inputs.push("word ".repeat(300).into_bytes());
+	let results =
+		engine.run_batch(&descriptor, inputs.clone(), &opg_inference::CancelToken::new()).unwrap();
+	assert_eq!(results.len(), inputs.len());
+	for (i, (input, result)) in inputs.iter().zip(&results).enumerate() {
+		match (engine.run(&descriptor, input), result) {
+			(Ok(alone), Ok(batched)) => assert_eq!(bits(batched), bits(&alone), "input {i}"),
+			(
+				Err(EngineError::Rejected { rejection: a, .. }),
+				Err(EngineError::Rejected { rejection: b, .. }),
+			) => assert_eq!(a, *b, "input {i}"),
+			(alone, batched) => panic!("input {i}: alone {alone:?}, batched {batched:?}"),
+		}
+	}
+	assert!(matches!(results[1], Err(EngineError::Rejected { rejection: Rejection::NotUtf8, .. })));
+	assert!(matches!(
+		results.last(),
+		Some(Err(EngineError::Rejected { rejection: Rejection::TooManyTokens, .. }))
+	));
 }

@@ -43,6 +43,32 @@ pub struct InferenceRequest {
 	pub input: Vec<u8>,
 }
 
+/// What the off-chain worker asks the node to run in one engine pass: several inputs of one
+/// model (its tasks due in the same block).
+#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+pub struct BatchRequest {
+	/// blake2-256 of the weights file.
+	pub weights_hash: H256,
+	/// Format of the weights file.
+	pub format: ModelFormat,
+	/// Architecture, naming its configuration (and tokenizer) files by hash.
+	pub architecture: Architecture,
+	/// The tasks' inputs, in order.
+	pub inputs: Vec<Vec<u8>>,
+}
+
+impl BatchRequest {
+	/// The request for the input at `index` alone.
+	pub fn single(&self, index: usize) -> Option<InferenceRequest> {
+		Some(InferenceRequest {
+			weights_hash: self.weights_hash,
+			format: self.format,
+			architecture: self.architecture,
+			input: self.inputs.get(index)?.clone(),
+		})
+	}
+}
+
 /// Why the node did not produce an output.
 #[derive(Clone, Copy, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
 pub enum InferenceError {
@@ -84,6 +110,19 @@ pub enum InferenceError {
 pub trait InferenceHost: Send + Sync {
 	/// Runs `request`; the output is the raw `f32` values, little-endian (what executors reveal).
 	fn run(&self, request: &InferenceRequest) -> Result<Vec<u8>, InferenceError>;
+
+	/// Runs every input of `request`, one result per input in order, each the result [`run`]
+	/// gives for that input alone (bit for bit: an engine that batches must not change any
+	/// output). The default runs them one by one.
+	///
+	/// [`run`]: InferenceHost::run
+	fn run_batch(&self, request: &BatchRequest) -> Vec<Result<Vec<u8>, InferenceError>> {
+		(0..request.inputs.len())
+			.map(|i| {
+				request.single(i).map_or(Err(InferenceError::Failed), |single| self.run(&single))
+			})
+			.collect()
+	}
 }
 
 #[cfg(feature = "std")]
@@ -120,6 +159,29 @@ pub trait OpgInference {
 		};
 		std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host.run(&request)))
 			.unwrap_or(Err(InferenceError::Failed))
+	}
+
+	/// Runs every input of `request` in one engine pass where the model allows it: one result
+	/// per input, in order, each bit-identical to what [`run`](opg_inference::run) returns for
+	/// that input alone. Errors as for `run`, per input; a contained panic fails every input.
+	///
+	/// (`ext_opg_inference_run_batch_version_1`: a runtime calling it needs a node that
+	/// provides it, so nodes upgrade before such a runtime is enacted.)
+	fn run_batch(
+		&mut self,
+		request: PassFatPointerAndDecode<BatchRequest>,
+	) -> AllocateAndReturnByCodec<Vec<Result<Vec<u8>, InferenceError>>> {
+		use sp_externalities::ExternalitiesExt;
+		let count = request.inputs.len();
+		let Some(host) = self.extension::<InferenceExt>().map(|ext| ext.0.clone()) else {
+			return vec![Err(InferenceError::Unavailable); count];
+		};
+		let mut results =
+			std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host.run_batch(&request)))
+				.unwrap_or_else(|_| vec![Err(InferenceError::Failed); count]);
+		// Exactly one result per input, whatever the host returned.
+		results.resize(count, Err(InferenceError::Failed));
+		results
 	}
 }
 
@@ -183,6 +245,69 @@ mod tests {
 		ext.register_extension(InferenceExt::new(Arc::new(Panicking)));
 		ext.execute_with(|| {
 			assert_eq!(opg_inference::run(request(&[1])), Err(InferenceError::Failed));
+			assert_eq!(
+				opg_inference::run_batch(batch(&[&[1], &[2]])),
+				vec![Err(InferenceError::Failed); 2]
+			);
+		});
+	}
+
+	fn batch(inputs: &[&[u8]]) -> BatchRequest {
+		let one = request(&[]);
+		BatchRequest {
+			weights_hash: one.weights_hash,
+			format: one.format,
+			architecture: one.architecture,
+			inputs: inputs.iter().map(|i| i.to_vec()).collect(),
+		}
+	}
+
+	#[test]
+	fn a_batch_gets_one_result_per_input_in_order() {
+		let host = Arc::new(Recorder(Mutex::new(Vec::new())));
+		let mut ext = sp_io::TestExternalities::default();
+		ext.register_extension(InferenceExt::new(host.clone()));
+		ext.execute_with(|| {
+			assert_eq!(
+				opg_inference::run_batch(batch(&[&[1, 2], &[], &[3]])),
+				vec![Ok(vec![2, 1]), Err(InferenceError::InvalidInput), Ok(vec![3])]
+			);
+			assert_eq!(opg_inference::run_batch(batch(&[])), vec![]);
+		});
+		// The default implementation ran each input alone, in order.
+		assert_eq!(
+			host.0.lock().unwrap().as_slice(),
+			&[request(&[1, 2]), request(&[]), request(&[3])]
+		);
+		sp_io::TestExternalities::default().execute_with(|| {
+			assert_eq!(
+				opg_inference::run_batch(batch(&[&[1], &[2]])),
+				vec![Err(InferenceError::Unavailable); 2]
+			);
+		});
+	}
+
+	struct Short;
+
+	impl InferenceHost for Short {
+		fn run(&self, _request: &InferenceRequest) -> Result<Vec<u8>, InferenceError> {
+			Ok(vec![1])
+		}
+
+		fn run_batch(&self, _request: &BatchRequest) -> Vec<Result<Vec<u8>, InferenceError>> {
+			vec![Ok(vec![1])]
+		}
+	}
+
+	#[test]
+	fn a_host_returning_too_few_results_fails_the_missing_inputs() {
+		let mut ext = sp_io::TestExternalities::default();
+		ext.register_extension(InferenceExt::new(Arc::new(Short)));
+		ext.execute_with(|| {
+			assert_eq!(
+				opg_inference::run_batch(batch(&[&[5], &[6], &[7]])),
+				vec![Ok(vec![1]), Err(InferenceError::Failed), Err(InferenceError::Failed)]
+			);
 		});
 	}
 }

@@ -7,8 +7,10 @@
 //! validator's pending tasks (the same [`Pallet::pending_tasks`] the runtime API serves):
 //!
 //! - **commit phase**: runs the model on the task's input through the node's inference host
-//!   function ([`opg_inference::run`]), draws a salt from the node's randomness, stores output
-//!   and salt in the node's *persistent* off-chain storage, and only then submits
+//!   function ([`opg_inference::run_batch`]: the tasks of one model due in the same block go
+//!   to the engine as one batch of at most [`MAX_ENGINE_BATCH`] inputs, each output
+//!   bit-identical to a run of that input alone), draws a salt from the node's randomness,
+//!   stores output and salt in the node's *persistent* off-chain storage, and only then submits
 //!   `commit_result(commitment(digest, salt, validator))` signed by the key;
 //! - **reveal phase**: submits `reveal_result(outcome, salt)` from what it stored.
 //!
@@ -43,7 +45,7 @@
 //! `ReplacementWindow +` [`OVERLOAD_DECLINE_EXTRA`] blocks away or less, still in time for a
 //! replacement: the alternative is a no-show. Each block's worker submits reveals first (a
 //! reveal left behind is a withholding slash), then commits, at most [`MAX_TASKS_PER_BLOCK`]
-//! tasks, and starts no new execution after [`EXECUTION_BUDGET_MS`] or
+//! tasks, and starts no new engine batch after [`EXECUTION_BUDGET_MS`] nor more than
 //! [`MAX_EXECUTIONS_PER_BLOCK`] executions; a task already executed is committed whatever the
 //! budget. A block's reveals go in [`reveal_results`](Pallet::reveal_results) batches and its
 //! commits in [`commit_results`](Pallet::commit_results) batches, each of at most `MaxBatch`
@@ -62,9 +64,9 @@ use frame_system::{
 	pallet_prelude::BlockNumberFor,
 };
 use opg_primitives::{
-	execution::{opg_inference, InferenceError, InferenceRequest},
+	execution::{opg_inference, BatchRequest, InferenceError},
 	inference::{commitment, PendingAction, Salt, TaskId, TaskOutcome},
-	models::ModelProvider,
+	models::{ModelId, ModelProvider},
 };
 use sp_core::H256;
 use sp_runtime::{
@@ -78,6 +80,8 @@ use sp_runtime::{
 pub const MAX_TASKS_PER_BLOCK: u32 = 256;
 /// Most tasks one validator's worker executes per block (besides [`EXECUTION_BUDGET_MS`]).
 pub const MAX_EXECUTIONS_PER_BLOCK: u32 = 64;
+/// Most inputs of one model the worker runs in one engine pass.
+pub const MAX_ENGINE_BATCH: usize = 32;
 /// Blocks after which a commit or reveal submitted but not yet on-chain is submitted again.
 pub const RESUBMIT_AFTER: u64 = 2;
 /// Milliseconds of one block's worker after which it starts no further execution (the rest
@@ -150,6 +154,17 @@ enum Step {
 	Decline,
 }
 
+/// A task this block's worker executes: collected while walking the pending tasks, then run
+/// with the other tasks of its model in one engine batch.
+struct Execution<T: Config> {
+	task_id: TaskId,
+	fingerprint: Fingerprint,
+	task: TaskInfoOf<T>,
+	input: Vec<u8>,
+	/// The task's commit deadline.
+	deadline: u64,
+}
+
 /// Runs the worker for every linked inference key of this node.
 pub(crate) fn run<T: Config>(now: BlockNumberFor<T>) {
 	if !sp_io::offchain::is_validator() {
@@ -196,6 +211,7 @@ impl<T: Config> Worker<T> {
 		let mut executed = 0u32;
 		let mut reveal_batch = Vec::new();
 		let mut commit_batch = Vec::new();
+		let mut to_execute = Vec::new();
 		let reveals = pending.iter().filter(|(_, a)| matches!(a, PendingAction::Reveal { .. }));
 		let commits = pending.iter().filter(|(_, a)| matches!(a, PendingAction::Commit { .. }));
 		for (task_id, action) in reveals.chain(commits) {
@@ -224,24 +240,117 @@ impl<T: Config> Worker<T> {
 			let needs_execution = self
 				.record(task_id, fingerprint)
 				.is_none_or(|record| record.executed.is_none() && record.failed.is_none());
-			let over_budget = executed >= MAX_EXECUTIONS_PER_BLOCK
-				|| sp_io::offchain::timestamp().diff(&started).millis() >= EXECUTION_BUDGET_MS;
-			if needs_execution && over_budget {
+			if !needs_execution {
+				submitted = submitted.saturating_add(1);
+				commit_batch.extend(self.commit_executed(task_id, fingerprint, &task));
+				continue;
+			}
+			if executed >= MAX_EXECUTIONS_PER_BLOCK {
 				if deadline <= self.now.saturating_add(margin) {
 					submitted = submitted.saturating_add(1);
 					self.decline(task_id, fingerprint, DeclineReason::Overloaded, None);
 				}
 				continue;
 			}
-			if needs_execution {
-				executed = executed.saturating_add(1);
-			}
+			executed = executed.saturating_add(1);
 			submitted = submitted.saturating_add(1);
-			commit_batch.extend(self.commit(task_id, fingerprint, &task, input.into_inner()));
+			to_execute.push(Execution {
+				task_id,
+				fingerprint,
+				task,
+				input: input.into_inner(),
+				deadline,
+			});
 		}
+		commit_batch.extend(self.execute_all(to_execute, started, margin));
 		self.submit_reveals(reveal_batch);
 		self.submit_commits(commit_batch);
 		self.clean_up();
+	}
+
+	/// Runs the tasks of `to_execute` (oldest first) in engine batches of one model, and
+	/// returns their commits. A model's first batch in a block is one input; each next one
+	/// holds as many inputs (at most [`MAX_ENGINE_BATCH`]) as the rest of the block's time
+	/// budget fits at the time the last one took per input. Past the budget the tasks left wait
+	/// for the next block's worker, and those whose deadline has come within `margin` blocks
+	/// are declined as [`DeclineReason::Overloaded`].
+	fn execute_all(
+		&self,
+		to_execute: Vec<Execution<T>>,
+		started: sp_core::offchain::Timestamp,
+		margin: u64,
+	) -> Vec<(TaskId, H256)> {
+		// One group per model, in the order of each model's oldest task.
+		let mut groups: Vec<(ModelId, Vec<Execution<T>>)> = Vec::new();
+		for execution in to_execute {
+			let model = execution.task.model_id;
+			match groups.iter_mut().find(|(id, _)| *id == model) {
+				Some((_, group)) => group.push(execution),
+				None => groups.push((model, alloc::vec![execution])),
+			}
+		}
+		let mut commits = Vec::new();
+		for (model, group) in groups {
+			let mut group = group.into_iter().peekable();
+			// Milliseconds one input of this model took in this block's last batch: the first
+			// batch is one input, the next ones as many as the rest of the budget fits.
+			let mut per_input_ms: Option<u64> = None;
+			while group.peek().is_some() {
+				let elapsed = sp_io::offchain::timestamp().diff(&started).millis();
+				let size = match per_input_ms {
+					None => 1,
+					// Too fast to measure (0 ms): a full batch.
+					Some(ms) => EXECUTION_BUDGET_MS.saturating_sub(elapsed).checked_div(ms).map_or(
+						MAX_ENGINE_BATCH,
+						|fits| {
+							usize::try_from(fits).unwrap_or(usize::MAX).clamp(1, MAX_ENGINE_BATCH)
+						},
+					),
+				};
+				let chunk: Vec<Execution<T>> = group.by_ref().take(size).collect();
+				if elapsed >= EXECUTION_BUDGET_MS {
+					for execution in chunk {
+						if execution.deadline <= self.now.saturating_add(margin) {
+							self.decline(
+								execution.task_id,
+								execution.fingerprint,
+								DeclineReason::Overloaded,
+								None,
+							);
+						}
+					}
+					continue;
+				}
+				// Claimed before running: a worker of an overlapping block skips them.
+				let claimed: Vec<(Execution<T>, TaskRecord)> = chunk
+					.into_iter()
+					.filter_map(|execution| {
+						let record =
+							self.claim(execution.task_id, execution.fingerprint, Step::Commit)?;
+						Some((execution, record))
+					})
+					.collect();
+				let (ready, fresh): (Vec<_>, Vec<_>) =
+					claimed.into_iter().partition(|(_, record)| record.executed.is_some());
+				for (execution, record) in ready {
+					// Executed by a worker since this one looked: only committed.
+					commits.extend(self.finish_commit(&execution, record, None));
+				}
+				let inputs: Vec<Vec<u8>> =
+					fresh.iter().map(|(execution, _)| execution.input.clone()).collect();
+				let before = sp_io::offchain::timestamp();
+				let outcomes = self.execute(model, inputs);
+				if !fresh.is_empty() {
+					let took = sp_io::offchain::timestamp().diff(&before).millis();
+					let count = u64::try_from(fresh.len()).unwrap_or(u64::MAX);
+					per_input_ms = Some(took.div_ceil(count));
+				}
+				for ((execution, record), outcome) in fresh.into_iter().zip(outcomes) {
+					commits.extend(self.finish_commit(&execution, record, Some(outcome)));
+				}
+			}
+		}
+		commits
 	}
 
 	/// Submits `reveals` in batches of at most `MaxBatch` entries that declare at most
@@ -297,13 +406,13 @@ impl<T: Config> Worker<T> {
 			.flatten()
 	}
 
-	/// Executes the task (once) and returns its commit, for this block's batch.
-	fn commit(
+	/// The commit of a task this node has already executed (its commit not yet on-chain), or
+	/// the decline of one whose execution failed here, for this block's batch.
+	fn commit_executed(
 		&self,
 		task_id: TaskId,
 		fingerprint: Fingerprint,
 		task: &TaskInfoOf<T>,
-		input: Vec<u8>,
 	) -> Option<(TaskId, H256)> {
 		let failed = self.record(task_id, fingerprint).and_then(|record| record.failed);
 		if let Some((_, error)) = failed {
@@ -311,37 +420,52 @@ impl<T: Config> Worker<T> {
 			self.decline(task_id, fingerprint, decline_reason(error), Some(error));
 			return None;
 		}
-		let mut record = self.claim(task_id, fingerprint, Step::Commit)?;
-		let (output, salt) = match record.executed.clone() {
-			Some(executed) => executed,
-			None => match self.execute(task, input) {
-				Ok(output) => {
-					let salt = sp_io::offchain::random_seed();
-					record.executed = Some((output.clone(), salt));
-					record.failed = None;
-					// On disk before the commit leaves the node: a restart still reveals it.
-					if !self.save(task_id, fingerprint, &record) {
-						return None;
-					}
-					(output, salt)
-				},
-				Err(error) => {
-					log::warn!(
-						target: LOG_TARGET,
-						"task {task_id}: cannot execute model {} for {:?}: {error:?}; declining \
-						 it so that another validator is drawn",
-						task.model_id,
-						self.validator,
-					);
-					// Release the commit claim and note the failure: the decline claims next.
-					record.commit_at = None;
-					record.failed = Some((self.now, error));
-					if self.save(task_id, fingerprint, &record) {
-						self.decline(task_id, fingerprint, decline_reason(error), Some(error));
-					}
+		let record = self.claim(task_id, fingerprint, Step::Commit)?;
+		let execution =
+			Execution { task_id, fingerprint, task: task.clone(), input: Vec::new(), deadline: 0 };
+		self.finish_commit(&execution, record, None)
+	}
+
+	/// The commit of a claimed task: of its stored outcome, or of `outcome`, the result of the
+	/// execution just run (stored first, so that a restart still reveals it). A failed
+	/// execution is noted and the task declined, so that another validator is drawn.
+	fn finish_commit(
+		&self,
+		execution: &Execution<T>,
+		mut record: TaskRecord,
+		outcome: Option<Result<TaskOutcome<Vec<u8>>, InferenceError>>,
+	) -> Option<(TaskId, H256)> {
+		let (task_id, fingerprint, task) =
+			(execution.task_id, execution.fingerprint, &execution.task);
+		let (output, salt) = match (record.executed.clone(), outcome) {
+			(Some(executed), _) => executed,
+			(None, Some(Ok(output))) => {
+				let salt = sp_io::offchain::random_seed();
+				record.executed = Some((output.clone(), salt));
+				record.failed = None;
+				// On disk before the commit leaves the node: a restart still reveals it.
+				if !self.save(task_id, fingerprint, &record) {
 					return None;
-				},
+				}
+				(output, salt)
 			},
+			(None, Some(Err(error))) => {
+				log::warn!(
+					target: LOG_TARGET,
+					"task {task_id}: cannot execute model {} for {:?}: {error:?}; declining \
+					 it so that another validator is drawn",
+					task.model_id,
+					self.validator,
+				);
+				// Release the commit claim and note the failure: the decline claims next.
+				record.commit_at = None;
+				record.failed = Some((self.now, error));
+				if self.save(task_id, fingerprint, &record) {
+					self.decline(task_id, fingerprint, decline_reason(error), Some(error));
+				}
+				return None;
+			},
+			(None, None) => return None,
 		};
 		let Some(digest) = output.digest(&task.comparison) else {
 			log::error!(target: LOG_TARGET, "task {task_id}: stored output is malformed");
@@ -393,32 +517,41 @@ impl<T: Config> Worker<T> {
 		Some((task_id, outcome, salt))
 	}
 
-	/// Runs the task's model on its input through the node: its output, or the model's
-	/// deterministic rejection of the input.
+	/// Runs `model` on `inputs` through the node in one engine pass: per input, its output or
+	/// the model's deterministic rejection of it, or the error that kept the node from running
+	/// it.
 	fn execute(
 		&self,
-		task: &TaskInfoOf<T>,
-		input: Vec<u8>,
-	) -> Result<TaskOutcome<Vec<u8>>, InferenceError> {
-		let model = T::Models::model_params(task.model_id).ok_or(InferenceError::MissingModel)?;
-		let output = match opg_inference::run(InferenceRequest {
-			weights_hash: model.weights_hash,
-			format: model.format,
-			architecture: model.architecture,
-			input,
-		}) {
-			Ok(output) => output,
-			Err(InferenceError::Rejected(rejection)) => {
-				return Ok(TaskOutcome::Rejected(rejection))
-			},
-			Err(error) => return Err(error),
+		model: ModelId,
+		inputs: Vec<Vec<u8>>,
+	) -> Vec<Result<TaskOutcome<Vec<u8>>, InferenceError>> {
+		let count = inputs.len();
+		if count == 0 {
+			return Vec::new();
+		}
+		let Some(params) = T::Models::model_params(model) else {
+			return alloc::vec![Err(InferenceError::MissingModel); count];
 		};
 		let max = usize::try_from(T::MaxOutputLen::get()).unwrap_or(usize::MAX);
-		if output.len() > max || output.len() % 4 != 0 {
-			// The chain would refuse the reveal: committing to it would only earn a slash.
-			return Err(InferenceError::InvalidModel);
-		}
-		Ok(TaskOutcome::Output(output))
+		let mut results = opg_inference::run_batch(BatchRequest {
+			weights_hash: params.weights_hash,
+			format: params.format,
+			architecture: params.architecture,
+			inputs,
+		});
+		results.resize(count, Err(InferenceError::Failed));
+		results
+			.into_iter()
+			.map(|result| match result {
+				Ok(output) if output.len() > max || output.len() % 4 != 0 => {
+					// The chain would refuse the reveal: committing to it would only earn a slash.
+					Err(InferenceError::InvalidModel)
+				},
+				Ok(output) => Ok(TaskOutcome::Output(output)),
+				Err(InferenceError::Rejected(rejection)) => Ok(TaskOutcome::Rejected(rejection)),
+				Err(error) => Err(error),
+			})
+			.collect()
 	}
 
 	/// Claims `step` of `task_id` for this block: returns the record if no worker attempted the

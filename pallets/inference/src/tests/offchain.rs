@@ -5,7 +5,7 @@ use crate::{mock::*, offchain, DeclineReason, Error, Event, TaskStatus};
 use codec::Decode;
 use frame_support::{assert_noop, assert_ok, dispatch::Pays, traits::Hooks};
 use opg_primitives::{
-	execution::{InferenceError, InferenceExt, InferenceHost, InferenceRequest},
+	execution::{BatchRequest, InferenceError, InferenceExt, InferenceHost, InferenceRequest},
 	inference::{encode_output, Rejection, TaskId, TaskOutcome},
 };
 use sp_core::offchain::{
@@ -29,9 +29,16 @@ struct FakeHost {
 	requests: Mutex<Vec<InferenceRequest>>,
 	clock: Arc<parking_lot::RwLock<sp_core::offchain::testing::OffchainState>>,
 	run_ms: Mutex<u64>,
+	/// The size of every engine batch the worker asked for, in order.
+	batches: Mutex<Vec<usize>>,
 }
 
 impl InferenceHost for FakeHost {
+	fn run_batch(&self, request: &BatchRequest) -> Vec<Result<Vec<u8>, InferenceError>> {
+		self.batches.lock().unwrap().push(request.inputs.len());
+		(0..request.inputs.len()).map(|i| self.run(&request.single(i).unwrap())).collect()
+	}
+
 	fn run(&self, request: &InferenceRequest) -> Result<Vec<u8>, InferenceError> {
 		self.requests.lock().unwrap().push(request.clone());
 		let run_ms = *self.run_ms.lock().unwrap();
@@ -64,6 +71,7 @@ fn offchain_ext() -> (sp_io::TestExternalities, Node) {
 		requests: Mutex::new(Vec::new()),
 		clock: offchain_state.clone(),
 		run_ms: Mutex::new(0),
+		batches: Mutex::new(Vec::new()),
 	});
 	ext.register_extension(OffchainDbExt::new(offchain.clone()));
 	ext.register_extension(OffchainWorkerExt::new(offchain));
@@ -514,6 +522,64 @@ fn an_overloaded_node_declines_what_it_cannot_reach_before_the_deadline() {
 			}
 			.into(),
 		);
+	});
+}
+
+#[test]
+fn tasks_of_one_model_due_together_run_as_engine_batches_within_the_budget() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		// Seven tasks for all four validators; this node runs V1 only.
+		let tasks: Vec<TaskId> = (0..7).map(|_| request_with(ALICE, Some(4))).collect();
+		next_block();
+		next_block();
+		UintAuthorityId::set_all_keys([key_of(V1)]);
+		run_worker();
+		// A first batch of one input measures the model, then the rest goes as one batch.
+		assert_eq!(*node.host.batches.lock().unwrap(), vec![1, 6]);
+		let txs = drain(&node);
+		assert_eq!(txs.len(), 1, "one commit_results for the block");
+		let committed: Vec<TaskId> = commits(&txs).into_iter().map(|(_, id)| id).collect();
+		assert_eq!(committed, tasks, "every task committed, oldest first");
+		// Each commitment is the one of that task's own output (the node answers the same
+		// logits for each input here) under the stored salt.
+		let crate::Call::commit_results { commits: entries } = &txs[0].1 else { panic!() };
+		for (task_id, commitment) in entries.iter() {
+			let record = offchain::task_records::<Test>(&V1)
+				.into_iter()
+				.find(|(id, _)| id == task_id)
+				.unwrap()
+				.1;
+			let (outcome, salt) = record.executed.unwrap();
+			let digest = outcome.digest(&Inference::task(*task_id).unwrap().comparison).unwrap();
+			assert_eq!(*commitment, opg_primitives::inference::commitment(&digest, &salt, &V1));
+		}
+		dispatch(txs);
+
+		// When one input takes a quarter of the budget, a batch holds what the rest fits.
+		next_block();
+		node.host.batches.lock().unwrap().clear();
+		// Deadlines far enough that what the budget leaves waits for the next block.
+		set_commit_period(REPLACEMENT_WINDOW + offchain::OVERLOAD_DECLINE_EXTRA + 3);
+		let more: Vec<TaskId> = (0..5).map(|_| request_with(ALICE, Some(4))).collect();
+		next_block();
+		next_block();
+		*node.host.run_ms.lock().unwrap() = offchain::EXECUTION_BUDGET_MS / 4;
+		run_worker();
+		// 1 input (1/4 of the budget), then the 3 the remaining 3/4 fit; the last one waits
+		// for the next block (its deadline is far).
+		assert_eq!(*node.host.batches.lock().unwrap(), vec![1, 3]);
+		let txs = drain(&node);
+		let committed: Vec<TaskId> = commits(&txs).into_iter().map(|(_, id)| id).collect();
+		assert_eq!(committed, more[..4].to_vec());
+		assert!(declines(&txs).is_empty());
+		dispatch(txs);
+		next_block();
+		node.host.batches.lock().unwrap().clear();
+		run_worker();
+		assert_eq!(*node.host.batches.lock().unwrap(), vec![1]);
+		let committed: Vec<TaskId> = commits(&drain(&node)).into_iter().map(|(_, id)| id).collect();
+		assert_eq!(committed, vec![more[4]]);
 	});
 }
 
