@@ -1,6 +1,6 @@
 //! Latency of the engine on the real models, and the `Exact` digests of their outputs (to
 //! compare raw outputs across processes with different `RAYON_NUM_THREADS`, i.e. different
-//! `gemm` work splits).
+//! thread pools).
 //!
 //! `OPG_MINILM_DIR="$(scripts/fetch-test-models.sh)" cargo run -p opg-inference --example bench --release -- THREADS [RUNS]`
 //!

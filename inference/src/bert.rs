@@ -86,6 +86,13 @@ impl BertEmbedder {
 			detail: format!("tokenizer: {e}"),
 		})?;
 		let ids = encoding.get_ids();
+		if ids.is_empty() {
+			// A tokenizer without special tokens turns empty text into nothing to embed.
+			return Err(EngineError::Rejected {
+				rejection: Rejection::Untokenizable,
+				detail: "no tokens".into(),
+			});
+		}
 		if ids.len() > self.max_tokens {
 			return Err(EngineError::Rejected {
 				rejection: Rejection::TooManyTokens,

@@ -29,6 +29,10 @@ pub const CANDLE_VERSION: &str = "0.11.1";
 /// every executor must reach alike.
 pub const MAX_TEXT_TOKENS: usize = 256;
 
+/// Most multiples of the per-inference time limit a batch gets, however many inputs it holds
+/// (the validator's worker sends at most 32).
+pub const MAX_BATCH_TIMEOUTS: u32 = 32;
+
 /// How often a waiting caller checks its cancellation token.
 const CANCEL_POLL: Duration = Duration::from_millis(10);
 
@@ -63,14 +67,22 @@ impl EngineConfig {
 	}
 }
 
-/// Identity of the engine, for the node to publish: executors whose `EngineInfo` differ may
-/// legitimately produce raw outputs that differ in their last bits.
+/// The numerics of this engine's kernels: which operations, in which order. Engines with
+/// different numerics may produce raw outputs that differ in their last bits (engines before
+/// `fixed-order-fma-1` ran candle's `gemm`, whose order depends on the matrix shape and CPU).
+pub const NUMERICS: &str = "fixed-order-fma-1";
+
+/// Identity of the engine, for the node to publish: executors whose `candle_version`, `dtype`
+/// or `numerics` differ may legitimately produce raw outputs that differ in their last bits.
+/// The thread count changes no bit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineInfo {
 	/// `candle-core` version.
 	pub candle_version: &'static str,
 	/// Element type computations run in.
 	pub dtype: &'static str,
+	/// The kernels' numerics ([`NUMERICS`]).
+	pub numerics: &'static str,
 	/// Worker threads per inference.
 	pub threads: usize,
 }
@@ -273,7 +285,12 @@ impl Engine {
 
 	/// The engine's identity.
 	pub fn info(&self) -> EngineInfo {
-		EngineInfo { candle_version: CANDLE_VERSION, dtype: "f32", threads: self.config.threads }
+		EngineInfo {
+			candle_version: CANDLE_VERSION,
+			dtype: "f32",
+			numerics: NUMERICS,
+			threads: self.config.threads,
+		}
 	}
 
 	/// The configuration in force.
@@ -359,7 +376,8 @@ impl Engine {
 
 	/// Runs `descriptor` on several inputs in one forward pass (tasks of one model due
 	/// together), on the engine's threads, with the bounds of [`Self::run`] applied to each
-	/// input and a time limit of `timeout` per input for the pass.
+	/// input and a time limit of `timeout` per input for the pass (at most
+	/// [`MAX_BATCH_TIMEOUTS`] times `timeout`).
 	///
 	/// Returns one result per input, in order: an input over `max_input_bytes` or rejected by
 	/// the model fails alone, and each output is bit-identical to [`Self::run`]'s for that
@@ -392,7 +410,7 @@ impl Engine {
 			return Ok(checked.into_iter().map(|c| c.map(|()| Vec::new())).collect());
 		}
 		let model = self.load(descriptor)?;
-		let count = u32::try_from(accepted.len()).unwrap_or(u32::MAX);
+		let count = u32::try_from(accepted.len()).unwrap_or(u32::MAX).min(MAX_BATCH_TIMEOUTS);
 		let limit = self.config.timeout.saturating_mul(count);
 		let mut outputs =
 			self.execute_within(cancel, limit, move || model.run_batch(&accepted))?.into_iter();
@@ -430,7 +448,8 @@ impl Engine {
 		F: FnOnce() -> Result<T> + Send + 'static,
 	{
 		let (sender, receiver) = mpsc::sync_channel(1);
-		// Every operation inside `job` (candle's gemm included) runs on this pool's threads.
+		// Every operation inside `job` (the engine's kernels included) runs on this pool's
+		// threads.
 		self.pool.spawn(move || {
 			// The caller may have given up: nobody to tell then.
 			let _ = sender.send(contain_panic(job));

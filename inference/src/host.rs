@@ -134,6 +134,25 @@ impl InferenceHost for EngineHost {
 					self.report(request.weights_hash, input.len(), share, result)
 				})
 				.collect(),
+			Err(
+				error @ (EngineError::Panicked(_)
+				| EngineError::Tensor(_)
+				| EngineError::Worker(_)
+				| EngineError::InvalidInput(_)),
+			) if count > 1 => {
+				// Maybe one input's fault: each runs alone, so that a requester's poisoned input
+				// fails its own task and not the others batched with it.
+				log::warn!(
+					target: LOG_TARGET,
+					"model {:?} failed on a batch of {count} ({error}): running each input alone",
+					request.weights_hash
+				);
+				(0..count)
+					.map(|i| {
+						request.single(i).map_or(Err(InferenceError::Failed), |one| self.run(&one))
+					})
+					.collect()
+			},
 			Err(error) => {
 				let reason = classify(&error);
 				log::warn!(

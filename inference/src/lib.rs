@@ -64,6 +64,7 @@ pub mod store;
 
 pub use engine::{
 	CancelToken, Engine, EngineConfig, EngineInfo, LoadedModel, ModelDescriptor, CANDLE_VERSION,
+	NUMERICS,
 };
 pub use error::{EngineError, Result};
 pub use host::{EngineHost, Metrics};

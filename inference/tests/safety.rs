@@ -55,6 +55,7 @@ fn engine_info_matches_the_build() {
 	let info = engine.info();
 	assert_eq!(info.threads, 2);
 	assert_eq!(info.dtype, "f32");
+	assert_eq!(info.numerics, opg_inference::NUMERICS);
 	// CANDLE_VERSION must track the candle-core actually linked (see the workspace Cargo.lock).
 	let lock =
 		std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();

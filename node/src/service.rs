@@ -229,9 +229,11 @@ pub fn new_full<
 		// import and runtime API calls never see it (the host function fails there).
 		let engine_config = inference.engine_config(config.base_path.path());
 		log::info!(
-			"🧠 Inference engine: models in {}, {} thread(s)",
+			"🧠 Inference engine: models in {}, {} thread(s), candle {}, numerics {}",
 			engine_config.model_dir.display(),
-			engine_config.threads
+			engine_config.threads,
+			opg_inference::CANDLE_VERSION,
+			opg_inference::NUMERICS,
 		);
 		let engine = opg_inference::Engine::new(engine_config)
 			.map_err(|e| ServiceError::Other(format!("inference engine: {e}")))?;

@@ -264,3 +264,49 @@ fn the_minimum_fee_per_executor_pays_for_an_executors_share_of_a_task() {
 		assert!(min_fee <= 10 * dearest, "MinFeePerExecutor {min_fee} ≫ {dearest}");
 	});
 }
+
+/// What the agenda admits per block, in steady state: requests at `n` a block, each task
+/// settling before its deadlines (as on a healthy network). A task's reservations in block `X`
+/// are its assignment (requests of `X − 1`), its expiry (requests `Reveal + Commit + ResultTtl`
+/// blocks earlier) and what is left of deadlines whose tasks already settled (one stale read
+/// each; a settled task gives the rest back). Its own commit and reveal deadlines are fully
+/// reserved only while it runs, alone in their blocks among that block's requests. So `n`
+/// requests a block are admitted forever when `n × (assign + expire + 2 stale)`, `n × commit
+/// deadline` and `n × reveal deadline` each fit the agenda budget. The network's measured
+/// target is 50 requests a block at redundancy 3 on the 4-validator test network
+/// (`scripts/measure-execution.sh`).
+#[test]
+fn the_agenda_admits_fifty_tasks_a_block_of_the_measured_network() {
+	preset_ext(sp_genesis_builder::DEV_RUNTIME_PRESET).execute_with(|| {
+		use frame_support::weights::Weight;
+		let budget = crate::Inference::agenda_budget();
+		let fit = |w: Weight| {
+			(budget.ref_time() / w.ref_time().max(1))
+				.min(budget.proof_size() / w.proof_size().max(1))
+		};
+		let ms = |w: Weight| w.ref_time() as f64 / 1e9;
+		let per_block = |r: u32, servers: u32| {
+			let stale = crate::Inference::stale_weight();
+			let steady = crate::Inference::assign_reserve(r, servers)
+				.saturating_add(crate::Inference::expire_reserve())
+				.saturating_add(stale.saturating_mul(2));
+			fit(steady)
+				.min(fit(crate::Inference::commit_deadline_reserve(r)))
+				.min(fit(crate::Inference::reveal_deadline_reserve(r)))
+		};
+		println!("agenda budget {:.1} ms, {} B of proof", ms(budget), budget.proof_size());
+		for (r, servers) in [(1, 4), (3, 4), (4, 4), (3, 16), (16, 128)] {
+			println!(
+				"r = {r:2}, {servers:3} servers: assign {:.2} ms, commit deadline {:.2} ms, reveal \
+				 deadline {:.2} ms, expiry {:.2} ms; all of a task {} a block, in steady state {}",
+				ms(crate::Inference::assign_reserve(r, servers)),
+				ms(crate::Inference::commit_deadline_reserve(r)),
+				ms(crate::Inference::reveal_deadline_reserve(r)),
+				ms(crate::Inference::expire_reserve()),
+				fit(crate::Inference::task_reserve(r, servers)),
+				per_block(r, servers),
+			);
+		}
+		assert!(per_block(3, 4) >= 50, "{} tasks of r = 3 a block", per_block(3, 4));
+	});
+}

@@ -63,7 +63,7 @@ type Admission<T> = Result<(TaskPlan<BlockNumberFor<T>>, u32), (Error<T>, u32)>;
 
 impl<T: Config> Pallet<T> {
 	/// The weight one stale item costs: reading its task to find it has nothing to do.
-	pub(crate) fn stale_weight() -> Weight {
+	pub fn stale_weight() -> Weight {
 		T::DbWeight::get().reads(1)
 	}
 

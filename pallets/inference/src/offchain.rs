@@ -200,10 +200,12 @@ struct Worker<T: Config> {
 impl<T: Config> Worker<T> {
 	fn work(&self) {
 		// Every pending task, reveals first: a reveal only sends what is stored, and one left
-		// behind costs the validator a withholding slash. Then commits, oldest first: a task
-		// already executed (its commit dropped by the pool) is only resubmitted; new executions
-		// stop at the block's budget, and what they leave behind is declined once its deadline
-		// comes close enough that waiting longer would leave no time for a replacement.
+		// behind costs the validator a withholding slash; they are submitted before anything
+		// executes. Then commits, oldest first: a task already executed (its commit dropped by
+		// the pool) is only resubmitted; new executions run in engine batches of one model
+		// (oldest first, see `execute_all`) and stop at the block's budget, and what they leave
+		// behind is declined once its deadline comes close enough that waiting longer would
+		// leave no time for a replacement.
 		let started = sp_io::offchain::timestamp();
 		let pending = Pallet::<T>::pending_tasks(&self.validator, u32::MAX);
 		let margin = self.overload_margin();
@@ -262,92 +264,115 @@ impl<T: Config> Worker<T> {
 				deadline,
 			});
 		}
-		commit_batch.extend(self.execute_all(to_execute, started, margin));
+		// Reveals leave before any execution: however long the engine takes, they are on
+		// their way.
 		self.submit_reveals(reveal_batch);
+		commit_batch.extend(self.execute_all(to_execute, started, margin));
 		self.submit_commits(commit_batch);
 		self.clean_up();
 	}
 
 	/// Runs the tasks of `to_execute` (oldest first) in engine batches of one model, and
-	/// returns their commits. A model's first batch in a block is one input; each next one
-	/// holds as many inputs (at most [`MAX_ENGINE_BATCH`]) as the rest of the block's time
-	/// budget fits at the time the last one took per input. Past the budget the tasks left wait
-	/// for the next block's worker, and those whose deadline has come within `margin` blocks
-	/// are declined as [`DeclineReason::Overloaded`].
+	/// returns their commits. Each batch starts with the oldest task not yet run and takes the
+	/// next tasks of its model, in order. A model's first batch in a block is that one input;
+	/// each next one holds as many inputs (at most [`MAX_ENGINE_BATCH`]) as the rest of the
+	/// block's time budget fits at the cost the model's last batch took per padded input byte
+	/// (a batch costs about its count times its longest input). Past the budget the tasks left
+	/// wait for the next block's worker, and those whose deadline has come within `margin`
+	/// blocks are declined as [`DeclineReason::Overloaded`].
 	fn execute_all(
 		&self,
-		to_execute: Vec<Execution<T>>,
+		mut remaining: Vec<Execution<T>>,
 		started: sp_core::offchain::Timestamp,
 		margin: u64,
 	) -> Vec<(TaskId, H256)> {
-		// One group per model, in the order of each model's oldest task.
-		let mut groups: Vec<(ModelId, Vec<Execution<T>>)> = Vec::new();
-		for execution in to_execute {
-			let model = execution.task.model_id;
-			match groups.iter_mut().find(|(id, _)| *id == model) {
-				Some((_, group)) => group.push(execution),
-				None => groups.push((model, alloc::vec![execution])),
-			}
-		}
+		// Per model: (milliseconds, padded bytes) of its last batch in this block.
+		let mut costs: Vec<(ModelId, u64, u64)> = Vec::new();
 		let mut commits = Vec::new();
-		for (model, group) in groups {
-			let mut group = group.into_iter().peekable();
-			// Milliseconds one input of this model took in this block's last batch: the first
-			// batch is one input, the next ones as many as the rest of the budget fits.
-			let mut per_input_ms: Option<u64> = None;
-			while group.peek().is_some() {
-				let elapsed = sp_io::offchain::timestamp().diff(&started).millis();
-				let size = match per_input_ms {
-					None => 1,
-					// Too fast to measure (0 ms): a full batch.
-					Some(ms) => EXECUTION_BUDGET_MS.saturating_sub(elapsed).checked_div(ms).map_or(
-						MAX_ENGINE_BATCH,
-						|fits| {
-							usize::try_from(fits).unwrap_or(usize::MAX).clamp(1, MAX_ENGINE_BATCH)
-						},
-					),
-				};
-				let chunk: Vec<Execution<T>> = group.by_ref().take(size).collect();
-				if elapsed >= EXECUTION_BUDGET_MS {
-					for execution in chunk {
-						if execution.deadline <= self.now.saturating_add(margin) {
-							self.decline(
-								execution.task_id,
-								execution.fingerprint,
-								DeclineReason::Overloaded,
-								None,
-							);
-						}
+		while let Some(oldest) = remaining.first() {
+			let model = oldest.task.model_id;
+			let elapsed = sp_io::offchain::timestamp().diff(&started).millis();
+			if elapsed >= EXECUTION_BUDGET_MS {
+				for execution in remaining {
+					if execution.deadline <= self.now.saturating_add(margin) {
+						self.decline(
+							execution.task_id,
+							execution.fingerprint,
+							DeclineReason::Overloaded,
+							None,
+						);
 					}
-					continue;
 				}
-				// Claimed before running: a worker of an overlapping block skips them.
-				let claimed: Vec<(Execution<T>, TaskRecord)> = chunk
-					.into_iter()
-					.filter_map(|execution| {
-						let record =
-							self.claim(execution.task_id, execution.fingerprint, Step::Commit)?;
-						Some((execution, record))
-					})
-					.collect();
-				let (ready, fresh): (Vec<_>, Vec<_>) =
-					claimed.into_iter().partition(|(_, record)| record.executed.is_some());
-				for (execution, record) in ready {
-					// Executed by a worker since this one looked: only committed.
-					commits.extend(self.finish_commit(&execution, record, None));
+				break;
+			}
+			let cost =
+				costs.iter().find(|(id, _, _)| *id == model).map(|(_, ms, bytes)| (*ms, *bytes));
+			let left = EXECUTION_BUDGET_MS.saturating_sub(elapsed);
+			// Indices of the batch in `remaining`: the oldest, then its model's next tasks while
+			// the estimated cost fits what is left of the budget.
+			let mut picked: Vec<usize> = alloc::vec![0];
+			let mut longest = padded_len(&oldest.input);
+			if let Some((ms, bytes)) = cost {
+				for (index, execution) in remaining.iter().enumerate().skip(1) {
+					if picked.len() >= MAX_ENGINE_BATCH {
+						break;
+					}
+					if execution.task.model_id != model {
+						continue;
+					}
+					let longer = longest.max(padded_len(&execution.input));
+					let count = u64::try_from(picked.len()).unwrap_or(u64::MAX).saturating_add(1);
+					// ms × count × longer ≤ left × bytes, in u128 (no overflow).
+					let estimate = u128::from(ms)
+						.saturating_mul(u128::from(count))
+						.saturating_mul(u128::from(longer));
+					if estimate > u128::from(left).saturating_mul(u128::from(bytes.max(1))) {
+						break;
+					}
+					picked.push(index);
+					longest = longer;
 				}
-				let inputs: Vec<Vec<u8>> =
-					fresh.iter().map(|(execution, _)| execution.input.clone()).collect();
-				let before = sp_io::offchain::timestamp();
-				let outcomes = self.execute(model, inputs);
-				if !fresh.is_empty() {
-					let took = sp_io::offchain::timestamp().diff(&before).millis();
-					let count = u64::try_from(fresh.len()).unwrap_or(u64::MAX);
-					per_input_ms = Some(took.div_ceil(count));
-				}
-				for ((execution, record), outcome) in fresh.into_iter().zip(outcomes) {
-					commits.extend(self.finish_commit(&execution, record, Some(outcome)));
-				}
+			}
+			// `picked` is increasing: split `remaining` into the batch and the rest, in order.
+			let (chunk, rest): (Vec<_>, Vec<_>) = remaining
+				.into_iter()
+				.enumerate()
+				.partition(|(index, _)| picked.binary_search(index).is_ok());
+			remaining = rest.into_iter().map(|(_, execution)| execution).collect();
+			let chunk: Vec<Execution<T>> =
+				chunk.into_iter().map(|(_, execution)| execution).collect();
+			// Claimed before running: a worker of an overlapping block skips them.
+			let claimed: Vec<(Execution<T>, TaskRecord)> = chunk
+				.into_iter()
+				.filter_map(|execution| {
+					let record =
+						self.claim(execution.task_id, execution.fingerprint, Step::Commit)?;
+					Some((execution, record))
+				})
+				.collect();
+			let (ready, fresh): (Vec<_>, Vec<_>) =
+				claimed.into_iter().partition(|(_, record)| record.executed.is_some());
+			for (execution, record) in ready {
+				// Executed by a worker since this one looked: only committed.
+				commits.extend(self.finish_commit(&execution, record, None));
+			}
+			if fresh.is_empty() {
+				continue;
+			}
+			let inputs: Vec<Vec<u8>> =
+				fresh.iter().map(|(execution, _)| execution.input.clone()).collect();
+			let padded = u64::try_from(inputs.len())
+				.unwrap_or(u64::MAX)
+				.saturating_mul(inputs.iter().map(|input| padded_len(input)).max().unwrap_or(1));
+			let before = sp_io::offchain::timestamp();
+			let outcomes = self.execute(model, inputs);
+			let took = sp_io::offchain::timestamp().diff(&before).millis();
+			match costs.iter_mut().find(|(id, _, _)| *id == model) {
+				Some(entry) => *entry = (model, took, padded),
+				None => costs.push((model, took, padded)),
+			}
+			for ((execution, record), outcome) in fresh.into_iter().zip(outcomes) {
+				commits.extend(self.finish_commit(&execution, record, Some(outcome)));
 			}
 		}
 		commits
@@ -432,7 +457,7 @@ impl<T: Config> Worker<T> {
 	fn finish_commit(
 		&self,
 		execution: &Execution<T>,
-		mut record: TaskRecord,
+		record: TaskRecord,
 		outcome: Option<Result<TaskOutcome<Vec<u8>>, InferenceError>>,
 	) -> Option<(TaskId, H256)> {
 		let (task_id, fingerprint, task) =
@@ -440,30 +465,31 @@ impl<T: Config> Worker<T> {
 		let (output, salt) = match (record.executed.clone(), outcome) {
 			(Some(executed), _) => executed,
 			(None, Some(Ok(output))) => {
-				let salt = sp_io::offchain::random_seed();
-				record.executed = Some((output.clone(), salt));
-				record.failed = None;
-				// On disk before the commit leaves the node: a restart still reveals it.
-				if !self.save(task_id, fingerprint, &record) {
-					return None;
-				}
-				(output, salt)
+				// On disk before the commit leaves the node: a restart still reveals it. Never
+				// over another worker's stored outcome: its salt may be committed already.
+				self.store_outcome(
+					task_id,
+					fingerprint,
+					Ok((output, sp_io::offchain::random_seed())),
+				)?
 			},
 			(None, Some(Err(error))) => {
-				log::warn!(
-					target: LOG_TARGET,
-					"task {task_id}: cannot execute model {} for {:?}: {error:?}; declining \
-					 it so that another validator is drawn",
-					task.model_id,
-					self.validator,
-				);
-				// Release the commit claim and note the failure: the decline claims next.
-				record.commit_at = None;
-				record.failed = Some((self.now, error));
-				if self.save(task_id, fingerprint, &record) {
-					self.decline(task_id, fingerprint, decline_reason(error), Some(error));
+				// Release the commit claim and note the failure: the decline claims next. Unless
+				// another worker stored an outcome meanwhile: that one is committed.
+				match self.store_outcome(task_id, fingerprint, Err(error)) {
+					Some(executed) => executed,
+					None => {
+						log::warn!(
+							target: LOG_TARGET,
+							"task {task_id}: cannot execute model {} for {:?}: {error:?}; \
+							 declining it so that another validator is drawn",
+							task.model_id,
+							self.validator,
+						);
+						self.decline(task_id, fingerprint, decline_reason(error), Some(error));
+						return None;
+					},
 				}
-				return None;
 			},
 			(None, None) => return None,
 		};
@@ -610,17 +636,46 @@ impl<T: Config> Worker<T> {
 		}
 	}
 
-	/// Overwrites the record of `task_id`; whether it was written.
-	fn save(&self, task_id: TaskId, fingerprint: Fingerprint, record: &TaskRecord) -> bool {
-		let written = StorageValueRef::persistent(&self.record_key(task_id, fingerprint))
-			.mutate(|_: Result<Option<TaskRecord>, StorageRetrievalError>| {
-				Ok::<_, ()>(record.clone())
-			})
-			.is_ok();
-		if !written {
-			log::error!(target: LOG_TARGET, "task {task_id}: could not store its record");
+	/// Stores the result of this worker's execution of `task_id`, by compare-and-set: an
+	/// outcome and salt (`Ok`), or the failure (`Err`, which also releases the commit claim).
+	/// If the record already holds an outcome (another worker executed the task meanwhile),
+	/// nothing is written and that outcome is returned, to be committed instead. Returns the
+	/// outcome now stored; `None` for a stored failure, or when the record could not be written.
+	fn store_outcome(
+		&self,
+		task_id: TaskId,
+		fingerprint: Fingerprint,
+		result: Result<(TaskOutcome<Vec<u8>>, Salt), InferenceError>,
+	) -> Option<(TaskOutcome<Vec<u8>>, Salt)> {
+		let key = self.record_key(task_id, fingerprint);
+		for _ in 0..3 {
+			let stored = StorageValueRef::persistent(&key).mutate(
+				|stored: Result<Option<TaskRecord>, StorageRetrievalError>| {
+					let mut record = stored.ok().flatten().unwrap_or_default();
+					if let Some(existing) = record.executed.clone() {
+						return Err(existing);
+					}
+					match &result {
+						Ok(executed) => {
+							record.executed = Some(executed.clone());
+							record.failed = None;
+						},
+						Err(error) => {
+							record.commit_at = None;
+							record.failed = Some((self.now, *error));
+						},
+					}
+					Ok(record)
+				},
+			);
+			match stored {
+				Ok(record) => return record.executed,
+				Err(MutateStorageError::ValueFunctionFailed(existing)) => return Some(existing),
+				Err(MutateStorageError::ConcurrentModification(_)) => continue,
+			}
 		}
-		written
+		log::error!(target: LOG_TARGET, "task {task_id}: could not store its record");
+		None
 	}
 
 	/// Signs `call` with the inference key under a locally allocated nonce and submits it to the
@@ -859,6 +914,12 @@ pub(crate) fn batches<T: Config, E>(entries: Vec<E>, fits: impl Fn(&[E]) -> bool
 		out.push(current);
 	}
 	out
+}
+
+/// An input's share of an engine batch's cost: its length (a batch is padded to its longest
+/// input), at least 1.
+fn padded_len(input: &[u8]) -> u64 {
+	u64::try_from(input.len()).unwrap_or(u64::MAX).max(1)
 }
 
 /// What a worker declines a task for, after its execution failed with `error`.

@@ -22,6 +22,9 @@ fn key_of(validator: AccountId) -> AccountId {
 	KEY_BASE + (validator - V1) + 1
 }
 
+/// A hook run at every execution of the fake node, on its off-chain state.
+type OnRun = Box<dyn FnMut(&mut sp_core::offchain::testing::OffchainState) + Send>;
+
 /// What the fake node answers, and the requests it got; each run takes `run_ms` of the
 /// off-chain worker's clock.
 struct FakeHost {
@@ -31,6 +34,8 @@ struct FakeHost {
 	run_ms: Mutex<u64>,
 	/// The size of every engine batch the worker asked for, in order.
 	batches: Mutex<Vec<usize>>,
+	/// Run at every execution, on the node's off-chain state (another worker's writes).
+	on_run: Mutex<Option<OnRun>>,
 }
 
 impl InferenceHost for FakeHost {
@@ -43,6 +48,9 @@ impl InferenceHost for FakeHost {
 		self.requests.lock().unwrap().push(request.clone());
 		let run_ms = *self.run_ms.lock().unwrap();
 		let mut clock = self.clock.write();
+		if let Some(hook) = self.on_run.lock().unwrap().as_mut() {
+			hook(&mut clock);
+		}
 		clock.timestamp = clock.timestamp.add(sp_core::offchain::Duration::from_millis(run_ms));
 		self.answer.lock().unwrap().clone().map(|values| encode_output(&values))
 	}
@@ -72,6 +80,7 @@ fn offchain_ext() -> (sp_io::TestExternalities, Node) {
 		clock: offchain_state.clone(),
 		run_ms: Mutex::new(0),
 		batches: Mutex::new(Vec::new()),
+		on_run: Mutex::new(None),
 	});
 	ext.register_extension(OffchainDbExt::new(offchain.clone()));
 	ext.register_extension(OffchainWorkerExt::new(offchain));
@@ -580,6 +589,104 @@ fn tasks_of_one_model_due_together_run_as_engine_batches_within_the_budget() {
 		assert_eq!(*node.host.batches.lock().unwrap(), vec![1]);
 		let committed: Vec<TaskId> = commits(&drain(&node)).into_iter().map(|(_, id)| id).collect();
 		assert_eq!(committed, vec![more[4]]);
+	});
+}
+
+#[test]
+fn batches_follow_the_oldest_task_across_models() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		// A second model with its own weights, served by all four validators.
+		let other = pallet_models::NextModelId::<Test>::get();
+		assert_ok!(Models::register_model(
+			RuntimeOrigin::signed(OWNER),
+			opg_primitives::models::ModelSpec {
+				weights_hash: sp_core::H256::repeat_byte(0xBB),
+				..spec(4, None, opg_primitives::models::ComparisonRule::Argmax)
+			}
+		));
+		for v in [V1, V2, V3, V4] {
+			assert_ok!(Models::serve_model(RuntimeOrigin::signed(v), other));
+		}
+		let request_of = |model| {
+			assert_ok!(Inference::request_inference(
+				RuntimeOrigin::signed(ALICE),
+				model,
+				vec![1],
+				u64::MAX,
+				Some(4)
+			));
+			crate::NextTaskId::<Test>::get() - 1
+		};
+		// Oldest first: MODEL, other, MODEL, MODEL, other.
+		let tasks = [
+			request_of(MODEL),
+			request_of(other),
+			request_of(MODEL),
+			request_of(MODEL),
+			request_of(other),
+		];
+		next_block();
+		next_block();
+		UintAuthorityId::set_all_keys([key_of(V1)]);
+		run_worker();
+		// Each model's first batch is its oldest task, in the order of age; then the rest of
+		// MODEL (older than the rest of `other`) in one batch, then the rest of `other`.
+		let order: Vec<u8> =
+			node.host.requests.lock().unwrap().iter().map(|r| r.weights_hash.0[0]).collect();
+		assert_eq!(order, vec![0xAA, 0xBB, 0xAA, 0xAA, 0xBB]);
+		assert_eq!(*node.host.batches.lock().unwrap(), vec![1, 1, 2, 1]);
+		let mut committed: Vec<TaskId> =
+			commits(&drain(&node)).into_iter().map(|(_, id)| id).collect();
+		committed.sort();
+		assert_eq!(committed, tasks.to_vec());
+	});
+}
+
+#[test]
+fn an_outcome_another_worker_stored_meanwhile_is_committed_not_overwritten() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (task_id, drawn) = assigned_task(ALICE);
+		let validator = drawn[0];
+		UintAuthorityId::set_all_keys([key_of(validator)]);
+		let task = Inference::task(task_id).unwrap();
+		let input = crate::TaskInputs::<Test>::get(task_id).unwrap();
+		let fingerprint = offchain::fingerprint::<Test>(task_id, &task, &input);
+		let key = offchain::storage_key(b"task/", &(&validator, task_id, fingerprint));
+		// While this worker's engine runs, another worker (of an overlapping block) stores its
+		// own outcome and salt for the task, and may already have committed to them.
+		let theirs = (TaskOutcome::Output(encode_output(&logits(3))), [7u8; 32]);
+		let stored = theirs.clone();
+		*node.host.on_run.lock().unwrap() = Some(Box::new(move |state| {
+			let record = offchain::TaskRecord {
+				executed: Some(stored.clone()),
+				commit_at: Some(1),
+				..Default::default()
+			};
+			let value = codec::Encode::encode(&record);
+			sp_core::offchain::OffchainStorage::set(
+				&mut state.persistent_storage,
+				b"",
+				&key,
+				&value,
+			);
+		}));
+		run_worker();
+		let txs = drain(&node);
+		let crate::Call::commit_results { commits: entries } = &txs[0].1 else { panic!() };
+		// The commit is to the stored outcome and salt, which the reveal will send.
+		let digest = theirs.0.digest(&task.comparison).unwrap();
+		assert_eq!(
+			entries[0],
+			(task_id, opg_primitives::inference::commitment(&digest, &theirs.1, &validator))
+		);
+		let record = offchain::task_records::<Test>(&validator)
+			.into_iter()
+			.find(|(id, _)| *id == task_id)
+			.unwrap()
+			.1;
+		assert_eq!(record.executed, Some(theirs));
 	});
 }
 
