@@ -832,10 +832,11 @@ pub mod pallet {
 		/// - Events: [`Event::ResultCommitted`], then [`Event::RevealStarted`] on the last
 		///   commit.
 		#[pallet::call_index(1)]
-		#[pallet::weight(
+		#[pallet::weight((
 			T::WeightInfo::commit_result(T::MaxRedundancy::get())
-				.saturating_add(Pallet::<T>::signer_weight())
-		)]
+				.saturating_add(Pallet::<T>::signer_weight()),
+			DispatchClass::Operational,
+		))]
 		pub fn commit_result(
 			origin: OriginFor<T>,
 			task_id: TaskId,
@@ -870,9 +871,10 @@ pub mod pallet {
 		///   [`Error::ImpossibleRejection`], [`Error::CommitmentMismatch`].
 		/// - Events: [`Event::ResultRevealed`], then the settlement's on the last reveal.
 		#[pallet::call_index(2)]
-		#[pallet::weight(
-			Pallet::<T>::reveal_entry_weight(outcome).saturating_add(Pallet::<T>::reveal_end_weight())
-		)]
+		#[pallet::weight((
+			Pallet::<T>::reveal_entry_weight(outcome).saturating_add(Pallet::<T>::reveal_end_weight()),
+			DispatchClass::Operational,
+		))]
 		pub fn reveal_result(
 			origin: OriginFor<T>,
 			task_id: TaskId,
@@ -896,12 +898,19 @@ pub mod pallet {
 		/// and the others stand. A batch whose entries all apply is free (`Pays::No`); one with a
 		/// failed entry pays its fee.
 		///
+		/// Commits, reveals and declines are `DispatchClass::Operational`: an executor's duties
+		/// go ahead of requests in the transaction pool and may use the block's operational
+		/// reserve, so that a flood of requests cannot crowd them out past their deadlines.
+		///
 		/// - Origin: signed, as for [`Pallet::commit_result`] (one executor, or its inference
 		///   key, for every entry).
 		/// - Errors: [`Error::EmptyBatch`].
 		/// - Events: those of [`Pallet::commit_result`] for each entry that applies.
 		#[pallet::call_index(6)]
-		#[pallet::weight(Pallet::<T>::commit_results_weight(Pallet::<T>::batch_len(commits.len())))]
+		#[pallet::weight((
+			Pallet::<T>::commit_results_weight(Pallet::<T>::batch_len(commits.len())),
+			DispatchClass::Operational,
+		))]
 		pub fn commit_results(
 			origin: OriginFor<T>,
 			commits: BoundedVec<(TaskId, H256), T::MaxBatch>,
@@ -936,7 +945,7 @@ pub mod pallet {
 		/// - Errors: [`Error::EmptyBatch`].
 		/// - Events: those of [`Pallet::reveal_result`] for each entry that applies.
 		#[pallet::call_index(7)]
-		#[pallet::weight(Pallet::<T>::reveal_results_weight(reveals))]
+		#[pallet::weight((Pallet::<T>::reveal_results_weight(reveals), DispatchClass::Operational))]
 		pub fn reveal_results(
 			origin: OriginFor<T>,
 			reveals: BoundedVec<RevealEntry, T::MaxBatch>,
@@ -1023,12 +1032,13 @@ pub mod pallet {
 		///   [`Event::RevealStarted`] when every remaining executor has committed and no
 		///   replacement is due.
 		#[pallet::call_index(5)]
-		#[pallet::weight(
+		#[pallet::weight((
 			T::WeightInfo::decline(T::MaxRedundancy::get())
 				.saturating_add(T::Staking::slash_weight())
 				.saturating_add(Pallet::<T>::signer_weight())
-				.saturating_add(Pallet::<T>::release_task_weight())
-		)]
+				.saturating_add(Pallet::<T>::release_task_weight()),
+			DispatchClass::Operational,
+		))]
 		pub fn decline(
 			origin: OriginFor<T>,
 			task_id: TaskId,
