@@ -10,10 +10,13 @@
 //
 // Run through scripts/measure-execution.sh (it builds the node unless OPG_NODE_BIN is set), or
 // directly: OPG_NODE_BIN=... node scripts/measure-execution.mjs [--latency-requests 20]
-// [--minutes 3] [--rate 4] [--requesters 8] [--warmup 30] [--spam-rate K [--spam-redundancy 4]].
+// [--minutes 3] [--rate 4] [--requesters 8] [--warmup 30] [--spam-rate K [--spam-redundancy 4]]
+// [--honest-tip OPG].
 // With --spam-rate, a spammer sends K requests per block of a model at the chain's minimum fee
 // and the largest redundancy the 4 validators allow, alongside the honest requests, and the table
-// shows what it spent per minute. It stops the nodes itself.
+// shows what it spent per minute. With --honest-tip, each honest request tips that much: the
+// transaction pool orders by tip, so tipped requests are included, and admitted to the chain's
+// free executor draws, before untipped ones. It stops the nodes itself.
 
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -162,7 +165,7 @@ export async function measureThroughput(api, streams, { minutes, warmup }, log =
         const account = stream.requesters[st.turn % stream.requesters.length];
         const nonce = st.nonces.get(account.address);
         st.nonces.set(account.address, nonce + 1);
-        api.tx.inference.requestInference(stream.modelId, inputOf(st.turn), st.maxFee, null).signAndSend(account, { nonce }).then(
+        api.tx.inference.requestInference(stream.modelId, inputOf(st.turn), st.maxFee, null).signAndSend(account, { nonce, tip: stream.tip ?? 0n }).then(
           () => { st.submitted += 1; },
           async (error) => {
             st.errors += 1;
@@ -257,6 +260,7 @@ async function main() {
       warmup: { type: 'string', default: '30' },
       'spam-rate': { type: 'string', default: '0' },
       'spam-redundancy': { type: 'string', default: '4' },
+      'honest-tip': { type: 'string', default: '0' },
     },
   });
   const count = Number(values['latency-requests']);
@@ -266,6 +270,7 @@ async function main() {
   const rate = Number(values.rate);
   const spamRate = Number(values['spam-rate']);
   const spamRedundancy = Number(values['spam-redundancy']);
+  const honestTip = BigInt(Math.round(Number(values['honest-tip']) * 1e6)) * (OPG / 1_000_000n);
   const log = (line) => console.log(line);
 
   const demo = mlpModel({ name: 'demo-mlp', ...DEMO_MLP });
@@ -291,7 +296,8 @@ async function main() {
 
     log(`Latency: ${count} sequential requests`);
     const latency = await measureLatency(api, modelId, count, log);
-    const streams = [{ name: 'honest', modelId, requesters, rate }];
+    const honestName = honestTip > 0n ? `honest (tip ${values['honest-tip']} OPG)` : 'honest';
+    const streams = [{ name: honestName, modelId, requesters, rate, tip: honestTip }];
     if (spamRate > 0) {
       streams.push({ name: `spammer (redundancy ${spamRedundancy}, minimum fee)`, modelId: setup.models['demo-mlp-min-fee'], requesters: spammers, rate: spamRate });
     }

@@ -5,16 +5,17 @@
 # requests and the throughput of continuous requests, prints a summary table and stops the nodes.
 #
 # Usage: scripts/measure-execution.sh [--latency-requests N] [--minutes M] [--rate K] [--requesters R]
-#          [--warmup S] [--spam-rate K [--spam-redundancy R]]
+#          [--warmup S] [--spam-rate K [--spam-redundancy R]] [--honest-tip OPG]
 #   defaults: 20 sequential requests; then 4 requests per block from 8 accounts for 3 minutes,
 #   settled tasks per minute counted after the first 30 s; with --spam-rate, a spammer's requests
-#   of a minimum-fee model run alongside, and the table shows what each side spent per minute.
+#   of a minimum-fee model run alongside, and the table shows what each side spent per minute;
+#   with --honest-tip, every honest request tips that many OPG (the pool orders by tip).
 # Environment: OPG_NODE_BIN, the node to measure (default: build the fast-runtime node);
 #   the nodes' logs go to $CARGO_TARGET_DIR/measure-logs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case "${1:-}" in -h | --help) sed -n '2,13p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h | --help) sed -n '2,14p' "$0"; exit 0 ;; esac
 
 ensure_setup
 node_bin="${OPG_NODE_BIN:-$(build_node fast)}"

@@ -308,5 +308,9 @@ fn the_agenda_admits_fifty_tasks_a_block_of_the_measured_network() {
 			);
 		}
 		assert!(per_block(3, 4) >= 50, "{} tasks of r = 3 a block", per_block(3, 4));
+		let draws = crate::Inference::assignment_draws();
+		println!("executor draws: {draws} assignments a block");
+		assert!(draws >= 50, "the draws admit {draws} tasks a block");
+		assert!(u64::from(draws) <= per_block(3, 4), "weight, not draws, would bound the chain");
 	});
 }

@@ -9,7 +9,8 @@
 //! ([`Pallet::admit`]):
 //!
 //! - the assignment at `a`, the first block from the next one (trying up to
-//!   [`SCHEDULE_PROBE`] later ones) where the whole plan fits;
+//!   [`SCHEDULE_PROBE`] later ones) where the whole plan fits and fewer than
+//!   [`Pallet::assignment_draws`] executor draws are planned ([`AgendaDraws`]);
 //! - the commit deadline at `a + CommitPeriod`;
 //! - the reveal deadline at `a + CommitPeriod + RevealPeriod` (also when every executor commits
 //!   early: reveals then open at once and stay open until this block);
@@ -18,9 +19,26 @@
 //! Each item reserves its worst case for the task's redundancy and its model's servers at the
 //! request ([`Pallet::assign_reserve`] and friends), in [`AgendaLoad`]. Otherwise the request
 //! fails with `AgendaFull` and nothing is held. A decline reserves its replacement draw in the
-//! next block, or is not replaced (and the decliner not charged) when that block is full. When
-//! a task ends early, or its reveals open early, the items it no longer needs give their
-//! reservation back, less the read that finds them stale.
+//! next block (a draw too), or is not replaced (and the decliner not charged) when that block
+//! is full. When a task ends early, or its reveals open early, the items it no longer needs give
+//! their reservation back, less the read that finds them stale; a task cancelled before its
+//! assignment gives its draw back.
+//!
+//! # Execution capacity
+//!
+//! Weight bounds what the chain does with a task; [`AgendaDraws`] bounds what its executors
+//! do. A block draws executors for at most `MaxDrawsPerBlock` tasks (assignments take at most
+//! seven eighths of them, [`Pallet::assignment_draws`], and replacement draws the rest), and a
+//! validator is drawn at most once per task, so no validator, whatever its share of the stake,
+//! is ever given more than `MaxDrawsPerBlock` new tasks in one block. (The one exception is the
+//! backlog safety net below: a block that carries over items after weights rose runs them in
+//! the next block beside that block's own.) Its off-chain worker executes up to twice
+//! that per block ([`crate::offchain::max_executions`]), so a node that keeps up with the rate
+//! never declines for overload. Past that rate, requests queue: each is assigned in the first
+//! of the next `SCHEDULE_PROBE + 1` blocks with a free draw, and its deadlines count from its
+//! assignment, so a queued task's executors get their full periods. Past the queue, requests
+//! are refused with `AgendaFull` before anything is held. Load therefore never turns into a
+//! decline, a no-show, a slash or a jail.
 //!
 //! The request's weight includes the reservation, so that its transaction fee pays for the
 //! work it causes (see [`Pallet::request_weight`]).
@@ -68,9 +86,9 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// The fixed cost of processing a block's agenda, on top of its items: reading and removing
-	/// its items and load, moving the cursor and taking the reservation.
+	/// its items and load, removing its draws, moving the cursor and taking the reservation.
 	pub fn block_overhead_weight() -> Weight {
-		T::DbWeight::get().reads_writes(4, 4)
+		T::DbWeight::get().reads_writes(4, 5)
 	}
 
 	/// What agenda items of one block may reserve: `AgendaWeight` less the block overhead.
@@ -84,9 +102,16 @@ impl<T: Config> Pallet<T> {
 		T::Staking::delegators_weight().saturating_mul(r.into())
 	}
 
-	/// Giving back the reservations of up to three items when a task ends early.
+	/// Giving back the reservations of up to three items when a task ends early, and its
+	/// assignment's draw.
 	pub(crate) fn release_plan_weight() -> Weight {
-		T::DbWeight::get().reads_writes(3, 3)
+		T::DbWeight::get().reads_writes(4, 4)
+	}
+
+	/// Counting a replacement draw in [`AgendaDraws`]: what `decline` does beyond its
+	/// benchmark, which was measured before draws were counted.
+	pub(crate) fn replacement_draw_weight() -> Weight {
+		T::DbWeight::get().reads_writes(1, 1)
 	}
 
 	/// Worst-case weight of closing the commit phase of a task of redundancy `r`. It never
@@ -126,21 +151,21 @@ impl<T: Config> Pallet<T> {
 		Self::plan_probes(REPLAN_PROBE)
 	}
 
-	/// Most `AgendaLoad` reads planning with `probe` makes: three blocks per try, then the
-	/// expiry's.
+	/// Most `AgendaLoad` and `AgendaDraws` reads planning with `probe` makes: three loads and
+	/// one draw count per try, then the expiry's load.
 	fn plan_probes(probe: u32) -> u32 {
-		probe.saturating_add(1).saturating_mul(3).saturating_add(EXPIRY_PROBE.saturating_add(1))
+		probe.saturating_add(1).saturating_mul(4).saturating_add(EXPIRY_PROBE.saturating_add(1))
 	}
 
-	/// Most `AgendaLoad` reads a request's admission makes.
+	/// Most `AgendaLoad` and `AgendaDraws` reads a request's admission makes.
 	pub fn max_admission_probes() -> u32 {
 		Self::plan_probes(SCHEDULE_PROBE)
 	}
 
-	/// Weight of planning a task after reading `probed` loads: the reads, and writing four
-	/// items and their loads.
+	/// Weight of planning a task after reading `probed` loads and draw counts: the reads, and
+	/// writing four items, their loads and the assignment block's draws.
 	pub(crate) fn plan_weight(probed: u32) -> Weight {
-		T::DbWeight::get().reads_writes(u64::from(probed).saturating_add(4), 8)
+		T::DbWeight::get().reads_writes(u64::from(probed).saturating_add(5), 9)
 	}
 
 	/// Reservation of the assignment of a task of redundancy `r` among `servers` servers: the
@@ -210,6 +235,36 @@ impl<T: Config> Pallet<T> {
 			&& load.weight.saturating_add(weight).all_lte(Self::agenda_budget())
 	}
 
+	/// Whether a block with `draws` executor draws planned has room for one more replacement
+	/// draw: all of `MaxDrawsPerBlock`.
+	fn draw_fits(draws: u32) -> bool {
+		draws < T::MaxDrawsPerBlock::get()
+	}
+
+	/// The draws of a block that assignments may take: `MaxDrawsPerBlock` less an eighth kept
+	/// for replacement draws, so that a saturated chain still replaces the executors that
+	/// decline (a decline without a replacement costs its task an executor).
+	pub fn assignment_draws() -> u32 {
+		let all = T::MaxDrawsPerBlock::get();
+		all.saturating_sub(all / 8).max(1)
+	}
+
+	/// Plans one more executor draw at `at`, which [`Self::draw_fits`] admitted.
+	fn push_draw(at: BlockNumberFor<T>) {
+		AgendaDraws::<T>::mutate(at, |draws| *draws = draws.saturating_add(1));
+	}
+
+	/// Gives back a draw planned at `at` that will not happen (its task ended first). Nothing
+	/// for the current block or earlier ones.
+	fn release_draw(at: BlockNumberFor<T>) {
+		if at <= frame_system::Pallet::<T>::block_number() {
+			return;
+		}
+		AgendaDraws::<T>::mutate_exists(at, |draws| {
+			*draws = draws.map(|d| d.saturating_sub(1)).filter(|d| *d > 0);
+		});
+	}
+
 	/// Pushes `item` reserving `weight` at `at`, which [`Self::fits`] admitted.
 	fn push(at: BlockNumberFor<T>, item: AgendaItem, weight: Weight) {
 		AgendaLoad::<T>::mutate(at, |load| {
@@ -256,6 +311,7 @@ impl<T: Config> Pallet<T> {
 		let mut loads: BTreeMap<BlockNumberFor<T>, BlockLoad> = BTreeMap::new();
 		let mut load =
 			|at: BlockNumberFor<T>| *loads.entry(at).or_insert_with(|| AgendaLoad::<T>::get(at));
+		let mut draws_read = 0u32;
 		let commit_period = T::CommitPeriod::get();
 		let reveal_period = T::RevealPeriod::get();
 		let weights = [
@@ -269,7 +325,10 @@ impl<T: Config> Pallet<T> {
 			let commit_deadline = assign_at.saturating_add(commit_period);
 			let reveal_deadline = commit_deadline.saturating_add(reveal_period);
 			let blocks = [assign_at, commit_deadline, reveal_deadline];
-			if blocks.iter().zip(weights.iter()).all(|(at, w)| Self::fits(&load(*at), *w)) {
+			draws_read = draws_read.saturating_add(1);
+			if AgendaDraws::<T>::get(assign_at) < Self::assignment_draws()
+				&& blocks.iter().zip(weights.iter()).all(|(at, w)| Self::fits(&load(*at), *w))
+			{
 				planned = Some((assign_at, commit_deadline, reveal_deadline));
 				break;
 			}
@@ -291,11 +350,12 @@ impl<T: Config> Pallet<T> {
 			}
 			None
 		});
-		let probed = u32::try_from(loads.len()).unwrap_or(u32::MAX);
+		let probed = u32::try_from(loads.len()).unwrap_or(u32::MAX).saturating_add(draws_read);
 		let Some(plan) = plan else { return Err((Error::<T>::AgendaFull, probed)) };
 		for (at, item, weight) in Self::plan_items(task_id, &plan, r, servers) {
 			Self::push(at, item, weight);
 		}
+		Self::push_draw(plan.assign_at);
 		Ok((plan, probed))
 	}
 
@@ -337,6 +397,9 @@ impl<T: Config> Pallet<T> {
 		for (at, _, weight) in pending {
 			Self::release_reservation(*at, *weight);
 		}
+		if let TaskStatus::Queued { assign_at } = status {
+			Self::release_draw(*assign_at);
+		}
 	}
 
 	/// Gives back the commit deadline's reservation of `task`, whose reveals opened early.
@@ -355,9 +418,11 @@ impl<T: Config> Pallet<T> {
 	) -> bool {
 		let at = now.saturating_add(One::one());
 		let weight = Self::replace_reserve(task.servers);
-		let fits = Self::fits(&AgendaLoad::<T>::get(at), weight);
+		let fits = Self::draw_fits(AgendaDraws::<T>::get(at))
+			&& Self::fits(&AgendaLoad::<T>::get(at), weight);
 		if fits {
 			Self::push(at, AgendaItem::Replace(task_id), weight);
+			Self::push_draw(at);
 		}
 		fits
 	}
@@ -415,8 +480,8 @@ impl<T: Config> Pallet<T> {
 			cursor = now;
 		}
 		while cursor <= now {
-			// The block's items and load, read and removed (or rewritten).
-			used.saturating_accrue(db.reads_writes(2, 2));
+			// The block's items and load, read and removed (or rewritten), and its draws removed.
+			used.saturating_accrue(db.reads_writes(2, 3));
 			let items = Agenda::<T>::get(cursor);
 			let mut done = 0usize;
 			for item in items.iter() {
@@ -444,6 +509,7 @@ impl<T: Config> Pallet<T> {
 			}
 			Agenda::<T>::remove(cursor);
 			AgendaLoad::<T>::remove(cursor);
+			AgendaDraws::<T>::remove(cursor);
 			cursor = cursor.saturating_add(One::one());
 		}
 		AgendaCursor::<T>::put(cursor);

@@ -3,7 +3,11 @@
 
 use crate::{pallet::*, types::*};
 use alloc::collections::{btree_map::BTreeMap, btree_set::BTreeSet};
-use frame_support::{ensure, traits::fungible::InspectHold, weights::Weight};
+use frame_support::{
+	ensure,
+	traits::{fungible::InspectHold, Get},
+	weights::Weight,
+};
 use frame_system::pallet_prelude::BlockNumberFor;
 use opg_primitives::staking::InferenceStaking;
 use sp_runtime::{traits::Saturating, TryRuntimeError};
@@ -55,8 +59,28 @@ impl<T: Config> Pallet<T> {
 			ensure!(load.weight.all_gte(may_use), "a block's items may use more than it reserved");
 			ensure!(load.weight.all_lte(Self::agenda_budget()), "a block reserved over budget");
 		}
-		for (block, _) in Agenda::<T>::iter() {
+		for (block, items) in Agenda::<T>::iter() {
 			ensure!(AgendaLoad::<T>::contains_key(block), "agenda items without a load");
+			// Every draw the block will make was counted: live assignments and replacements.
+			let draws = items
+				.iter()
+				.filter(|item| match item {
+					AgendaItem::Assign(task_id) => Tasks::<T>::get(task_id)
+						.is_some_and(|task| task.status == TaskStatus::Queued { assign_at: block }),
+					AgendaItem::Replace(_) => true,
+					_ => false,
+				})
+				.count();
+			ensure!(
+				usize::try_from(AgendaDraws::<T>::get(block)).ok() >= Some(draws),
+				"a block makes draws it did not count"
+			);
+		}
+		for (_, draws) in AgendaDraws::<T>::iter() {
+			ensure!(
+				draws <= T::MaxDrawsPerBlock::get(),
+				"a block plans more than MaxDrawsPerBlock"
+			);
 		}
 
 		for (task_id, task) in Tasks::<T>::iter() {

@@ -49,7 +49,9 @@
 //!
 //! Deadlines, assignments, replacement draws and pruning are items of a per-block [`Agenda`].
 //! A request is admitted only when each item it causes fits the weight budget of the block where
-//! it falls due, and reserves its worst case there ([`AgendaLoad`]); otherwise it fails with
+//! it falls due, and reserves its worst case there ([`AgendaLoad`]), and when its assignment
+//! block has fewer than `MaxDrawsPerBlock` draws planned ([`AgendaDraws`]), so that no executor
+//! is ever given more tasks in a block than its node is built to run; otherwise it fails with
 //! `AgendaFull`. `on_initialize` reserves the block's load and `on_finalize` runs its items, so
 //! every admitted item runs in the block it was planned for (see [`agenda`]). Nothing iterates
 //! over all tasks or validators: drawing an executor costs `O(log MaxValidators)` (a Fenwick
@@ -76,9 +78,10 @@ mod benchmarking;
 #[cfg(any(test, feature = "try-runtime"))]
 mod invariants;
 pub mod keys;
+pub mod migrations;
 pub mod offchain;
 pub mod offences;
-mod reads;
+pub mod reads;
 pub mod settlement;
 pub mod types;
 pub mod weights;
@@ -151,7 +154,7 @@ pub mod pallet {
 	use sp_core::H256;
 	use sp_runtime::{
 		traits::{CheckedAdd, CheckedMul, IdentifyAccount, One, Saturating, Verify, Zero},
-		Perbill,
+		Perbill, SaturatedConversion,
 	};
 
 	/// One entry of [`Pallet::reveal_results`]: a task, its outcome and the commitment's salt.
@@ -198,7 +201,7 @@ pub mod pallet {
 		BoundedVec<<T as frame_system::Config>::AccountId, <T as Config>::MaxRedundancy>;
 
 	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -309,6 +312,15 @@ pub mod pallet {
 		/// Weight reserved for the agenda in a block with due items.
 		#[pallet::constant]
 		type AgendaWeight: Get<Weight>;
+
+		/// Most executor draws planned for one block: task assignments and replacement draws
+		/// (see [`AgendaDraws`]). A draw picks a validator at most once for its task, so no
+		/// validator is drawn for more than this many tasks in one block, whatever its stake:
+		/// it is the execution rate every validator's node must sustain, and the chain's
+		/// ceiling in tasks a block. Requests beyond it queue for later blocks or are refused
+		/// with `AgendaFull`; they never overload an executor.
+		#[pallet::constant]
+		type MaxDrawsPerBlock: Get<u32>;
 
 		/// Draws from the stake tree per executor before assignment falls back to the bounded
 		/// scan of the model's servers (see [`assignment`]).
@@ -445,6 +457,15 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type AgendaLoad<T: Config> =
 		StorageMap<_, Twox64Concat, BlockNumberFor<T>, BlockLoad, ValueQuery>;
+
+	/// Executor draws planned in each future block (and in the current one until it is
+	/// processed): one per task assigned there and one per replacement draw, at most
+	/// `MaxDrawsPerBlock` (see [`agenda`]). Removed with the block's agenda.
+	///
+	/// `Twox64Concat`: block numbers are chosen by this pallet.
+	#[pallet::storage]
+	pub type AgendaDraws<T: Config> =
+		StorageMap<_, Twox64Concat, BlockNumberFor<T>, u32, ValueQuery>;
 
 	/// The weight `on_initialize` reserved for this block's agenda. Taken (so never left in
 	/// storage) by `on_finalize`.
@@ -671,6 +692,17 @@ pub mod pallet {
 			);
 			assert!(!T::ResultTtl::get().is_zero(), "ResultTtl must be at least a block");
 			assert!(T::MaxAgendaItems::get() >= 1, "MaxAgendaItems must allow an item");
+			assert!(T::MaxDrawsPerBlock::get() >= 1, "MaxDrawsPerBlock must allow a task");
+			// Each open task of a validator was drawn in one of the blocks of its life.
+			let life = T::CommitPeriod::get()
+				.saturating_add(T::RevealPeriod::get())
+				.saturating_add(One::one());
+			let open =
+				u64::from(T::MaxDrawsPerBlock::get()).saturating_mul(life.saturated_into::<u64>());
+			assert!(
+				open <= reads::MAX_PENDING_SCAN as u64,
+				"a validator may hold more open tasks than pending_tasks looks at, and miss one"
+			);
 			assert!(T::MaxSamplingAttempts::get() >= 1, "MaxSamplingAttempts must allow a draw");
 			assert!(T::MaxBatch::get() >= 1, "MaxBatch must allow an entry");
 			let longest = usize::try_from(T::MaxOutputLen::get()).unwrap_or(usize::MAX);
@@ -1034,6 +1066,7 @@ pub mod pallet {
 		#[pallet::call_index(5)]
 		#[pallet::weight((
 			T::WeightInfo::decline(T::MaxRedundancy::get())
+				.saturating_add(Pallet::<T>::replacement_draw_weight())
 				.saturating_add(T::Staking::slash_weight())
 				.saturating_add(Pallet::<T>::signer_weight())
 				.saturating_add(Pallet::<T>::release_task_weight()),
@@ -1070,6 +1103,7 @@ pub mod pallet {
 			Self::deposit_event(Event::TaskDeclined { task_id, executor, reason, replaced });
 			Self::open_reveals_if_all_in(task_id, &mut task);
 			let mut weight = T::WeightInfo::decline(task.redundancy)
+				.saturating_add(Self::replacement_draw_weight())
 				.saturating_add(Self::signer_weight())
 				.saturating_add(Self::release_task_weight());
 			if !in_time {

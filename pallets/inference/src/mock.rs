@@ -173,6 +173,21 @@ thread_local! {
 	static RANDOMNESS_ON: RefCell<bool> = const { RefCell::new(true) };
 	static AGENDA_ITEMS_PER_BLOCK: RefCell<u64> = const { RefCell::new(16) };
 	static COMMIT_PERIOD_NOW: RefCell<BlockNumber> = const { RefCell::new(COMMIT_PERIOD) };
+	static DRAWS_PER_BLOCK: RefCell<u32> = const { RefCell::new(2 * MAX_AGENDA_ITEMS) };
+}
+
+/// Sets `MaxDrawsPerBlock` (twice `MAX_AGENDA_ITEMS` unless a test sets it, so that only the
+/// tests of the draw limit reach it).
+pub fn set_max_draws(draws: u32) {
+	DRAWS_PER_BLOCK.with(|d| *d.borrow_mut() = draws);
+}
+
+/// `MaxDrawsPerBlock`: twice `MAX_AGENDA_ITEMS` unless a test sets it.
+pub struct MaxDrawsPerBlock;
+impl frame_support::traits::Get<u32> for MaxDrawsPerBlock {
+	fn get() -> u32 {
+		DRAWS_PER_BLOCK.with(|d| *d.borrow())
+	}
 }
 
 /// Sets the commit period of tasks requested from now on (`COMMIT_PERIOD` unless a test sets
@@ -241,6 +256,7 @@ impl pallet_inference::Config for Test {
 	type ResultTtl = ConstU64<RESULT_TTL>;
 	type MaxAssignmentDelay = ConstU64<MAX_ASSIGNMENT_DELAY>;
 	type MaxAgendaItems = ConstU32<MAX_AGENDA_ITEMS>;
+	type MaxDrawsPerBlock = MaxDrawsPerBlock;
 	type AgendaWeight = AgendaWeight;
 	type MaxSamplingAttempts = ConstU32<4>;
 	type MaxBatch = ConstU32<MAX_BATCH>;

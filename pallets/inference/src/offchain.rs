@@ -46,7 +46,7 @@
 //! replacement: the alternative is a no-show. Each block's worker submits reveals first (a
 //! reveal left behind is a withholding slash), then commits, at most [`MAX_TASKS_PER_BLOCK`]
 //! tasks, and starts no new engine batch after [`EXECUTION_BUDGET_MS`] nor more than
-//! [`MAX_EXECUTIONS_PER_BLOCK`] executions; a task already executed is committed whatever the
+//! [`max_executions`] executions; a task already executed is committed whatever the
 //! budget. A block's reveals go in [`reveal_results`](Pallet::reveal_results) batches and its
 //! commits in [`commit_results`](Pallet::commit_results) batches, each of at most `MaxBatch`
 //! entries declaring at most [`Pallet::batch_weight_limit`] (on the runtime, about 15 reveals or
@@ -76,10 +76,14 @@ use sp_runtime::{
 };
 
 /// Most tasks one validator's worker commits, reveals or declines per block (of the at most
-/// 1,024 pending tasks it looks at).
+/// [`MAX_PENDING_SCAN`](crate::reads::MAX_PENDING_SCAN) pending tasks it looks at).
 pub const MAX_TASKS_PER_BLOCK: u32 = 256;
-/// Most tasks one validator's worker executes per block (besides [`EXECUTION_BUDGET_MS`]).
-pub const MAX_EXECUTIONS_PER_BLOCK: u32 = 64;
+/// Most tasks one validator's worker executes per block (besides [`EXECUTION_BUDGET_MS`]):
+/// twice the most the chain draws any validator for in one block (`MaxDrawsPerBlock`, see
+/// [`agenda`](crate::agenda)), so that a node that missed a block catches up in the next.
+pub fn max_executions<T: Config>() -> u32 {
+	T::MaxDrawsPerBlock::get().saturating_mul(2)
+}
 /// Most inputs of one model the worker runs in one engine pass.
 pub const MAX_ENGINE_BATCH: usize = 32;
 /// Blocks after which a commit or reveal submitted but not yet on-chain is submitted again.
@@ -91,6 +95,11 @@ pub const EXECUTION_BUDGET_MS: u64 = 4_000;
 /// could not reach is declined as [`DeclineReason::Overloaded`] rather than left to become a
 /// no-show: one for the decline to land, one for the replacement draw.
 pub const OVERLOAD_DECLINE_EXTRA: u64 = 2;
+/// The shortest block time any runtime flavour runs with (the fast runtime's 2 s). A worker
+/// that declines after spending `elapsed` ms on executions counts `elapsed / MIN_BLOCK_MS`
+/// blocks more of margin: the chain has moved on meanwhile, and a decline that lands too late
+/// for a replacement counts as a fault.
+pub const MIN_BLOCK_MS: u64 = 2_000;
 /// Blocks the locally allocated nonce may run ahead of an on-chain nonce that does not move
 /// before it is reset to the on-chain one (its transactions were dropped).
 pub const NONCE_STALL_BLOCKS: u64 = 8;
@@ -214,6 +223,7 @@ impl<T: Config> Worker<T> {
 		let mut reveal_batch = Vec::new();
 		let mut commit_batch = Vec::new();
 		let mut to_execute = Vec::new();
+		let max_executions = max_executions::<T>();
 		let reveals = pending.iter().filter(|(_, a)| matches!(a, PendingAction::Reveal { .. }));
 		let commits = pending.iter().filter(|(_, a)| matches!(a, PendingAction::Commit { .. }));
 		for (task_id, action) in reveals.chain(commits) {
@@ -247,7 +257,7 @@ impl<T: Config> Worker<T> {
 				commit_batch.extend(self.commit_executed(task_id, fingerprint, &task));
 				continue;
 			}
-			if executed >= MAX_EXECUTIONS_PER_BLOCK {
+			if executed >= max_executions {
 				if deadline <= self.now.saturating_add(margin) {
 					submitted = submitted.saturating_add(1);
 					self.decline(task_id, fingerprint, DeclineReason::Overloaded, None);
@@ -293,8 +303,9 @@ impl<T: Config> Worker<T> {
 			let model = oldest.task.model_id;
 			let elapsed = sp_io::offchain::timestamp().diff(&started).millis();
 			if elapsed >= EXECUTION_BUDGET_MS {
+				let late = margin.saturating_add(elapsed.saturating_div(MIN_BLOCK_MS));
 				for execution in remaining {
-					if execution.deadline <= self.now.saturating_add(margin) {
+					if execution.deadline <= self.now.saturating_add(late) {
 						self.decline(
 							execution.task_id,
 							execution.fingerprint,

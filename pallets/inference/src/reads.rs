@@ -5,8 +5,10 @@ use alloc::vec::Vec;
 use opg_primitives::inference::{PendingAction, TaskId};
 use sp_runtime::SaturatedConversion;
 
-/// Most tasks [`Pallet::pending_tasks`] looks at, whatever `limit` asks.
-pub const MAX_PENDING_SCAN: usize = 1024;
+/// Most tasks [`Pallet::pending_tasks`] looks at, whatever `limit` asks: at least every task a
+/// validator can hold open at once (`MaxDrawsPerBlock` a block over a task's commit and reveal
+/// periods, which `integrity_test` checks), so that the worker never misses one.
+pub const MAX_PENDING_SCAN: usize = 4096;
 
 impl<T: Config> Pallet<T> {
 	/// The task `task_id`, while it is kept.

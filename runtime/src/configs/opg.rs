@@ -205,6 +205,12 @@ impl pallet_inference::Config for Runtime {
 	type ResultTtl = ResultTtl;
 	type MaxAssignmentDelay = ConstU32<MAX_ASSIGNMENT_DELAY>;
 	type MaxAgendaItems = ConstU32<512>;
+	/// 64 draws a block: 56 assignments (1,680 tasks a minute with 2 s blocks) and 8 kept for
+	/// replacements. No validator is ever drawn for more than 64 tasks in one block, and its
+	/// worker executes up to twice that per block to catch up (see `pallet_inference::agenda`
+	/// and `pallet_inference::offchain`). Each node of the measured network (4 validators
+	/// sharing 2 cores) keeps up with it on the demo MLP at redundancy 4.
+	type MaxDrawsPerBlock = ConstU32<64>;
 	type AgendaWeight = InferenceAgendaWeight;
 	type MaxSamplingAttempts = ConstU32<8>;
 	/// Up to 64 of a worker's commits (or reveals) in one transaction; a worker with more in a

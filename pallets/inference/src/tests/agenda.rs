@@ -3,14 +3,15 @@
 
 use super::Rng;
 use crate::{
-	mock::*, Agenda, AgendaCursor, AgendaLoad, AgendaReserved, Config, DeclineReason, Error, Event,
-	FailReason, TaskStatus, Tasks,
+	agenda::SCHEDULE_PROBE, mock::*, Agenda, AgendaCursor, AgendaDraws, AgendaLoad, AgendaReserved,
+	Config, DeclineReason, Error, Event, FailReason, TaskStatus, Tasks,
 };
 use frame_support::{
 	assert_ok,
 	traits::{fungible::Mutate, Get, OnFinalize, OnInitialize},
 	weights::Weight,
 };
+use std::collections::BTreeMap;
 
 type Pallet = crate::Pallet<Test>;
 
@@ -436,5 +437,270 @@ fn no_request_is_admitted_while_the_agenda_lags() {
 		next_block();
 		assert_eq!(AgendaCursor::<Test>::get(), ASSIGN + 3);
 		assert_ok!(try_request(BOB, u64::MAX, None));
+	});
+}
+
+#[test]
+fn a_block_draws_executors_for_at_most_max_draws_tasks_and_the_rest_queue() {
+	ExtBuilder::default().build_and_execute(|| {
+		set_max_draws(2);
+		let tasks: Vec<u64> = (0..5).map(|_| request(ALICE)).collect();
+		let assign_at: Vec<u64> =
+			tasks.iter().map(|t| Inference::task(*t).unwrap().plan.assign_at).collect();
+		assert_eq!(assign_at, vec![ASSIGN, ASSIGN, ASSIGN + 1, ASSIGN + 1, ASSIGN + 2]);
+		assert_eq!(AgendaDraws::<Test>::get(ASSIGN), 2);
+		assert_eq!(AgendaDraws::<Test>::get(ASSIGN + 2), 1);
+		// A queued task's deadlines count from its own assignment: full periods for executors.
+		let last = Inference::task(tasks[4]).unwrap().plan;
+		assert_eq!(last.commit_deadline, ASSIGN + 2 + COMMIT_PERIOD);
+		assert_eq!(last.reveal_deadline, ASSIGN + 2 + COMMIT_PERIOD + REVEAL_PERIOD);
+		run_to_block(ASSIGN + 3);
+		for task_id in &tasks {
+			assert_eq!(executors(*task_id).len(), 3);
+		}
+		// Processed blocks leave no draw count behind.
+		for at in ASSIGN..=ASSIGN + 2 {
+			assert!(!AgendaDraws::<Test>::contains_key(at));
+		}
+	});
+}
+
+#[test]
+fn past_the_queue_requests_are_refused_before_anything_is_held() {
+	ExtBuilder::default().build_and_execute(|| {
+		set_max_draws(1);
+		let queued: Vec<u64> = (0..=SCHEDULE_PROBE).map(|_| request(ALICE)).collect();
+		let last = Inference::task(*queued.last().unwrap()).unwrap().plan.assign_at;
+		assert_eq!(last, ASSIGN + u64::from(SCHEDULE_PROBE));
+		let before = free(ALICE);
+		let refused = Inference::request_inference(
+			RuntimeOrigin::signed(ALICE),
+			MODEL,
+			vec![1, 2, 3, 4],
+			Balance::MAX,
+			None,
+		)
+		.unwrap_err();
+		assert_eq!(refused.error, Error::<Test>::AgendaFull.into());
+		assert_eq!(free(ALICE), before, "nothing held for a refused request");
+		assert!(!Tasks::<Test>::contains_key(queued.len() as u64));
+	});
+}
+
+#[test]
+fn a_task_cancelled_before_its_assignment_gives_its_draw_back() {
+	ExtBuilder::default().build_and_execute(|| {
+		set_max_draws(1);
+		let first = request(ALICE);
+		assert_eq!(AgendaDraws::<Test>::get(ASSIGN), 1);
+		assert_ok!(Inference::cancel(RuntimeOrigin::signed(ALICE), first));
+		assert!(!AgendaDraws::<Test>::contains_key(ASSIGN));
+		let second = request(ALICE);
+		assert_eq!(Inference::task(second).unwrap().plan.assign_at, ASSIGN);
+	});
+}
+
+#[test]
+fn a_decline_without_a_free_draw_next_block_is_neither_replaced_nor_charged() {
+	ExtBuilder::default().build_and_execute(|| {
+		// Commit period long enough that a decline right after assignment is in time.
+		set_commit_period(REPLACEMENT_WINDOW + 3);
+		set_max_draws(1);
+		let task_id = request_with(ALICE, Some(3));
+		run_to_block(ASSIGN + 1);
+		let drawn = executors(task_id);
+		// A request takes the next block's only draw.
+		let other = request_with(ALICE, Some(3));
+		assert_eq!(Inference::task(other).unwrap().plan.assign_at, ASSIGN + 2);
+		assert_ok!(Inference::decline(
+			RuntimeOrigin::signed(drawn[0]),
+			task_id,
+			DeclineReason::Overloaded
+		));
+		System::assert_has_event(
+			Event::TaskDeclined {
+				task_id,
+				executor: drawn[0],
+				reason: DeclineReason::Overloaded,
+				replaced: false,
+			}
+			.into(),
+		);
+		assert_eq!(AgendaDraws::<Test>::get(ASSIGN + 2), 1);
+		let info = pallet_inference_staking::Validators::<Test>::get(drawn[0]).unwrap();
+		assert!(info.recent_faults.is_empty(), "a decline in time is not a fault");
+	});
+}
+
+/// Requests of random redundancy flood the chain at up to four times what its draws admit,
+/// and every drawn executor behaves as an honest node that runs `MaxDrawsPerBlock` tasks a
+/// block at most: it commits and reveals its tasks in the order it was given them, at most
+/// that many new ones per block. Load never overloads it: no validator is drawn for more
+/// than `MaxDrawsPerBlock` tasks in a block, every admitted task settles, and nobody is
+/// slashed, jailed or charged a fault. What does not fit queues, or is refused.
+#[test]
+fn under_a_flood_no_validator_is_drawn_past_its_capacity_and_every_task_settles() {
+	for seed in [5u64, 41, 2027] {
+		ExtBuilder::default().build_and_execute(|| {
+			const CAP: u32 = 2;
+			set_max_draws(CAP);
+			let mut rng = Rng(seed);
+			let (mut admitted, mut refused) = (0u32, 0u32);
+			let mut queued_later = false;
+			// Per validator: tasks drawn for it and not yet committed, oldest first.
+			let mut backlog: BTreeMap<AccountId, Vec<u64>> = BTreeMap::new();
+			next_block();
+			for _ in 0..150 {
+				let now = System::block_number();
+				if free(ALICE) < INITIAL / 2 {
+					assert_ok!(<Balances as Mutate<AccountId>>::mint_into(&ALICE, INITIAL));
+				}
+				// Stop requesting for the last blocks so that everything admitted ends.
+				let offered = if now < 120 { rng.below(u64::from(4 * CAP) + 1) } else { 0 };
+				for _ in 0..offered {
+					let r = 1 + rng.below(4) as u8;
+					match Inference::request_inference(
+						RuntimeOrigin::signed(ALICE),
+						MODEL,
+						vec![1, 2, 3, 4],
+						Balance::MAX,
+						Some(r),
+					) {
+						Ok(_) => {
+							admitted += 1;
+							let plan = Inference::task(u64::from(admitted) - 1).map(|t| t.plan);
+							queued_later |= plan.is_some_and(|p| p.assign_at > now + 1);
+						},
+						Err(e) => {
+							assert_eq!(e.error, Error::<Test>::AgendaFull.into());
+							refused += 1;
+						},
+					}
+				}
+				// Each node commits at most CAP of its tasks a block, oldest first, and
+				// reveals whatever it committed.
+				for (_, tasks) in backlog.iter_mut() {
+					tasks.retain(|t| {
+						matches!(
+							Inference::task(*t).map(|t| t.status),
+							Some(TaskStatus::Committing { .. })
+						)
+					});
+				}
+				for (who, tasks) in backlog.iter_mut() {
+					let take = tasks.len().min(CAP as usize);
+					for task_id in tasks.drain(..take) {
+						commit(task_id, *who, &logits(1));
+					}
+				}
+				for (task_id, task) in Tasks::<Test>::iter().collect::<Vec<_>>() {
+					if let TaskStatus::Revealing { .. } = task.status {
+						for e in task.executors.iter() {
+							if e.commitment.is_some() && e.revealed.is_none() {
+								reveal(task_id, e.who, &logits(1));
+							}
+						}
+					}
+				}
+				assert!(AgendaDraws::<Test>::get(now) <= CAP);
+				<AllPalletsWithSystem as OnFinalize<u64>>::on_finalize(now);
+				// What this block drew, per validator.
+				let mut drawn: BTreeMap<AccountId, u32> = BTreeMap::new();
+				for event in System::events() {
+					match event.event {
+						RuntimeEvent::Inference(Event::TaskAssigned {
+							task_id, executors, ..
+						}) => {
+							for who in executors {
+								*drawn.entry(who).or_default() += 1;
+								backlog.entry(who).or_default().push(task_id);
+							}
+						},
+						RuntimeEvent::Inference(Event::ExecutorReplaced {
+							task_id,
+							executor,
+							..
+						}) => {
+							*drawn.entry(executor).or_default() += 1;
+							backlog.entry(executor).or_default().push(task_id);
+						},
+						RuntimeEvent::Inference(
+							Event::ExecutorSlashed { .. } | Event::TaskFailed { .. },
+						)
+						| RuntimeEvent::Staking(pallet_inference_staking::Event::Jailed {
+							..
+						}) => {
+							panic!("seed {seed}, block {now}: load caused {:?}", event.event)
+						},
+						_ => {},
+					}
+				}
+				for (who, n) in drawn {
+					assert!(
+						n <= CAP,
+						"seed {seed}: validator {who} drawn for {n} tasks in block {now}"
+					);
+				}
+				System::reset_events();
+				System::set_block_number(now + 1);
+				<AllPalletsWithSystem as OnInitialize<u64>>::on_initialize(now + 1);
+			}
+			check_invariants();
+			assert!(refused > 0 && queued_later, "seed {seed}: the run never saturated the draws");
+			assert!(admitted > 150, "seed {seed}: {admitted} admitted");
+			for task_id in 0..u64::from(admitted) {
+				if let Some(task) = Inference::task(task_id) {
+					assert!(
+						matches!(task.status, TaskStatus::Settled { .. }),
+						"seed {seed}: task {task_id} ended {:?}",
+						task.status
+					);
+				}
+			}
+			for who in [V1, V2, V3, V4] {
+				let info = pallet_inference_staking::Validators::<Test>::get(who).unwrap();
+				assert!(info.recent_faults.is_empty(), "seed {seed}: {who} charged a fault");
+			}
+		});
+	}
+}
+
+#[test]
+fn the_upgrade_to_v1_counts_the_draws_already_planned() {
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	ExtBuilder::default().build_and_execute(|| {
+		set_max_draws(4);
+		// Assignments planned in blocks 2 and 3 (four and one), one replacement in block 4.
+		let tasks: Vec<u64> = (0..5).map(|_| request(ALICE)).collect();
+		run_to_block(3);
+		let drawn = executors(tasks[0]);
+		assert_ok!(Inference::decline(
+			RuntimeOrigin::signed(drawn[0]),
+			tasks[0],
+			DeclineReason::Overloaded
+		));
+		let planned: Vec<(u64, u32)> = AgendaDraws::<Test>::iter().collect();
+		assert_eq!(
+			{
+				let mut p = planned.clone();
+				p.sort();
+				p
+			},
+			vec![(3, 1), (4, 1)]
+		);
+		// As a chain of version 0 has it: no draw counted.
+		let _ = AgendaDraws::<Test>::clear(u32::MAX, None);
+		StorageVersion::new(0).put::<Pallet>();
+		crate::migrations::V0ToV1::<Test>::on_runtime_upgrade();
+		let mut counted: Vec<(u64, u32)> = AgendaDraws::<Test>::iter().collect();
+		counted.sort();
+		assert_eq!(counted, vec![(3, 1), (4, 1)]);
+		assert_eq!(Pallet::on_chain_storage_version(), StorageVersion::new(1));
+		// Versioned: a second run changes nothing.
+		AgendaDraws::<Test>::remove(4);
+		crate::migrations::V0ToV1::<Test>::on_runtime_upgrade();
+		assert!(!AgendaDraws::<Test>::contains_key(4));
+		AgendaDraws::<Test>::insert(4, 1);
+		check_invariants();
 	});
 }

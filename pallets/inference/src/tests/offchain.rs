@@ -493,8 +493,10 @@ fn a_node_lacking_the_files_declines_once_and_a_replacement_settles() {
 fn an_overloaded_node_declines_what_it_cannot_reach_before_the_deadline() {
 	let (mut ext, node) = offchain_ext();
 	ext.execute_with(|| {
+		// A worker that spent its whole budget is that many blocks late when it declines.
+		let late = offchain::EXECUTION_BUDGET_MS / offchain::MIN_BLOCK_MS;
 		// Long enough for a block of margin before the last replaceable decline.
-		set_commit_period(REPLACEMENT_WINDOW + offchain::OVERLOAD_DECLINE_EXTRA + 3);
+		set_commit_period(REPLACEMENT_WINDOW + offchain::OVERLOAD_DECLINE_EXTRA + late + 3);
 		// Three tasks for all four validators; this node runs V1 only.
 		let tasks: Vec<TaskId> = (0..3).map(|_| request_with(ALICE, Some(4))).collect();
 		next_block();
@@ -506,7 +508,7 @@ fn an_overloaded_node_declines_what_it_cannot_reach_before_the_deadline() {
 		};
 		// Every execution uses up a block's budget.
 		*node.host.run_ms.lock().unwrap() = offchain::EXECUTION_BUDGET_MS;
-		let margin = REPLACEMENT_WINDOW + offchain::OVERLOAD_DECLINE_EXTRA;
+		let margin = REPLACEMENT_WINDOW + offchain::OVERLOAD_DECLINE_EXTRA + late;
 		assert!(commit_deadline > System::block_number() + margin);
 		run_worker();
 		let txs = drain(&node);
@@ -514,12 +516,16 @@ fn an_overloaded_node_declines_what_it_cannot_reach_before_the_deadline() {
 		assert!(declines(&txs).is_empty(), "the others can still wait for the next block");
 		dispatch(txs);
 
-		// The last block from which a decline can still be replaced.
+		// The last block from which a decline sent after a whole budget of executions can
+		// still be replaced.
 		run_to_block(commit_deadline - margin);
 		run_worker();
 		let txs = drain(&node);
 		assert_eq!(commits(&txs), vec![(key_of(V1), tasks[1])]);
 		assert_eq!(declines(&txs), vec![(key_of(V1), tasks[2], DeclineReason::Overloaded)]);
+		// The chain moved on while the node executed: the decline lands `late` blocks on, and
+		// is still in time for a replacement.
+		run_to_block(commit_deadline - margin + late);
 		dispatch(txs);
 		assert!(Inference::task(tasks[2]).unwrap().declined.contains(&V1));
 		System::assert_has_event(
@@ -569,7 +575,8 @@ fn tasks_of_one_model_due_together_run_as_engine_batches_within_the_budget() {
 		next_block();
 		node.host.batches.lock().unwrap().clear();
 		// Deadlines far enough that what the budget leaves waits for the next block.
-		set_commit_period(REPLACEMENT_WINDOW + offchain::OVERLOAD_DECLINE_EXTRA + 3);
+		let late = offchain::EXECUTION_BUDGET_MS / offchain::MIN_BLOCK_MS;
+		set_commit_period(REPLACEMENT_WINDOW + offchain::OVERLOAD_DECLINE_EXTRA + late + 3);
 		let more: Vec<TaskId> = (0..5).map(|_| request_with(ALICE, Some(4))).collect();
 		next_block();
 		next_block();
@@ -956,4 +963,28 @@ fn batches_keep_order_and_respect_the_count_and_the_weight_limit() {
 		offchain::batches::<Test, u32>(vec![1, 99, 1], |b| b.iter().sum::<u32>() <= 30),
 		vec![vec![1], vec![99], vec![1]]
 	);
+}
+
+#[test]
+fn a_worker_executes_at_most_twice_the_draws_of_a_block() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		set_max_draws(1);
+		assert_eq!(offchain::max_executions::<Test>(), 2);
+		// Deadlines far enough that what waits is not declined.
+		set_commit_period(REPLACEMENT_WINDOW + offchain::OVERLOAD_DECLINE_EXTRA + 6);
+		// One draw a block: the three tasks are assigned in blocks 2, 3 and 4.
+		let tasks: Vec<TaskId> = (0..3).map(|_| request_with(ALICE, Some(4))).collect();
+		run_to_block(5);
+		UintAuthorityId::set_all_keys([key_of(V1)]);
+		// The node missed blocks 2 to 4: it catches up two tasks a block, oldest first.
+		run_worker();
+		let txs = drain(&node);
+		assert_eq!(commits(&txs), vec![(key_of(V1), tasks[0]), (key_of(V1), tasks[1])]);
+		assert!(declines(&txs).is_empty(), "the third can wait");
+		dispatch(txs);
+		next_block();
+		run_worker();
+		assert_eq!(commits(&drain(&node)), vec![(key_of(V1), tasks[2])]);
+	});
 }
