@@ -1,6 +1,7 @@
 // Admission past the chain's execution capacity, from polkadot.js on a dev node (fast-runtime
-// build: 2 s blocks): Eve and Ferdie send 180 requests at once, far more than one block may
-// assign. The chain draws executors for at most `MaxDrawsPerBlock` less its replacement share
+// build: 2 s blocks): Alice, Eve and Ferdie send 270 requests at once, far more than one block
+// may assign (so that at least one block includes more than it may assign even if the
+// submissions spread over four blocks). The chain draws executors for at most `MaxDrawsPerBlock` less its replacement share
 // (`Pallet::assignment_draws`) tasks a block: the requests of a crowded block are planned for
 // later blocks, with their deadlines counted from their own assignment, and the planned draws
 // are visible in `inference.agendaDraws`. (No node executes here: the tasks end without commits,
@@ -35,18 +36,19 @@ test('requests past a block\'s executor draws queue for later blocks with full d
   const maxFee = escrowOf(api, model.feePerExecutor.toBigInt(), model.redundancy.toNumber());
 
   // Every TaskCreated of the requesters, with the block that included it.
-  const requesters = [dev('Eve'), dev('Ferdie')];
+  const requesters = [dev('Alice'), dev('Eve'), dev('Ferdie')];
   const mine = new Set(requesters.map((r) => r.address));
   const created = new Map(); // task id -> request block
   let refused = 0;
   let failed = 0;
   const head = (await api.rpc.chain.getHeader()).number.toNumber();
-  const stop = followChain(api, { from: head + 1, best: true }, ({ number, events }) => {
-    for (const { event } of events) {
+  const stop = followChain(api, { from: head + 1, best: true }, ({ number, events, block }) => {
+    for (const { phase, event } of events) {
       if (api.events.inference.TaskCreated.is(event) && mine.has(event.data.requester.toString())) {
         created.set(event.data.taskId.toNumber(), number);
       }
-      if (api.events.system.ExtrinsicFailed.is(event)) {
+      if (api.events.system.ExtrinsicFailed.is(event) && phase.isApplyExtrinsic
+        && mine.has(block.extrinsics[phase.asApplyExtrinsic.toNumber()]?.signer?.toString())) {
         const error = event.data.dispatchError;
         const name = error.isModule ? api.registry.findMetaError(error.asModule).name : error.type;
         if (name === 'AgendaFull') refused += 1;
