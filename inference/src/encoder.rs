@@ -11,7 +11,7 @@
 //! - bias + GELU, bias + residual + layer norm, and the whole of attention (scores, mask,
 //!   softmax, weighted sum, heads side by side) are fused kernels ([`crate::kernels`]).
 
-use crate::kernels::{Attention, BiasGelu, BiasResidualLayerNorm, MatMul};
+use crate::kernels::{Attention, BiasGelu, BiasGeluTanh, BiasRelu, BiasResidualLayerNorm, MatMul};
 use candle_core::{bail, Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
@@ -176,9 +176,9 @@ impl Encoder {
 			let inner = match self.activation {
 				HiddenAct::Gelu => inner.apply_op2_no_bwd(&layer.intermediate_bias, &BiasGelu)?,
 				HiddenAct::GeluApproximate => {
-					inner.broadcast_add(&layer.intermediate_bias)?.gelu()?
+					inner.apply_op2_no_bwd(&layer.intermediate_bias, &BiasGeluTanh)?
 				},
-				HiddenAct::Relu => inner.broadcast_add(&layer.intermediate_bias)?.relu()?,
+				HiddenAct::Relu => inner.apply_op2_no_bwd(&layer.intermediate_bias, &BiasRelu)?,
 			};
 			xs = inner.apply_op2_no_bwd(&layer.output_weight, &MatMul)?.apply_op3_no_bwd(
 				&attended,

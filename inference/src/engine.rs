@@ -69,8 +69,10 @@ impl EngineConfig {
 
 /// The numerics of this engine's kernels: which operations, in which order. Engines with
 /// different numerics may produce raw outputs that differ in their last bits (engines before
-/// `fixed-order-fma-1` ran candle's `gemm`, whose order depends on the matrix shape and CPU).
-pub const NUMERICS: &str = "fixed-order-fma-1";
+/// `fixed-order-fma-1` ran candle's `gemm`, whose order depends on the matrix shape and CPU;
+/// those before `fixed-order-fma-2` took `exp` and `tanh` from the platform's libm, see
+/// [`crate::mathf`]).
+pub const NUMERICS: &str = "fixed-order-fma-2";
 
 /// Identity of the engine, for the node to publish: executors whose `candle_version`, `dtype`
 /// or `numerics` differ may legitimately produce raw outputs that differ in their last bits.

@@ -5,7 +5,8 @@
 //! value. For the short sequences validators embed, those passes cost as much as the matrix
 //! products. These kernels do each group in one pass over the data:
 //!
-//! - [`BiasGelu`]: `gelu(x + bias)` (exact, `erf`-based GELU);
+//! - [`BiasGelu`]: `gelu(x + bias)` (exact, `erf`-based GELU), and [`BiasGeluTanh`] with GELU's
+//!   tanh approximation, and [`BiasRelu`];
 //! - [`BiasResidualLayerNorm`]: `layer_norm(x + bias + residual)`;
 //! - [`Attention`]: scaled dot-product attention of all heads with the padding mask, reading Q,
 //!   K and V from the fused QKV projection and writing the heads side by side.
@@ -286,12 +287,13 @@ impl CustomOp2 for MatMul {
 	}
 }
 
-/// Softmax of one row, in place: the maximum, `exp(x − max)` of each value in order, their
-/// sum (8 lanes, fixed tree), then one division per value.
+/// Softmax of one row, in place: the maximum, `exp(x − max)` of each value in order (the
+/// engine's own [`crate::mathf::exp`]), their sum (8 lanes, fixed tree), then one division per
+/// value.
 pub fn softmax(row: &mut [f32]) {
 	let max = row.iter().copied().fold(f32::NEG_INFINITY, |m, x| if x > m { x } else { m });
 	for v in row.iter_mut() {
-		*v = (*v - max).exp();
+		*v = crate::mathf::exp(*v - max);
 	}
 	let total = sum(row);
 	for v in row.iter_mut() {
@@ -343,23 +345,74 @@ impl CustomOp2 for BiasGelu {
 		bias: &CpuStorage,
 		bias_layout: &Layout,
 	) -> Result<(CpuStorage, Shape)> {
-		let xs = contiguous(x, x_layout, "bias-gelu input")?;
-		let bias = contiguous(bias, bias_layout, "bias-gelu bias")?;
-		if bias.is_empty() || !xs.len().is_multiple_of(bias.len()) {
-			bail!("bias-gelu: bias of {} for input of {}", bias.len(), xs.len());
-		}
-		let mut out = vec![0f32; xs.len()];
-		let n = bias.len();
-		out.par_chunks_exact_mut(n)
-			.zip(xs.par_chunks_exact(n))
-			.with_min_len(rows_per_task(xs.len() / n))
-			.for_each(|(out_row, x_row)| {
-				for ((o, x), b) in out_row.iter_mut().zip(x_row).zip(bias) {
-					*o = gelu(x + b);
-				}
-			});
-		Ok((CpuStorage::F32(out), x_layout.shape().clone()))
+		bias_map(x, x_layout, bias, bias_layout, gelu)
 	}
+}
+
+/// `gelu_tanh(x + bias)` (GELU's tanh approximation, [`crate::mathf::gelu_tanh`]), `x: [rows,
+/// n]`, `bias: [n]`.
+pub struct BiasGeluTanh;
+
+impl CustomOp2 for BiasGeluTanh {
+	fn name(&self) -> &'static str {
+		"opg-bias-gelu-tanh"
+	}
+
+	fn cpu_fwd(
+		&self,
+		x: &CpuStorage,
+		x_layout: &Layout,
+		bias: &CpuStorage,
+		bias_layout: &Layout,
+	) -> Result<(CpuStorage, Shape)> {
+		bias_map(x, x_layout, bias, bias_layout, crate::mathf::gelu_tanh)
+	}
+}
+
+/// `relu(x + bias)`, `x: [rows, n]`, `bias: [n]`; `+0` for every input not above zero (whose
+/// zero `f32::max` leaves to the CPU).
+pub struct BiasRelu;
+
+impl CustomOp2 for BiasRelu {
+	fn name(&self) -> &'static str {
+		"opg-bias-relu"
+	}
+
+	fn cpu_fwd(
+		&self,
+		x: &CpuStorage,
+		x_layout: &Layout,
+		bias: &CpuStorage,
+		bias_layout: &Layout,
+	) -> Result<(CpuStorage, Shape)> {
+		bias_map(x, x_layout, bias, bias_layout, |x| if x > 0.0 { x } else { 0.0 })
+	}
+}
+
+/// `f(x + bias)` element by element, `x: [rows, n]`, `bias: [n]`.
+fn bias_map(
+	x: &CpuStorage,
+	x_layout: &Layout,
+	bias: &CpuStorage,
+	bias_layout: &Layout,
+	f: fn(f32) -> f32,
+) -> Result<(CpuStorage, Shape)> {
+	let xs = contiguous(x, x_layout, "bias-gelu input")?;
+	let bias = contiguous(bias, bias_layout, "bias-gelu bias")?;
+	if bias.is_empty() || !xs.len().is_multiple_of(bias.len()) {
+		bail!("bias-gelu: bias of {} for input of {}", bias.len(), xs.len());
+	}
+	let mut out = vec![0f32; xs.len()];
+	let n = bias.len();
+	out.par_chunks_exact_mut(n)
+		.zip(xs.par_chunks_exact(n))
+		.with_min_len(rows_per_task(xs.len() / n))
+		.for_each(|(out_row, x_row)| {
+			for ((o, x), b) in out_row.iter_mut().zip(x_row).zip(bias) {
+				*o = f(x + b);
+			}
+		});
+	Ok((CpuStorage::F32(out), x_layout.shape().clone()))
 }
 
 /// `layer_norm(x + bias + residual)` over the last dimension, `x, residual: [rows, n]`,
@@ -477,7 +530,7 @@ impl CustomOp2 for Attention {
 					}
 					let mut total = 0f32;
 					for score in scores.iter_mut() {
-						*score = (*score - max).exp();
+						*score = crate::mathf::exp(*score - max);
 						total += *score;
 					}
 					let inv_total = 1.0 / total;
@@ -639,6 +692,16 @@ mod tests {
 		let fused = x.apply_op2_no_bwd(&bias, &BiasGelu).unwrap();
 		let plain = x.broadcast_add(&bias).unwrap().gelu_erf().unwrap();
 		assert!(max_diff(&fused, &plain) < 2e-6);
+
+		// candle's tanh-approximate GELU and ReLU, from libm and `f32::max`.
+		let fused = x.apply_op2_no_bwd(&bias, &BiasGeluTanh).unwrap();
+		let plain = x.broadcast_add(&bias).unwrap().gelu().unwrap();
+		assert!(max_diff(&fused, &plain) < 2e-6);
+		let fused = x.apply_op2_no_bwd(&bias, &BiasRelu).unwrap();
+		let plain = x.broadcast_add(&bias).unwrap().relu().unwrap();
+		assert_eq!(max_diff(&fused, &plain), 0.0);
+		let zeros = fused.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+		assert!(zeros.iter().all(|v| *v > 0.0 || v.to_bits() == 0), "ReLU gives +0");
 
 		let gain = Tensor::randn(1f32, 0.1, 24, &dev).unwrap();
 		let shift = Tensor::randn(0f32, 0.1, 24, &dev).unwrap();

@@ -58,6 +58,7 @@ mod engine;
 mod error;
 pub mod host;
 pub mod kernels;
+pub mod mathf;
 pub mod mlp;
 pub mod perf;
 pub mod store;

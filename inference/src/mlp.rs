@@ -212,7 +212,7 @@ impl Mlp {
 
 impl Activation {
 	/// The activation of one value, with the engine's own functions (`erf`-based GELU of
-	/// [`kernels::gelu`]).
+	/// [`kernels::gelu`], [`crate::mathf`]'s `tanh` and sigmoid), never libm's.
 	pub fn apply(self, x: f32) -> f32 {
 		match self {
 			Self::None => x,
@@ -224,8 +224,8 @@ impl Activation {
 					0.0
 				}
 			},
-			Self::Tanh => x.tanh(),
-			Self::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+			Self::Tanh => crate::mathf::tanh(x),
+			Self::Sigmoid => crate::mathf::sigmoid(x),
 			Self::Gelu => kernels::gelu(x),
 		}
 	}
