@@ -32,6 +32,8 @@ ensure_setup() {
 	command -v npm >/dev/null 2>&1 || missing+=(npm)
 	command -v python3 >/dev/null 2>&1 || missing+=(python3)
 	python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+	# The engine's cross-CPU test reruns itself as an x86-64 without AVX or FMA.
+	command -v qemu-x86_64 >/dev/null 2>&1 || missing+=(qemu-user)
 	if [ "${#missing[@]}" -gt 0 ]; then
 		log "Installing Debian packages: ${missing[*]}"
 		$sudo apt-get update -qq
