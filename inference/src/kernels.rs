@@ -370,7 +370,7 @@ impl CustomOp2 for BiasGeluTanh {
 }
 
 /// `relu(x + bias)`, `x: [rows, n]`, `bias: [n]`; `+0` for every input not above zero (whose
-/// zero `f32::max` leaves to the CPU).
+/// zero `f32::max` leaves to the CPU), NaN included (candle and PyTorch would keep a NaN).
 pub struct BiasRelu;
 
 impl CustomOp2 for BiasRelu {

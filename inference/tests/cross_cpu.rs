@@ -1,9 +1,15 @@
 //! The engine computes the same bits on another CPU. This test binary runs its own fingerprint
-//! natively (on the machines here: x86-64 with AVX2 and FMA, so the kernels' FMA path) and again
-//! under `qemu-x86_64 -cpu Nehalem`, an x86-64 with SSE4.2 and neither AVX nor FMA (so the
-//! portable kernel path, and whatever glibc picks for such a CPU), and compares them bit for
-//! bit: the engine's transcendental functions, its matrix-product kernel, the demo MLP on all
-//! 1,797 digits and all-MiniLM-L6-v2 on a few sentences.
+//! natively and again under `qemu-x86_64` emulating a CPU that takes the other kernel path: a
+//! Nehalem (SSE4.2, neither AVX nor FMA: the portable path, and whatever glibc picks for such a
+//! CPU) when this machine has AVX2 and FMA, as the machines here do, else a Haswell. It compares
+//! them bit for bit: the engine's transcendental functions (special values included), its
+//! matrix-product kernel, the fused BERT kernels (GELU both ways, ReLU, layer norm, attention),
+//! the demo MLP on all 1,797 digits and all-MiniLM-L6-v2 on a few sentences.
+//!
+//! qemu computes in software: what this catches is a result that depends on which code the
+//! program picks for the CPU (its own dispatch, candle's, glibc's), not a CPU's arithmetic. The
+//! test binary is a debug build (candle at opt-level 3); release builds and aarch64 are not
+//! covered here.
 //!
 //! It needs `qemu-x86_64` (Debian's `qemu-user`, which `scripts/test.sh` installs).
 
@@ -12,11 +18,15 @@
 
 mod common;
 
+use candle_core::{Device, Tensor};
 use opg_inference::{
 	demo, hash_bytes, hash_hex, kernels, mathf, CancelToken, Engine, EngineConfig, ModelDescriptor,
 };
 use opg_primitives::models::{Architecture, ModelFormat};
-use std::process::Command;
+use std::{
+	process::{Command, Stdio},
+	time::{Duration, Instant},
+};
 
 /// The fingerprint lines of this CPU: `name hash` per part, and the kernel path taken.
 fn fingerprint() -> Vec<String> {
@@ -28,11 +38,12 @@ fn fingerprint() -> Vec<String> {
 		eprintln!("{name}: {:.1} s", started.elapsed().as_secs_f64());
 	};
 
-	// Every 4,099th f32 in [-100, 100].
-	let limit = 100f32.to_bits();
+	// Every 4,099th f32 in [-110, 110], and special values.
+	let limit = 110f32.to_bits();
 	let xs: Vec<f32> = (0..=limit)
 		.step_by(4099)
 		.flat_map(|bits| [f32::from_bits(bits), -f32::from_bits(bits)])
+		.chain([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, f32::MIN, f32::from_bits(1)])
 		.collect();
 	for (name, f) in [
 		("exp", mathf::exp as fn(f32) -> f32),
@@ -41,7 +52,7 @@ fn fingerprint() -> Vec<String> {
 		("gelu-tanh", mathf::gelu_tanh),
 		("gelu-erf", kernels::gelu),
 	] {
-		let values: Vec<f32> = xs.iter().map(|x| f(x.clamp(-80.0, 80.0))).collect();
+		let values: Vec<f32> = xs.iter().map(|x| f(*x)).collect();
 		add(name, &values);
 	}
 
@@ -60,6 +71,32 @@ fn fingerprint() -> Vec<String> {
 	let (rows, depth, width) = (37, 129, 70);
 	let (x, w, bias) = (random(rows * depth), random(depth * width), random(width));
 	add("linear", &kernels::linear(&x, &w, Some(&bias), depth, width).expect("shapes"));
+
+	// The fused kernels of the BERT encoder, on random tensors.
+	let device = Device::Cpu;
+	let tensor = |values: Vec<f32>, shape: &[usize]| {
+		Tensor::from_vec(values, shape, &device).expect("a tensor")
+	};
+	let flat = |t: Tensor| t.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("f32 values");
+	let (rows, n) = (9, 40);
+	let xt = tensor(random(rows * n).iter().map(|v| v * 4.0).collect(), &[rows, n]);
+	let bias = tensor(random(n), &[n]);
+	add("bias-gelu", &flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasGelu).expect("op")));
+	add("bias-gelu-tanh", &flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasGeluTanh).expect("op")));
+	add("bias-relu", &flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasRelu).expect("op")));
+	let residual = tensor(random(rows * n), &[rows, n]);
+	let params = tensor([random(n), random(n), random(n)].concat(), &[3, n]);
+	let norm = kernels::BiasResidualLayerNorm { eps: 1e-12 };
+	add("layer-norm", &flat(xt.apply_op3_no_bwd(&residual, &params, &norm).expect("op")));
+	let (batch, tokens, heads, head) = (2, 7, 3, 8);
+	let qkv = tensor(random(batch * tokens * 3 * heads * head), &[batch, tokens, 3 * heads * head]);
+	let mask: Vec<f32> =
+		(0..batch * tokens).map(|i| if i % 5 == 4 { f32::MIN } else { 0.0 }).collect();
+	let mask = tensor(mask, &[batch, tokens]);
+	add(
+		"attention",
+		&flat(qkv.apply_op2_no_bwd(&mask, &kernels::Attention { heads }).expect("op")),
+	);
 
 	// Emulated, a debug build runs some hundred times slower than natively.
 	let mut config = EngineConfig::new(common::fresh_dir("cross-cpu"));
@@ -123,15 +160,34 @@ fn print_fingerprint() {
 #[test]
 fn the_engine_gives_the_same_bits_on_a_cpu_without_fma_or_avx() {
 	let native = fingerprint();
+	let native_path = native.last().cloned().unwrap_or_default();
+	// The other kernel path than this machine's.
+	let (cpu, other_path) = if native_path == "kernel-path fma" {
+		("Nehalem", "kernel-path portable")
+	} else {
+		("Haswell", "kernel-path fma")
+	};
 	let exe = std::env::current_exe().expect("the test binary");
-	let run = Command::new("qemu-x86_64")
-		.args(["-cpu", "Nehalem"])
+	let mut child = Command::new("qemu-x86_64")
+		.args(["-cpu", cpu])
 		.arg(&exe)
 		.args(["--ignored", "--exact", "print_fingerprint", "--nocapture", "--test-threads=1"])
-		.output()
+		.stdout(Stdio::piped())
+		.stderr(Stdio::piped())
+		.spawn()
 		.unwrap_or_else(|e| {
 			panic!("qemu-x86_64 (Debian's qemu-user; scripts/test.sh installs it) did not run: {e}")
 		});
+	// Bounded: an emulated debug build takes about a minute here.
+	let deadline = Instant::now() + Duration::from_secs(900);
+	while child.try_wait().expect("waiting for qemu").is_none() {
+		if Instant::now() > deadline {
+			let _ = child.kill();
+			panic!("the fingerprint under qemu took over 900 s");
+		}
+		std::thread::sleep(Duration::from_millis(200));
+	}
+	let run = child.wait_with_output().expect("qemu's output");
 	let stdout = String::from_utf8_lossy(&run.stdout);
 	assert!(
 		run.status.success(),
@@ -145,9 +201,9 @@ fn the_engine_gives_the_same_bits_on_a_cpu_without_fma_or_avx() {
 		.map(str::to_owned)
 		.collect();
 	for (native, emulated) in native.iter().zip(&emulated) {
-		println!("native   {native}\nNehalem  {emulated}");
+		println!("native   {native}\n{cpu:8} {emulated}");
 	}
-	assert_eq!(emulated.last().map(String::as_str), Some("kernel-path portable"));
+	assert_eq!(emulated.last().map(String::as_str), Some(other_path), "qemu -cpu {cpu}");
 	let parts = native.len() - 1;
 	assert_eq!(emulated.len(), native.len(), "the emulated run printed every part");
 	assert_eq!(native[..parts], emulated[..parts], "a part differs between the CPUs");
