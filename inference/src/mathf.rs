@@ -128,6 +128,11 @@ pub fn sigmoid(x: f32) -> f32 {
 /// as the equal `x / (1 + exp(−2z))`, which keeps its precision where `1 + tanh(z)` cancels
 /// (large negative `x`).
 pub fn gelu_tanh(x: f32) -> f32 {
+	if x == f32::NEG_INFINITY {
+		// The limit, −0, rather than `−∞ / ∞`: a NaN made by an operation has a sign and payload
+		// that differ between instruction sets (x86-64 gives −NaN, aarch64 +NaN).
+		return -0.0;
+	}
 	let x = f64::from(x);
 	(x / (1.0 + exp64(-2.0 * gelu_z(x)))) as f32
 }
@@ -211,6 +216,8 @@ mod tests {
 		assert_eq!(tanh(30.0), 1.0);
 		assert_eq!(tanh(-30.0), -1.0);
 		assert!(tanh(f32::NAN).is_nan());
+		assert_eq!(gelu_tanh(f32::NEG_INFINITY).to_bits(), (-0.0f32).to_bits());
+		assert_eq!(gelu_tanh(f32::INFINITY), f32::INFINITY);
 		assert_eq!(sigmoid(0.0), 0.5);
 		assert_eq!(sigmoid(200.0), 1.0);
 		assert_eq!(sigmoid(-200.0), 0.0);

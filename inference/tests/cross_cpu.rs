@@ -8,8 +8,9 @@
 //!
 //! qemu computes in software: what this catches is a result that depends on which code the
 //! program picks for the CPU (its own dispatch, candle's, glibc's), not a CPU's arithmetic. The
-//! test binary is a debug build (candle at opt-level 3); release builds and aarch64 are not
-//! covered here.
+//! test binary is a debug build (candle at opt-level 3); release builds are not covered.
+//! `scripts/cross-cpu-aarch64.sh` cross-builds this binary for aarch64 and compares its
+//! fingerprint under `qemu-aarch64` with the native one.
 //!
 //! It needs `qemu-x86_64` (Debian's `qemu-user`, which `scripts/test.sh` installs).
 
@@ -23,6 +24,7 @@ use opg_inference::{
 	demo, hash_bytes, hash_hex, kernels, mathf, CancelToken, Engine, EngineConfig, ModelDescriptor,
 };
 use opg_primitives::models::{Architecture, ModelFormat};
+#[cfg(target_arch = "x86_64")]
 use std::{
 	process::{Command, Stdio},
 	time::{Duration, Instant},
