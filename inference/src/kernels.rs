@@ -79,10 +79,117 @@ fn sum(xs: &[f32]) -> f32 {
 	reduce(acc) + tail
 }
 
-/// Output columns one tile of [`linear`] accumulates at once (two 8-lane registers).
-const TILE_COLS: usize = 16;
-/// Input rows one tile of [`linear`] accumulates at once.
-const TILE_ROWS: usize = 4;
+/// Whether the portable path's fused multiply-add is an instruction: every aarch64 CPU has one,
+/// and so does an x86-64 build for a CPU with FMA3.
+const HARDWARE_FMA: bool = cfg!(any(target_arch = "aarch64", target_feature = "fma"));
+
+/// One fused multiply-add `a · b + c`, rounded once: how a kernel path computes it.
+trait Fma {
+	fn fma(a: f32, b: f32, c: f32) -> f32;
+}
+
+/// The CPU's instruction (`f32::mul_add` where the code is compiled for a CPU that has one).
+struct Instruction;
+
+impl Fma for Instruction {
+	#[inline(always)]
+	fn fma(a: f32, b: f32, c: f32) -> f32 {
+		a.mul_add(b, c)
+	}
+}
+
+/// [`mathf::fma`]: the same bits in `f64` arithmetic, for CPUs without the instruction.
+struct Emulated;
+
+impl Fma for Emulated {
+	#[inline(always)]
+	fn fma(a: f32, b: f32, c: f32) -> f32 {
+		crate::mathf::fma(a, b, c)
+	}
+}
+
+/// [`KernelPath::force`]'s choice: 0 the fastest, 1 AVX2 and FMA3, 2 portable.
+static FORCED_PATH: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The code a CPU runs [`linear`] with. Every path performs the same operations in the same
+/// order (one fused multiply-add chain per output element, see [`linear`]): they differ only in
+/// how many elements they compute side by side, which changes no bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelPath {
+	/// x86-64 with AVX-512F: tiles of 8 rows × 32 columns in 512-bit registers.
+	Avx512,
+	/// x86-64 with AVX2 and FMA3: tiles of 4 rows × 16 columns in 256-bit registers.
+	Avx2Fma,
+	/// Any other CPU: tiles of 4 rows × 16 columns in portable code, each fused multiply-add
+	/// the FMA instruction on aarch64 and [`mathf::fma`] (`f64` arithmetic, the same bits) on
+	/// an x86-64 without FMA3, hence slower there.
+	Portable,
+}
+
+impl KernelPath {
+	/// The fastest path this CPU can run.
+	pub fn detect() -> Self {
+		match FORCED_PATH.load(std::sync::atomic::Ordering::Relaxed) {
+			1 => return Self::Avx2Fma,
+			2 => return Self::Portable,
+			_ => {},
+		}
+		#[cfg(target_arch = "x86_64")]
+		{
+			if std::is_x86_feature_detected!("avx512f") {
+				return Self::Avx512;
+			}
+			if std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2") {
+				return Self::Avx2Fma;
+			}
+		}
+		Self::Portable
+	}
+
+	/// Makes [`Self::detect`] (so every [`linear`] of this process) return `path` instead of
+	/// the fastest path, if the CPU can run it, or undoes it (`None`). For measuring the slower
+	/// paths on a machine that has a faster one (`examples/bench.rs`); it changes no bit, only
+	/// the speed. Returns whether `path` was taken.
+	pub fn force(path: Option<Self>) -> bool {
+		let code = match path {
+			None | Some(Self::Avx512) => 0,
+			Some(Self::Avx2Fma) => 1,
+			Some(Self::Portable) => 2,
+		};
+		if path.is_some_and(|p| !p.is_available()) {
+			return false;
+		}
+		FORCED_PATH.store(code, std::sync::atomic::Ordering::Relaxed);
+		path.is_none_or(|p| Self::detect() == p)
+	}
+
+	/// Whether this CPU can run the path.
+	pub fn is_available(self) -> bool {
+		match self {
+			#[cfg(target_arch = "x86_64")]
+			Self::Avx512 => std::is_x86_feature_detected!("avx512f"),
+			#[cfg(target_arch = "x86_64")]
+			Self::Avx2Fma => std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2"),
+			#[cfg(not(target_arch = "x86_64"))]
+			Self::Avx512 | Self::Avx2Fma => false,
+			Self::Portable => true,
+		}
+	}
+
+	/// Whether every fused multiply-add of the path is one instruction of this CPU (else the
+	/// portable path emulates it with [`mathf::fma`]).
+	pub fn has_fma_instruction(self) -> bool {
+		self != Self::Portable || HARDWARE_FMA
+	}
+
+	/// Rows and columns of one tile.
+	fn tile(self) -> (usize, usize) {
+		match self {
+			Self::Avx512 => (8, 32),
+			Self::Avx2Fma | Self::Portable => (4, 16),
+		}
+	}
+}
 
 /// `out[r][j] = Σ_k x[r][k] · w[k][j]` (+ `bias[j]`), for `x: [rows, depth]` and `w: [depth,
 /// width]` (a weight matrix stored transposed, `[in, out]`), both row-major and contiguous.
@@ -95,9 +202,22 @@ const TILE_ROWS: usize = 4;
 /// not on the other rows of the batch, the thread count, the SIMD width or the cache sizes.
 ///
 /// The fused multiply-add is the CPU's instruction where it has one (x86-64 with FMA3, every
-/// aarch64 CPU) and otherwise `f32::mul_add`'s fallback: `fma` is exactly rounded by IEEE 754,
-/// so both give the same bits; the fallback is only slower.
+/// aarch64 CPU) and otherwise [`mathf::fma`]'s emulation: `fma` is exactly rounded by IEEE 754,
+/// so both give the same bits; the emulation is only slower ([`KernelPath`]).
 pub fn linear(
+	x: &[f32],
+	w: &[f32],
+	bias: Option<&[f32]>,
+	depth: usize,
+	width: usize,
+) -> core::result::Result<Vec<f32>, String> {
+	linear_on(KernelPath::detect(), x, w, bias, depth, width)
+}
+
+/// [`linear`] on the given path (which gives the same bits as every other): for measuring a
+/// path, or checking that they agree. An error if this CPU cannot run it.
+pub fn linear_on(
+	path: KernelPath,
 	x: &[f32],
 	w: &[f32],
 	bias: Option<&[f32]>,
@@ -114,26 +234,48 @@ pub fn linear(
 	if bias.is_some_and(|b| b.len() != width) {
 		return Err(format!("linear: bias of {:?} for width {width}", bias.map(<[f32]>::len)));
 	}
+	if !path.is_available() {
+		return Err(format!("linear: this CPU cannot run the {path:?} path"));
+	}
 	let rows = x.len() / depth;
+	let (tile_rows, tile_cols) = path.tile();
+	// Fewer rows than a tile (one input of a small model): tiles of one row, no padding.
+	let tile_rows = if rows >= tile_rows { tile_rows } else { 1 };
+	// The rows of each tile interleaved, `[depth][tile_rows]`, the last tile padded with zero
+	// rows (computed and dropped), so that the kernel reads one contiguous run per `k`.
+	let tiles = rows.div_ceil(tile_rows);
+	let mut packed = vec![0f32; tiles * depth * tile_rows];
+	for (chunk, tile) in x.chunks(depth * tile_rows).zip(packed.chunks_exact_mut(depth * tile_rows))
+	{
+		for (i, row) in chunk.chunks_exact(depth).enumerate() {
+			for (value, run) in row.iter().zip(tile.chunks_exact_mut(tile_rows)) {
+				if let Some(target) = run.get_mut(i) {
+					*target = *value;
+				}
+			}
+		}
+	}
+	let padded_rows = tiles * tile_rows;
 	// Column blocks are the unit of parallel work: each reads its slice of the weights once
 	// for all rows. The result is independent of how the blocks are shared out.
-	let blocks = width.div_ceil(TILE_COLS);
+	let blocks = width.div_ceil(tile_cols);
 	let per_task = blocks.div_ceil(rayon::current_num_threads().max(1)).max(1);
 	let computed: Vec<Vec<f32>> = (0..blocks)
 		.into_par_iter()
 		.with_min_len(per_task)
 		.map(|block| {
-			let first = block * TILE_COLS;
-			let cols = TILE_COLS.min(width - first);
-			let mut out = vec![0f32; rows * cols];
-			column_block(x, w, depth, width, first, cols, &mut out);
+			let first = block * tile_cols;
+			let cols = tile_cols.min(width - first);
+			let mut out = vec![0f32; padded_rows * cols];
+			let tile = Tile { packed: &packed, tile_rows, w, depth, width, first, cols };
+			column_block(path, &tile, &mut out);
 			out
 		})
 		.collect();
 	let mut out = vec![0f32; rows * width];
 	for (block, values) in computed.iter().enumerate() {
-		let first = block * TILE_COLS;
-		let cols = TILE_COLS.min(width - first);
+		let first = block * tile_cols;
+		let cols = tile_cols.min(width - first);
 		for (row, chunk) in out.chunks_exact_mut(width).zip(values.chunks_exact(cols)) {
 			if let Some(target) = row.get_mut(first..first + cols) {
 				target.copy_from_slice(chunk);
@@ -150,110 +292,240 @@ pub fn linear(
 	Ok(out)
 }
 
-/// Columns `first..first + cols` of every row into `out: [rows, cols]`, with the CPU's FMA
-/// instruction when it has one.
-fn column_block(
-	x: &[f32],
-	w: &[f32],
+/// What [`self_test`] found on this CPU.
+#[derive(Clone, Debug)]
+pub struct SelfTest {
+	/// The kernel path [`linear`] takes here.
+	pub path: KernelPath,
+	/// Whether its fused multiply-add is an instruction ([`KernelPath::has_fma_instruction`]).
+	pub fma_instruction: bool,
+	/// The engine's known answer computed here (hex blake2-256), and whether it is
+	/// [`KNOWN_ANSWER`].
+	pub answer: String,
+	pub reproducible: bool,
+	/// [`linear`]'s throughput on a MiniLM-sized product (64 × 384 × 1536), best of a few
+	/// repeats, in GFLOP/s, on the calling thread pool.
+	pub gflops: f64,
+}
+
+/// blake2-256 of the known-answer computation of [`self_test`], the same on every conforming
+/// CPU (pinned by a unit test, and compared under qemu by the cross-CPU test).
+pub const KNOWN_ANSWER: &str = "2c34bdcb54330fd7b126cd4ecb523f000760200b16fb692f89f4d949da24f3bb";
+
+/// The least [`SelfTest::gflops`] an executor needs: a MiniLM input of 256 tokens (the engine's
+/// bound, about 5.6 GFLOP of matrix products) within the node's default 10-second inference
+/// limit, with room to spare.
+pub const MIN_EXECUTOR_GFLOPS: f64 = 1.0;
+
+/// A known-answer test of the engine's numerics on this CPU, and the speed of its kernel path.
+///
+/// It computes, on [`KernelPath::detect`]'s path, a matrix product with remainders in every
+/// tile dimension, and the transcendental functions over a sweep of inputs, and hashes the bits:
+/// a CPU, C library or build that computes any of them differently gives another answer than
+/// [`KNOWN_ANSWER`], and the node then refuses to execute rather than disagree with honest
+/// executors. It then times [`linear`] (under a tenth of a second on an AVX2 CPU).
+pub fn self_test() -> SelfTest {
+	let path = KernelPath::detect();
+	let mut state = 0x243f_6a88_85a3_08d3u64;
+	let mut random = |n: usize| -> Vec<f32> {
+		(0..n)
+			.map(|_| {
+				state ^= state << 13;
+				state ^= state >> 7;
+				state ^= state << 17;
+				((state >> 40) as f32 / (1u64 << 23) as f32 - 1.0) * 3.0
+			})
+			.collect()
+	};
+	let (rows, depth, width) = (37, 300, 70);
+	let (x, w, bias) = (random(rows * depth), random(depth * width), random(width));
+	let mut values = linear(&x, &w, Some(&bias), depth, width).unwrap_or_default();
+	let inputs = random(4096);
+	for f in [
+		crate::mathf::exp as fn(f32) -> f32,
+		crate::mathf::tanh,
+		crate::mathf::sigmoid,
+		crate::mathf::gelu_tanh,
+		gelu,
+	] {
+		values.extend(inputs.iter().map(|v| f(v * 10.0)));
+	}
+	values.extend(inputs.chunks_exact(3).map(|v| crate::mathf::fma(v[0], v[1] * 1e3, v[2])));
+	let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect();
+	let answer = crate::hash_hex(&crate::hash_bytes(&bytes));
+
+	let (rows, depth, width) = (64, 384, 1536);
+	let (x, w) = (random(rows * depth), random(depth * width));
+	let mut best = f64::INFINITY;
+	for _ in 0..5 {
+		let started = std::time::Instant::now();
+		let _ = linear(&x, &w, None, depth, width);
+		best = best.min(started.elapsed().as_secs_f64());
+	}
+	let flops = 2.0 * (rows * depth * width) as f64;
+	SelfTest {
+		path,
+		fma_instruction: path.has_fma_instruction(),
+		reproducible: answer == KNOWN_ANSWER,
+		answer,
+		gflops: flops / best.max(1e-9) / 1e9,
+	}
+}
+
+/// One column block of [`linear`]: every row's columns `first..first + cols`.
+struct Tile<'a> {
+	/// The input, packed by tiles of `tile_rows` rows.
+	packed: &'a [f32],
+	tile_rows: usize,
+	w: &'a [f32],
 	depth: usize,
 	width: usize,
 	first: usize,
 	cols: usize,
-	out: &mut [f32],
-) {
-	#[cfg(target_arch = "x86_64")]
-	if std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2") {
-		// SAFETY: the CPU has the features the function is compiled for (checked just above).
+}
+
+/// Computes `tile` into `out: [padded rows, cols]` on `path` (which the CPU can run).
+fn column_block(path: KernelPath, tile: &Tile, out: &mut [f32]) {
+	match path {
+		#[cfg(target_arch = "x86_64")]
+		// SAFETY: `linear_on` checked that the CPU has the path's features.
 		#[allow(unsafe_code)]
-		unsafe {
-			column_block_fma(x, w, depth, width, first, cols, out)
-		};
+		KernelPath::Avx512 => unsafe { column_block_avx512(tile, out) },
+		#[cfg(target_arch = "x86_64")]
+		// SAFETY: as above.
+		#[allow(unsafe_code)]
+		KernelPath::Avx2Fma => unsafe { column_block_avx2(tile, out) },
+		_ if HARDWARE_FMA => column_block_tiled::<4, 16, Instruction>(tile, out),
+		_ => column_block_tiled::<4, 16, Emulated>(tile, out),
+	}
+}
+
+/// [`column_block_tiled`] for AVX-512F: full tiles of 8 rows × 32 columns by
+/// [`full_tile_avx512`], the rest as the portable code compiled for the same CPU. The same
+/// operations in the same order either way.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn column_block_avx512(tile: &Tile, out: &mut [f32]) {
+	const R: usize = 8;
+	const C: usize = 32;
+	if tile.cols == C && tile.tile_rows == R {
+		let run = tile.depth * R;
+		for (xt, out_tile) in tile.packed.chunks_exact(run).zip(out.chunks_exact_mut(R * C)) {
+			full_tile_avx512(xt, tile.w, tile.width, tile.first, out_tile);
+		}
+	} else {
+		column_block_tiled::<R, C, Instruction>(tile, out)
+	}
+}
+
+/// [`full_tile`]`::<8, 32>` in AVX-512 registers: 16 accumulators of 16 lanes, one
+/// `vfmadd231ps` per row, per 16 columns and per `k`, in increasing `k`: for each element the
+/// chain `acc = fma(x[r][k], w[k][j], acc)` from `+0`, as everywhere.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn full_tile_avx512(xt: &[f32], w: &[f32], width: usize, first: usize, out: &mut [f32]) {
+	use core::arch::x86_64::{
+		__m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
+		_mm512_storeu_ps,
+	};
+	const R: usize = 8;
+	let depth = xt.len() / R;
+	// Every pointer below stays inside these bounds.
+	if depth == 0
+		|| xt.len() != depth * R
+		|| out.len() < R * 32
+		|| first + 32 > width
+		|| w.len() < (depth - 1) * width + first + 32
+	{
 		return;
 	}
-	column_block_portable(x, w, depth, width, first, cols, out);
+	let mut acc: [[__m512; 2]; R] = [[_mm512_setzero_ps(); 2]; R];
+	// SAFETY: row `k` of the tile's weights is `w[k * width + first ..][..32]` and its inputs
+	// `xt[k * R ..][..R]`, for `k < depth`: inside `w` and `xt` by the check above; `out` holds
+	// `R × 32` values.
+	#[allow(unsafe_code)]
+	unsafe {
+		let (mut wp, mut xp) = (w.as_ptr().add(first), xt.as_ptr());
+		for _ in 0..depth {
+			let (w0, w1) = (_mm512_loadu_ps(wp), _mm512_loadu_ps(wp.add(16)));
+			for (r, acc_row) in acc.iter_mut().enumerate() {
+				let xv = _mm512_set1_ps(*xp.add(r));
+				acc_row[0] = _mm512_fmadd_ps(xv, w0, acc_row[0]);
+				acc_row[1] = _mm512_fmadd_ps(xv, w1, acc_row[1]);
+			}
+			wp = wp.add(width);
+			xp = xp.add(R);
+		}
+		let op = out.as_mut_ptr();
+		for (r, acc_row) in acc.iter().enumerate() {
+			_mm512_storeu_ps(op.add(r * 32), acc_row[0]);
+			_mm512_storeu_ps(op.add(r * 32 + 16), acc_row[1]);
+		}
+	}
 }
 
-/// [`column_block_portable`] compiled for x86-64 CPUs with AVX2 and FMA3: the same operations
-/// in the same order, `mul_add` lowered to the `vfmadd` instruction.
+/// [`column_block_tiled`] compiled for AVX2 and FMA3: `mul_add` lowered to `vfmadd` on 8 lanes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn column_block_fma(
-	x: &[f32],
-	w: &[f32],
-	depth: usize,
-	width: usize,
-	first: usize,
-	cols: usize,
-	out: &mut [f32],
-) {
-	column_block_portable(x, w, depth, width, first, cols, out)
+fn column_block_avx2(tile: &Tile, out: &mut [f32]) {
+	column_block_tiled::<4, 16, Instruction>(tile, out)
 }
 
+/// A column block in tiles of `R` rows × `C` columns (or of one row, for inputs of fewer rows
+/// than `R`), and element by element where the block is narrower than `C`.
 #[inline(always)]
-fn column_block_portable(
-	x: &[f32],
-	w: &[f32],
-	depth: usize,
-	width: usize,
-	first: usize,
-	cols: usize,
-	out: &mut [f32],
-) {
-	let mut rows = x.chunks_exact(depth).zip(out.chunks_exact_mut(cols));
-	if cols == TILE_COLS {
-		loop {
-			// TILE_ROWS rows at a time, then the rest one by one (same sums either way).
-			let mut tile: [(&[f32], &mut [f32]); TILE_ROWS] = Default::default();
-			let mut filled = 0;
-			for slot in tile.iter_mut() {
-				match rows.next() {
-					Some(row) => {
-						*slot = row;
-						filled += 1;
-					},
-					None => break,
-				}
-			}
-			if filled == TILE_ROWS {
-				full_tile(tile, w, width, first);
-			} else {
-				for (x_row, out_row) in tile.into_iter().take(filled) {
-					full_tile([(x_row, out_row)], w, width, first);
-				}
-				return;
-			}
+fn column_block_tiled<const R: usize, const C: usize, F: Fma>(tile: &Tile, out: &mut [f32]) {
+	let Tile { packed, tile_rows, w, depth, width, first, cols } = *tile;
+	let run = depth * tile_rows;
+	if cols == C && tile_rows == R {
+		for (xt, out_tile) in packed.chunks_exact(run).zip(out.chunks_exact_mut(R * C)) {
+			full_tile::<R, C, F>(xt, w, width, first, out_tile);
 		}
-	}
-	for (x_row, out_row) in rows {
-		for (c, o) in out_row.iter_mut().enumerate() {
-			let mut acc = 0f32;
-			for (xv, w_row) in x_row.iter().zip(w.chunks_exact(width)) {
-				acc = xv.mul_add(w_row.get(first + c).copied().unwrap_or(0.0), acc);
+	} else if cols == C && tile_rows == 1 {
+		for (xt, out_tile) in packed.chunks_exact(run).zip(out.chunks_exact_mut(C)) {
+			full_tile::<1, C, F>(xt, w, width, first, out_tile);
+		}
+	} else {
+		for (t, xt) in packed.chunks_exact(run).enumerate() {
+			for i in 0..tile_rows {
+				let Some(out_row) =
+					out.get_mut((t * tile_rows + i) * cols..(t * tile_rows + i + 1) * cols)
+				else {
+					return;
+				};
+				for (c, o) in out_row.iter_mut().enumerate() {
+					let mut acc = 0f32;
+					for (xk, w_row) in xt.chunks_exact(tile_rows).zip(w.chunks_exact(width)) {
+						let xv = xk.get(i).copied().unwrap_or(0.0);
+						acc = F::fma(xv, w_row.get(first + c).copied().unwrap_or(0.0), acc);
+					}
+					*o = acc;
+				}
 			}
-			*o = acc;
 		}
 	}
 }
 
-/// `R` rows × [`TILE_COLS`] columns, accumulated in registers over the whole depth.
+/// `R` rows × `C` columns, accumulated in registers over the whole depth: `xt` holds the rows
+/// interleaved (`[depth][R]`), `out` receives `[R][C]`.
 #[inline(always)]
-fn full_tile<const R: usize>(
-	rows: [(&[f32], &mut [f32]); R],
+fn full_tile<const R: usize, const C: usize, F: Fma>(
+	xt: &[f32],
 	w: &[f32],
 	width: usize,
 	first: usize,
+	out: &mut [f32],
 ) {
-	let mut acc = [[0f32; TILE_COLS]; R];
-	for (k, w_row) in w.chunks_exact(width).enumerate() {
-		let Some(w_tile) = w_row.get(first..first + TILE_COLS) else { return };
-		for (acc_row, (x_row, _)) in acc.iter_mut().zip(rows.iter()) {
-			let xv = x_row.get(k).copied().unwrap_or(0.0);
+	let mut acc = [[0f32; C]; R];
+	for (xk, w_row) in xt.chunks_exact(R).zip(w.chunks_exact(width)) {
+		let Some(w_tile) = w_row.get(first..first + C) else { return };
+		for (acc_row, xv) in acc.iter_mut().zip(xk) {
 			for (a, wv) in acc_row.iter_mut().zip(w_tile) {
-				*a = xv.mul_add(*wv, *a);
+				*a = F::fma(*xv, *wv, *a);
 			}
 		}
 	}
-	for (acc_row, (_, out_row)) in acc.iter().zip(rows) {
+	for (acc_row, out_row) in acc.iter().zip(out.chunks_exact_mut(C)) {
 		out_row.copy_from_slice(acc_row);
 	}
 }
@@ -639,26 +911,46 @@ mod tests {
 		}
 	}
 
-	#[cfg(target_arch = "x86_64")]
 	#[test]
-	fn the_fma_instruction_and_the_portable_fallback_agree_bit_for_bit() {
-		if !(std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2")) {
-			eprintln!("this CPU has no FMA3: only the fallback runs here");
-			return;
+	fn every_kernel_path_gives_the_same_bits() {
+		let paths = [KernelPath::Avx512, KernelPath::Avx2Fma, KernelPath::Portable];
+		let available: Vec<KernelPath> = paths.into_iter().filter(|p| p.is_available()).collect();
+		eprintln!("kernel paths of this CPU: {available:?}");
+		assert!(available.contains(&KernelPath::detect()));
+		// Rows and widths around every path's tile sizes, with remainders.
+		for (rows, depth, width) in
+			[(1, 200, 32), (7, 200, 48), (8, 64, 64), (20, 33, 70), (3, 5, 10)]
+		{
+			let x = values(rows * depth, 21 + rows as u64);
+			let w = values(depth * width, 22 + width as u64);
+			let bias = values(width, 23);
+			let portable =
+				linear_on(KernelPath::Portable, &x, &w, Some(&bias), depth, width).unwrap();
+			for path in &available {
+				let out = linear_on(*path, &x, &w, Some(&bias), depth, width).unwrap();
+				assert_eq!(bits(&out), bits(&portable), "{path:?} {rows}×{depth}×{width}");
+			}
 		}
-		let (rows, depth, width) = (7, 200, 32);
-		let x = values(rows * depth, 21);
-		let w = values(depth * width, 22);
-		for first in [0, TILE_COLS] {
-			let (mut fast, mut portable) =
-				(vec![0f32; rows * TILE_COLS], vec![0f32; rows * TILE_COLS]);
-			// SAFETY: the CPU has AVX2 and FMA3 (checked above).
-			#[allow(unsafe_code)]
-			unsafe {
-				column_block_fma(&x, &w, depth, width, first, TILE_COLS, &mut fast)
-			};
-			column_block_portable(&x, &w, depth, width, first, TILE_COLS, &mut portable);
-			assert_eq!(bits(&fast), bits(&portable));
+		for path in paths.into_iter().filter(|p| !p.is_available()) {
+			assert!(linear_on(path, &[1.0], &[1.0], None, 1, 1).is_err(), "{path:?} refused");
+		}
+	}
+
+	#[test]
+	fn the_self_test_gives_the_known_answer_on_every_path() {
+		for path in [KernelPath::Avx512, KernelPath::Avx2Fma, KernelPath::Portable] {
+			if !path.is_available() {
+				continue;
+			}
+			let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+			// `force` is process-wide: the other tests' results do not depend on it.
+			assert!(KernelPath::force(Some(path)));
+			let test = pool.install(self_test);
+			KernelPath::force(None);
+			eprintln!("{path:?}: {:.2} GFLOP/s on one thread", test.gflops);
+			assert_eq!(test.path, path);
+			assert_eq!(test.answer, KNOWN_ANSWER, "{path:?}");
+			assert!(test.reproducible && test.gflops > 0.0);
 		}
 	}
 

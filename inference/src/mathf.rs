@@ -143,6 +143,118 @@ fn gelu_z(x: f64) -> f64 {
 	SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)
 }
 
+/// `a · b + c` with one rounding (IEEE 754's `fusedMultiplyAdd` on `f32`), in `f64` basic
+/// operations only: the same bits as a CPU's FMA instruction, for CPUs that have none (an
+/// x86-64 before Haswell), without calling the C library's `fmaf`.
+///
+/// The product of two `f32`s is exact in `f64` (24 + 24 significant bits ≤ 53, and its
+/// exponent stays within `f64`'s normal range). The sum `p + c` is rounded to `f64` *to odd*:
+/// Knuth's TwoSum gives the rounding error `e` exactly, and an inexact sum whose last bit is even
+/// moves one unit toward the exact value. A value rounded to odd with at least two more bits
+/// than the target (53 ≥ 24 + 2) and then rounded to nearest is the exact value rounded to
+/// nearest (Boldo and Melquiond, "Emulation of FMA and correctly rounded sums: proved algorithms
+/// using rounding to odd", IEEE Trans. Computers 57(4), 2008). Zeros, infinities, NaNs and
+/// overflow come out as the instruction's: `p + c` cannot overflow `f64`, so the sum is only
+/// non-finite when an operand is.
+#[inline(always)]
+pub fn fma(a: f32, b: f32, c: f32) -> f32 {
+	fma_integer(a, b, c).unwrap_or_else(|| fma_odd(a, b, c))
+}
+
+/// [`fma`] in integer arithmetic, for normal operands whose exact result is a normal `f32`, when
+/// the addend's scale is at most 2¹⁵ below the product's or at most 2³⁹ above it (nearly every
+/// fused multiply-add of a matrix product but its first, whose accumulator is zero); `None`
+/// otherwise. Integer operations are what CPU emulators (qemu, which the cross-CPU test runs the
+/// engine under) translate to host instructions, where floating-point ones go through a software
+/// library: this is several times faster there.
+///
+/// The product of the 24-bit significands is exact in 48 bits; the addend's significand is
+/// shifted to the product's scale (or the product to the addend's), both held exactly in 64
+/// bits, added, and the sum rounded once to 24 bits, to nearest with ties to even.
+#[inline(always)]
+fn fma_integer(a: f32, b: f32, c: f32) -> Option<f32> {
+	let (ua, ub, uc) = (a.to_bits(), b.to_bits(), c.to_bits());
+	let (ea, eb, ec) = ((ua >> 23) & 0xff, (ub >> 23) & 0xff, (uc >> 23) & 0xff);
+	if ea == 0 || ea == 0xff || eb == 0 || eb == 0xff || ec == 0 || ec == 0xff {
+		return None;
+	}
+	let significand = |u: u32| u64::from((u & 0x7f_ffff) | 0x80_0000);
+	let product = significand(ua) * significand(ub);
+	let addend = significand(uc);
+	// The weights of the lowest bits: `a · b = product · 2^ep`, `c = addend · 2^ec`.
+	let ep = ea as i32 + eb as i32 - 300;
+	let ec = ec as i32 - 150;
+	let shift = ec - ep;
+	if shift > 50 {
+		// `|a · b| < 2^(48 + ep) ≤ ulp(c) / 4`: `c` is the sum rounded to nearest.
+		return Some(c);
+	}
+	if !(-15..=39).contains(&shift) {
+		return None;
+	}
+	// 48 + 15 and 24 + 39 bits: both fit, and so does their sum.
+	let (product, addend, base) =
+		if shift >= 0 { (product, addend << shift, ep) } else { (product << -shift, addend, ec) };
+	let negative_product = (ua ^ ub) >> 31 == 1;
+	let negative_addend = uc >> 31 == 1;
+	let (magnitude, negative) = if negative_product == negative_addend {
+		(product + addend, negative_product)
+	} else if product >= addend {
+		(product - addend, negative_product)
+	} else {
+		(addend - product, negative_addend)
+	};
+	if magnitude == 0 {
+		// An exact zero sum of opposite signs is +0 when rounding to nearest.
+		return Some(0.0);
+	}
+	let top = 63 - magnitude.leading_zeros() as i32;
+	let (mut mantissa, mut exponent) = if top > 23 {
+		let drop = (top - 23) as u32;
+		let kept = magnitude >> drop;
+		let rest = magnitude & ((1u64 << drop) - 1);
+		let half = 1u64 << (drop - 1);
+		let up = rest > half || (rest == half && kept & 1 == 1);
+		(kept + u64::from(up), top)
+	} else {
+		(magnitude << (23 - top) as u32, top)
+	};
+	if mantissa == 1 << 24 {
+		mantissa >>= 1;
+		exponent += 1;
+	}
+	let biased = exponent + base + 127;
+	if !(1..=254).contains(&biased) {
+		return None;
+	}
+	let bits =
+		(u32::from(negative) << 31) | ((biased as u32) << 23) | (mantissa as u32 & 0x7f_ffff);
+	Some(f32::from_bits(bits))
+}
+
+/// [`fma`] for every input: the sum rounded to odd in `f64`, then to nearest in `f32`.
+#[inline(always)]
+fn fma_odd(a: f32, b: f32, c: f32) -> f32 {
+	let p = f64::from(a) * f64::from(b);
+	let c = f64::from(c);
+	let s = p + c;
+	let t = s - p;
+	let e = (p - (s - t)) + (c - t);
+	let bits = s.to_bits();
+	// A finite sum that rounded (so `s ≠ 0`) to an even last bit: one unit toward `p + c`, up in
+	// magnitude when the error has the sum's sign.
+	let odd = if s.is_finite() && e != 0.0 && bits & 1 == 0 {
+		if (e > 0.0) == (s > 0.0) {
+			bits + 1
+		} else {
+			bits - 1
+		}
+	} else {
+		bits
+	};
+	f64::from_bits(odd) as f32
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -284,4 +396,86 @@ mod tests {
 		1_095_761_920,
 		1_117_782_016,
 	];
+
+	/// `xs` of every magnitude and sign, subnormals, zeros, infinities and NaN included.
+	fn wild(state: &mut u64) -> f32 {
+		*state ^= *state << 13;
+		*state ^= *state >> 7;
+		*state ^= *state << 17;
+		match *state % 16 {
+			0 => {
+				[0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MAX, f32::MIN_POSITIVE]
+					[(*state >> 8) as usize % 7]
+			},
+			1 | 2 => f32::from_bits((*state >> 32) as u32),
+			3 => f32::from_bits((*state >> 41) as u32) * if *state & 1 == 0 { 1.0 } else { -1.0 },
+			_ => {
+				((*state >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+					* [1.0, 1e-3, 64.0, 1e5][(*state >> 4) as usize % 4]
+			},
+		}
+	}
+
+	#[test]
+	fn fma_is_the_fma_instruction_bit_for_bit() {
+		// `f32::mul_add` is the CPU's instruction on the machines that run this test (and
+		// otherwise glibc's correctly rounded `fmaf`): the reference.
+		let integer = core::cell::Cell::new(0usize);
+		let total = core::cell::Cell::new(0usize);
+		let same = |a: f32, b: f32, c: f32| {
+			let (want, got) = (a.mul_add(b, c), fma(a, b, c));
+			// Both ways of computing it, each against the instruction.
+			let odd = fma_odd(a, b, c);
+			assert!(
+				want.to_bits() == odd.to_bits() || (want.is_nan() && odd.is_nan()),
+				"fma_odd({a:e}, {b:e}, {c:e}) = {odd:e}, want {want:e}"
+			);
+			total.set(total.get() + 1);
+			integer.set(integer.get() + usize::from(fma_integer(a, b, c).is_some()));
+			assert!(
+				want.to_bits() == got.to_bits() || (want.is_nan() && got.is_nan()),
+				"fma({a:e}, {b:e}, {c:e}) = {got:e}, want {want:e}"
+			);
+		};
+		let mut state = 0x9e37_79b9_7f4a_7c15u64;
+		for _ in 0..4_000_000 {
+			let (a, b, c) = (wild(&mut state), wild(&mut state), wild(&mut state));
+			same(a, b, c);
+			// The hard cases: `c` cancels the product to within a few units, or sits half a
+			// unit of the result away from it.
+			let p = f64::from(a) * f64::from(b);
+			let near = -(p as f32);
+			for step in [-2i32, -1, 0, 1, 2] {
+				let c = f32::from_bits(near.to_bits().wrapping_add_signed(step));
+				same(a, b, c);
+			}
+			let r = p as f32;
+			let half_ulp = f32::from_bits(r.to_bits().wrapping_add(1)) - r;
+			same(a, b, half_ulp / 2.0);
+			same(a, b, -half_ulp / 2.0);
+		}
+		// Every distance between the scales of the product and the addend, both ways, around
+		// the integer path's bounds; ties and the power-of-two boundary included.
+		for k in 0..80 {
+			let small = f32::from_bits((127 - k) << 23);
+			let large = f32::from_bits((127 + k.min(60)) << 23);
+			for (a, b, c) in [
+				(1.5, small, 1.0),
+				(1.000_000_1, -small, 1.0),
+				(1.999_999_9, small, -1.0),
+				(1.0, -small, 1.000_000_1),
+				(1.0, small * 0.5, 1.0),
+				(1.5, large, 1.0),
+				(-1.000_000_1, large, 3.0),
+			] {
+				same(a, b, c);
+			}
+		}
+		// The integer path computes most of them (the rest are special or far apart).
+		assert!(integer.get() * 2 > total.get(), "{} of {}", integer.get(), total.get());
+		// Signed zeros and the exact cases.
+		for (a, b, c) in [(0.0, 1.0, -0.0), (-0.0, 1.0, -0.0), (1.0, -1.0, 1.0), (2.0, 3.0, -6.0)] {
+			same(a, b, c);
+		}
+	}
 }
