@@ -40,6 +40,7 @@ async function main() {
 Model ${id}: demo-mlp (digit classifier: 64 f32 in, 10 logits out)
   weights ${demo.hashes.weights}
   config  ${demo.hashes.config}
+  engine profile ${model.descriptor.profile.kernels.type} in ${model.descriptor.profile.dtype.type}
   fee ${opg(model.feePerExecutor.toBigInt())} per executor, redundancy ${model.redundancy}, quorum ${model.quorum}, compared by ${model.comparison.type}
   served by ${VALIDATORS.filter((v) => servers.includes(dev(v).address)).join(', ')}
 Validators (inference key: account that signs their nodes' commits and reveals):`);

@@ -198,7 +198,7 @@ test('a demo-MLP task runs on the validators\' nodes and settles with the local 
   }
 });
 
-test('an all-MiniLM-L6-v2 task settles with the embedding computed locally', { timeout: 180_000 }, async () => {
+test('an all-MiniLM-L6-v2 task registered with Exact settles with the embedding computed locally', { timeout: 180_000 }, async () => {
   const { model, id } = models['all-minilm-l6-v2'];
   const input = textHex('Validators run the model in their nodes and agree on the result.');
   const expected = runModelLocally(network.modelDir('Bob'), model, input, { decimals: 4 });
@@ -218,7 +218,7 @@ test('an all-MiniLM-L6-v2 task settles with the embedding computed locally', { t
     const output = await settledOutput(watcher, end);
     assert.equal(output.length, 384 * 4);
     assert.equal(u8aToHex(output), u8aToHex(expected.bytes));
-    assert.equal(end.data.digest.toHex(), expected.digests.Quantized, 'the digest is the Quantized { decimals: 4 } one');
+    assert.equal(end.data.digest.toHex(), expected.digests.Exact, 'the digest is the Exact one: the executors agreed on every bit');
     const norm = Math.hypot(...f32Values(output));
     assert.ok(Math.abs(norm - 1) < 1e-4, `the embedding is L2-normalised (norm ${norm})`);
     assert.deepEqual(executorsOf(watcher.all('ExecutorRewarded')), executors);

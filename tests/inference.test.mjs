@@ -104,10 +104,13 @@ test('a task settles with quorum and the dissenting validator is slashed', async
   const fee = OPG;
   const registered = await ok(api.tx.models.registerModel({
     name: 'e2e-classifier',
-    weightsHash: '0x' + 'ab'.repeat(32),
+    descriptor: {
+      weightsHash: '0x' + 'ab'.repeat(32),
+      format: 'Safetensors',
+      architecture: { Mlp: { configHash: '0x' + 'cd'.repeat(32) } },
+      profile: { kernels: 'FixedOrderFma2', dtype: 'F32' },
+    },
     sizeBytes: 10_000,
-    format: 'Safetensors',
-    architecture: { Mlp: { configHash: '0x' + 'cd'.repeat(32) } },
     input: { F32Vector: { len: 3 } },
     output: 'Logits',
     feePerExecutor: fee,

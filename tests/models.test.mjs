@@ -24,10 +24,13 @@ after(async () => {
 
 const SPEC = {
   name: 'demo-mlp',
-  weightsHash: '0x' + '11'.repeat(32),
+  descriptor: {
+    weightsHash: '0x' + '11'.repeat(32),
+    format: 'Safetensors',
+    architecture: { Mlp: { configHash: '0x' + '22'.repeat(32) } },
+    profile: { kernels: 'FixedOrderFma2', dtype: 'F32' },
+  },
   sizeBytes: 123_456,
-  format: 'Safetensors',
-  architecture: { Mlp: { configHash: '0x' + '22'.repeat(32) } },
   input: { F32Vector: { len: 784 } },
   output: 'Logits',
   feePerExecutor: 2n * OPG,
@@ -51,10 +54,12 @@ test('register a model and read it back; the deposit is held on the owner', asyn
   const stored = (await api.query.models.models(modelId)).unwrap();
   assert.equal(stored.owner.toString(), alice.address);
   assert.equal(stored.name.toUtf8(), 'demo-mlp');
-  assert.equal(stored.weightsHash.toHex(), SPEC.weightsHash);
+  assert.equal(stored.descriptor.weightsHash.toHex(), SPEC.descriptor.weightsHash);
   assert.equal(stored.sizeBytes.toNumber(), SPEC.sizeBytes);
-  assert.ok(stored.format.isSafetensors);
-  assert.equal(stored.architecture.asMlp.configHash.toHex(), '0x' + '22'.repeat(32));
+  assert.ok(stored.descriptor.format.isSafetensors);
+  assert.equal(stored.descriptor.architecture.asMlp.configHash.toHex(), '0x' + '22'.repeat(32));
+  assert.ok(stored.descriptor.profile.kernels.isFixedOrderFma2, 'the engine profile is recorded');
+  assert.ok(stored.descriptor.profile.dtype.isF32);
   assert.equal(stored.feePerExecutor.toBigInt(), 2n * OPG);
   assert.equal(stored.redundancy.toNumber(), 3);
   assert.equal(stored.quorum.toNumber(), 2, 'quorum defaults to a majority');

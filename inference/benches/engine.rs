@@ -14,7 +14,9 @@
 //! product through candle's `gemm` (`opg_inference::perf::matmul_gflops`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use opg_inference::{demo, perf, CancelToken, Engine, EngineConfig, LoadedModel, ModelDescriptor};
+use opg_inference::{
+	demo, perf, CancelToken, Engine, EngineConfig, EngineProfile, LoadedModel, ModelDescriptor,
+};
 use opg_primitives::models::{Architecture, ModelFormat};
 use std::{path::PathBuf, sync::Arc};
 
@@ -33,6 +35,7 @@ fn import_mlp(engine: &Engine) -> ModelDescriptor {
 		architecture: Architecture::Mlp {
 			config_hash: engine.import(&dir.join("config.json")).expect("import config"),
 		},
+		profile: EngineProfile::REPRODUCIBLE_F32,
 	}
 }
 
@@ -44,6 +47,7 @@ fn import_minilm(engine: &Engine, dir: &std::path::Path) -> ModelDescriptor {
 			config_hash: engine.import(&dir.join("config.json")).expect("import config"),
 			tokenizer_hash: engine.import(&dir.join("tokenizer.json")).expect("import tokenizer"),
 		},
+		profile: EngineProfile::REPRODUCIBLE_F32,
 	}
 }
 

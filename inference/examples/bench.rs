@@ -2,13 +2,20 @@
 //! compare raw outputs across processes with different `RAYON_NUM_THREADS`, i.e. different
 //! thread pools).
 //!
-//! `OPG_MINILM_DIR="$(scripts/fetch-test-models.sh)" cargo run -p opg-inference --example bench --release -- THREADS [RUNS]`
+//! `OPG_MINILM_DIR="$(scripts/fetch-test-models.sh)" cargo run -p opg-inference --example bench --release -- THREADS [RUNS] [PATH]`
+//!
+//! `PATH` (`avx2` or `portable`) forces a slower kernel path than the CPU's fastest
+//! ([`kernels::KernelPath::force`]): the same bits, to measure what a CPU without AVX-512, or
+//! without FMA (the portable path emulates the fused multiply-add there), pays.
 //!
 //! Not a criterion benchmark: a plain timing loop over the sentences of `benches/sentences.txt`,
 //! reported as medians, ending with one `RESULT` line that `scripts/bench-engine.sh` parses and
 //! sets beside PyTorch's (`scripts/bench-minilm-torch.py` prints the same line).
 
-use opg_inference::{demo, perf, CancelToken, Engine, EngineConfig, LoadedModel, ModelDescriptor};
+use opg_inference::{
+	demo, kernels, perf, CancelToken, Engine, EngineConfig, EngineProfile, LoadedModel,
+	ModelDescriptor,
+};
 use opg_primitives::models::{Architecture, ComparisonRule, ModelFormat};
 use std::{
 	sync::Arc,
@@ -41,12 +48,23 @@ fn process_cpu() -> Option<Duration> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
 	let threads: usize = std::env::args().nth(1).map_or(Ok(1), |t| t.parse())?;
 	let runs: usize = std::env::args().nth(2).map_or(Ok(30), |t| t.parse())?;
+	let path = match std::env::args().nth(3).as_deref() {
+		None => kernels::KernelPath::detect(),
+		Some("avx2") => kernels::KernelPath::Avx2Fma,
+		Some("portable") => kernels::KernelPath::Portable,
+		Some(other) => return Err(format!("unknown kernel path {other} (avx2, portable)").into()),
+	};
+	if !kernels::KernelPath::force(Some(path)) {
+		return Err(format!("this CPU cannot run the {path:?} kernels").into());
+	}
 	let minilm = std::path::PathBuf::from(
 		std::env::var_os("OPG_MINILM_DIR")
 			.ok_or("set OPG_MINILM_DIR (scripts/fetch-test-models.sh)")?,
 	);
 	let mut config = EngineConfig::new(std::env::temp_dir().join("opg-inference-bench"));
 	config.threads = threads;
+	// The slow paths take minutes for a batch: measured, not cut off.
+	config.timeout = Duration::from_secs(3600);
 	let engine = Engine::new(config)?;
 	println!(
 		"{:?}, candle gemm split: RAYON_NUM_THREADS={:?}",
@@ -61,6 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 			config_hash: engine.import(&minilm.join("config.json"))?,
 			tokenizer_hash: engine.import(&minilm.join("tokenizer.json"))?,
 		},
+		profile: EngineProfile::REPRODUCIBLE_F32,
 	};
 	let mlp = ModelDescriptor {
 		weights_hash: engine.import(&demo::model_dir().join("model.safetensors"))?,
@@ -68,6 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 		architecture: Architecture::Mlp {
 			config_hash: engine.import(&demo::model_dir().join("config.json"))?,
 		},
+		profile: EngineProfile::REPRODUCIBLE_F32,
 	};
 
 	let sentences = perf::sentences();
@@ -138,7 +158,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 		ComparisonRule::Exact.digest(&digest_input)
 	);
 	println!(
-		"RESULT impl=candle threads={threads} tokens={tokens} one_ms={:.3} one_cpu_ms={cpu_one:.3} \
+		"RESULT impl=candle path={path:?} threads={threads} tokens={tokens} one_ms={:.3} one_cpu_ms={cpu_one:.3} \
 		 batch={} padded={padded} batch_ms={:.3} one_gflops={:.2} batch_gflops={:.2} peak_gflops={peak:.1} mlp_per_s={mlp_rate:.0}",
 		ms(one),
 		sentences.len(),

@@ -7,9 +7,10 @@
 //! is tested without building the node.
 
 use crate::{
-	engine::{Engine, EngineConfig, ModelDescriptor},
+	engine::{Engine, EngineConfig},
 	error::{EngineError, Result},
 	store::{hash_hex, parse_hash, ModelStore},
+	EngineProfile, ModelDescriptor,
 };
 use opg_primitives::models::{
 	Architecture, ComparisonRule, ModelFormat, OutputDigest, MAX_QUANTIZED_DECIMALS, MAX_TOP_K,
@@ -139,7 +140,12 @@ pub fn descriptor(args: &RunArgs) -> ModelDescriptor {
 		},
 		None => Architecture::Mlp { config_hash: args.config },
 	};
-	ModelDescriptor { weights_hash: args.hash, format: ModelFormat::Safetensors, architecture }
+	ModelDescriptor {
+		weights_hash: args.hash,
+		format: ModelFormat::Safetensors,
+		architecture,
+		profile: EngineProfile::REPRODUCIBLE_F32,
+	}
 }
 
 /// The engine's input bytes from `--input` / `--input-file`: comma-separated `f32` become

@@ -6,7 +6,7 @@ use crate::{
 	mlp::{Mlp, MlpConfig},
 	store::ModelStore,
 };
-use opg_primitives::models::{Architecture, ModelFormat};
+use opg_primitives::models::{Architecture, EngineProfile, ModelDescriptor, ModelFormat};
 use sp_core::H256;
 use std::{
 	collections::HashMap,
@@ -89,16 +89,13 @@ pub struct EngineInfo {
 	pub threads: usize,
 }
 
-/// What to run: the registered model's weights hash, format and architecture (which names the
-/// configuration and tokenizer files by hash). All files must be in the engine's store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ModelDescriptor {
-	/// blake2-256 of the weights file.
-	pub weights_hash: H256,
-	/// Weights format (only `Safetensors` is executed).
-	pub format: ModelFormat,
-	/// Architecture and its configuration files.
-	pub architecture: Architecture,
+/// The engine profiles this engine implements: it runs a model on no other, so that it never
+/// computes bits other than the ones its profile defines.
+pub const PROFILES: &[EngineProfile] = &[EngineProfile::REPRODUCIBLE_F32];
+
+/// Whether this engine implements `profile`.
+pub fn implements(profile: &EngineProfile) -> bool {
+	PROFILES.contains(profile)
 }
 
 /// A flag with which a caller cancels an inference it is waiting for.
@@ -190,26 +187,13 @@ fn merge<P>(prepared: Vec<Result<P>>, outputs: Vec<Vec<f32>>) -> Vec<Result<Vec<
 		.collect()
 }
 
-/// Cache key: everything that determines the loaded model.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-struct CacheKey {
-	weights: H256,
-	config: H256,
-	tokenizer: Option<H256>,
-}
-
-impl CacheKey {
-	fn of(descriptor: &ModelDescriptor) -> Self {
-		match descriptor.architecture {
-			Architecture::Mlp { config_hash } => {
-				Self { weights: descriptor.weights_hash, config: config_hash, tokenizer: None }
-			},
-			Architecture::BertEmbedding { config_hash, tokenizer_hash } => Self {
-				weights: descriptor.weights_hash,
-				config: config_hash,
-				tokenizer: Some(tokenizer_hash),
-			},
-		}
+/// The files a model is built from: the weights, then the architecture's other files.
+fn files(descriptor: &ModelDescriptor) -> Vec<H256> {
+	match descriptor.architecture {
+		Architecture::Mlp { config_hash } => vec![descriptor.weights_hash, config_hash],
+		Architecture::BertEmbedding { config_hash, tokenizer_hash } => {
+			vec![descriptor.weights_hash, config_hash, tokenizer_hash]
+		},
 	}
 }
 
@@ -224,11 +208,11 @@ struct ModelCache {
 	capacity: u64,
 	used: u64,
 	clock: u64,
-	entries: HashMap<CacheKey, CacheEntry>,
+	entries: HashMap<ModelDescriptor, CacheEntry>,
 }
 
 impl ModelCache {
-	fn get(&mut self, key: &CacheKey) -> Option<Arc<LoadedModel>> {
+	fn get(&mut self, key: &ModelDescriptor) -> Option<Arc<LoadedModel>> {
 		self.clock = self.clock.saturating_add(1);
 		let clock = self.clock;
 		self.entries.get_mut(key).map(|entry| {
@@ -237,7 +221,7 @@ impl ModelCache {
 		})
 	}
 
-	fn insert(&mut self, key: CacheKey, model: Arc<LoadedModel>, bytes: u64) {
+	fn insert(&mut self, key: ModelDescriptor, model: Arc<LoadedModel>, bytes: u64) {
 		if bytes > self.capacity || self.entries.contains_key(&key) {
 			// Larger than the whole cache: used once, not kept.
 			return;
@@ -295,6 +279,12 @@ impl Engine {
 		}
 	}
 
+	/// [`crate::kernels::self_test`] on the engine's threads: whether this CPU computes the
+	/// engine's known answer, and how fast.
+	pub fn self_test(&self) -> crate::kernels::SelfTest {
+		self.pool.install(crate::kernels::self_test)
+	}
+
 	/// The configuration in force.
 	pub fn config(&self) -> &EngineConfig {
 		&self.config
@@ -312,42 +302,54 @@ impl Engine {
 
 	/// Whether every file the descriptor names is in the store (contents are checked on load).
 	pub fn has_files(&self, descriptor: &ModelDescriptor) -> bool {
-		let key = CacheKey::of(descriptor);
-		self.store.contains(&key.weights)
-			&& self.store.contains(&key.config)
-			&& key.tokenizer.is_none_or(|t| self.store.contains(&t))
+		files(descriptor).iter().all(|hash| self.store.contains(hash))
 	}
 
 	/// The loaded model of `descriptor`, from the cache or loaded (hash-checked) from the store.
 	pub fn load(&self, descriptor: &ModelDescriptor) -> Result<Arc<LoadedModel>> {
-		// Before the cache: files cached as safetensors must not run under another format.
+		// Before the cache (which is keyed by the whole descriptor, so it cannot mix them up
+		// anyway): a profile or format this engine does not implement is never run.
+		if !implements(&descriptor.profile) {
+			return Err(EngineError::UnsupportedProfile(descriptor.profile));
+		}
 		match descriptor.format {
 			ModelFormat::Safetensors => {},
 			ModelFormat::Onnx => return Err(EngineError::UnsupportedFormat("Onnx")),
 			ModelFormat::Gguf => return Err(EngineError::UnsupportedFormat("Gguf")),
 		}
-		let key = CacheKey::of(descriptor);
-		if let Some(model) = self.lock_cache().get(&key) {
+		if let Some(model) = self.lock_cache().get(descriptor) {
 			return Ok(model);
 		}
-		let weights = self.store.load(&key.weights)?;
-		let config = self.store.load(&key.config)?;
-		let tokenizer = key.tokenizer.map(|t| self.store.load(&t)).transpose()?;
-		let bytes = [Some(&weights), Some(&config), tokenizer.as_ref()]
-			.into_iter()
-			.flatten()
-			.map(|file| u64::try_from(file.len()).unwrap_or(u64::MAX))
-			.fold(0u64, u64::saturating_add);
-		let max_tokens = MAX_TEXT_TOKENS;
-		// Parsing untrusted files: a panic in a parser must not escape either.
-		let model = contain_panic(move || match tokenizer {
-			None => Ok(LoadedModel::Mlp(Mlp::load(MlpConfig::from_json(&config)?, weights)?)),
-			Some(tokenizer) => Ok(LoadedModel::Bert(Box::new(BertEmbedder::load(
-				&config, &tokenizer, weights, max_tokens,
-			)?))),
-		})?;
+		let weights = self.store.load(&descriptor.weights_hash)?;
+		let mut bytes = u64::try_from(weights.len()).unwrap_or(u64::MAX);
+		let mut load = |hash: H256| -> Result<Vec<u8>> {
+			let file = self.store.load(&hash)?;
+			bytes = bytes.saturating_add(u64::try_from(file.len()).unwrap_or(u64::MAX));
+			Ok(file)
+		};
+		// One arm per architecture. Parsing untrusted files: a panic in a parser must not
+		// escape either.
+		let model = match descriptor.architecture {
+			Architecture::Mlp { config_hash } => {
+				let config = load(config_hash)?;
+				contain_panic(move || {
+					Ok(LoadedModel::Mlp(Mlp::load(MlpConfig::from_json(&config)?, weights)?))
+				})?
+			},
+			Architecture::BertEmbedding { config_hash, tokenizer_hash } => {
+				let (config, tokenizer) = (load(config_hash)?, load(tokenizer_hash)?);
+				contain_panic(move || {
+					Ok(LoadedModel::Bert(Box::new(BertEmbedder::load(
+						&config,
+						&tokenizer,
+						weights,
+						MAX_TEXT_TOKENS,
+					)?)))
+				})?
+			},
+		};
 		let model = Arc::new(model);
-		self.lock_cache().insert(key, model.clone(), bytes);
+		self.lock_cache().insert(*descriptor, model.clone(), bytes);
 		Ok(model)
 	}
 
@@ -483,7 +485,7 @@ impl Engine {
 
 	/// Whether the model of `descriptor` is in the loaded-model cache.
 	pub fn is_cached(&self, descriptor: &ModelDescriptor) -> bool {
-		self.lock_cache().entries.contains_key(&CacheKey::of(descriptor))
+		self.lock_cache().entries.contains_key(descriptor)
 	}
 
 	/// Number of models in the cache and their total bytes.

@@ -33,6 +33,9 @@ pub enum EngineError {
 		/// Configured maximum (`EngineConfig::max_model_bytes`).
 		max: u64,
 	},
+	/// The model's engine profile is not one this engine implements ([`crate::PROFILES`]).
+	#[error("engine profile {0:?} is not implemented by this engine")]
+	UnsupportedProfile(opg_primitives::models::EngineProfile),
 	/// The model's format is not executed by this engine (only `Safetensors` is).
 	#[error("model format {0} is not supported")]
 	UnsupportedFormat(&'static str),

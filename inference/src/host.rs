@@ -2,7 +2,7 @@
 //! registers (as an [`InferenceExt`]) for its off-chain workers, with Prometheus metrics and
 //! the test-only fault injection of `--dev-fault-output`.
 
-use crate::{CancelToken, Engine, EngineError, ModelDescriptor};
+use crate::{CancelToken, Engine, EngineError};
 use opg_primitives::execution::{
 	BatchRequest, InferenceError, InferenceExt, InferenceHost, InferenceRequest,
 };
@@ -88,30 +88,20 @@ impl EngineHost {
 
 impl InferenceHost for EngineHost {
 	fn run(&self, request: &InferenceRequest) -> Result<Vec<u8>, InferenceError> {
-		let descriptor = ModelDescriptor {
-			weights_hash: request.weights_hash,
-			format: request.format,
-			architecture: request.architecture,
-		};
 		let start = Instant::now();
-		let result = self.engine.run(&descriptor, &request.input);
+		let result = self.engine.run(&request.model, &request.input);
 		let elapsed = start.elapsed();
 		if let Some(metrics) = &self.metrics {
 			metrics.latency.observe(elapsed.as_secs_f64());
 		}
-		self.report(request.weights_hash, request.input.len(), elapsed, result)
+		self.report(request.model.weights_hash, request.input.len(), elapsed, result)
 	}
 
 	fn run_batch(&self, request: &BatchRequest) -> Vec<Result<Vec<u8>, InferenceError>> {
-		let descriptor = ModelDescriptor {
-			weights_hash: request.weights_hash,
-			format: request.format,
-			architecture: request.architecture,
-		};
 		let count = request.inputs.len();
 		let start = Instant::now();
 		let results =
-			self.engine.run_batch(&descriptor, request.inputs.clone(), &CancelToken::new());
+			self.engine.run_batch(&request.model, request.inputs.clone(), &CancelToken::new());
 		let elapsed = start.elapsed();
 		// Each input's share of the pass.
 		let share =
@@ -124,14 +114,14 @@ impl InferenceHost for EngineHost {
 		log::debug!(
 			target: LOG_TARGET,
 			"ran model {:?} on a batch of {count} inputs in {elapsed:?}",
-			request.weights_hash
+			request.model.weights_hash
 		);
 		match results {
 			Ok(results) => results
 				.into_iter()
 				.zip(&request.inputs)
 				.map(|(result, input)| {
-					self.report(request.weights_hash, input.len(), share, result)
+					self.report(request.model.weights_hash, input.len(), share, result)
 				})
 				.collect(),
 			Err(
@@ -145,7 +135,7 @@ impl InferenceHost for EngineHost {
 				log::warn!(
 					target: LOG_TARGET,
 					"model {:?} failed on a batch of {count} ({error}): running each input alone",
-					request.weights_hash
+					request.model.weights_hash
 				);
 				(0..count)
 					.map(|i| {
@@ -158,7 +148,7 @@ impl InferenceHost for EngineHost {
 				log::warn!(
 					target: LOG_TARGET,
 					"model {:?} failed on a batch of {count}: {error} ({reason:?})",
-					request.weights_hash
+					request.model.weights_hash
 				);
 				if let Some(metrics) = &self.metrics {
 					metrics
@@ -213,7 +203,9 @@ fn classify(error: &EngineError) -> InferenceError {
 	match error {
 		EngineError::MissingFile(_) => InferenceError::MissingModel,
 		EngineError::HashMismatch { .. } => InferenceError::CorruptModel,
-		EngineError::UnsupportedFormat(_) => InferenceError::Unsupported,
+		EngineError::UnsupportedFormat(_) | EngineError::UnsupportedProfile(_) => {
+			InferenceError::Unsupported
+		},
 		EngineError::InvalidConfig(_)
 		| EngineError::InvalidWeights(_)
 		| EngineError::ModelTooLarge { .. } => InferenceError::InvalidModel,
@@ -261,7 +253,7 @@ mod tests {
 	use crate::EngineConfig;
 	use opg_primitives::{
 		inference::Rejection,
-		models::{Architecture, ComparisonRule, ModelFormat},
+		models::{Architecture, ComparisonRule, EngineProfile, ModelDescriptor, ModelFormat},
 	};
 	use std::path::PathBuf;
 
@@ -277,9 +269,12 @@ mod tests {
 		let registry = Registry::new();
 		let metrics = Metrics::register(&registry).expect("metrics");
 		let request = InferenceRequest {
-			weights_hash,
-			format: ModelFormat::Safetensors,
-			architecture: Architecture::Mlp { config_hash },
+			model: ModelDescriptor {
+				weights_hash,
+				format: ModelFormat::Safetensors,
+				architecture: Architecture::Mlp { config_hash },
+				profile: EngineProfile::REPRODUCIBLE_F32,
+			},
 			input: opg_primitives::inference::encode_output(&[0.5f32; 64]),
 		};
 		(dir, EngineHost::new(Arc::new(engine), Some(metrics), fault), request, registry)
@@ -315,12 +310,7 @@ mod tests {
 			vec![1, 2, 3],
 			opg_primitives::inference::encode_output(&[0.25f32; 64]),
 		];
-		let batch = BatchRequest {
-			weights_hash: request.weights_hash,
-			format: request.format,
-			architecture: request.architecture,
-			inputs: inputs.clone(),
-		};
+		let batch = BatchRequest { model: request.model, inputs: inputs.clone() };
 		let results = host.run_batch(&batch);
 		let alone: Vec<_> =
 			(0..inputs.len()).map(|i| host.run(&batch.single(i).unwrap())).collect();
@@ -331,18 +321,21 @@ mod tests {
 		assert_eq!(metric(&registry, "opg_inference_tasks_executed_total"), 4.0);
 		assert_eq!(metric(&registry, "opg_inference_failures_total"), 2.0);
 		// A batch whose model is missing fails every input alike.
-		let missing = BatchRequest { weights_hash: [7u8; 32].into(), ..batch };
+		let model = ModelDescriptor { weights_hash: [7u8; 32].into(), ..batch.model };
+		let missing = BatchRequest { model, ..batch };
 		assert_eq!(host.run_batch(&missing), vec![Err(InferenceError::MissingModel); 3]);
 	}
 
 	#[test]
 	fn errors_are_typed_and_counted() {
 		let (_dir, host, request, registry) = host(false);
-		let missing = InferenceRequest { weights_hash: [7u8; 32].into(), ..request.clone() };
+		let model = ModelDescriptor { weights_hash: [7u8; 32].into(), ..request.model };
+		let missing = InferenceRequest { model, ..request.clone() };
 		assert_eq!(host.run(&missing), Err(InferenceError::MissingModel));
 		let short = InferenceRequest { input: vec![1, 2, 3], ..request.clone() };
 		assert_eq!(host.run(&short), Err(InferenceError::Rejected(Rejection::InputShape)));
-		let onnx = InferenceRequest { format: ModelFormat::Onnx, ..request };
+		let model = ModelDescriptor { format: ModelFormat::Onnx, ..request.model };
+		let onnx = InferenceRequest { model, ..request };
 		assert_eq!(host.run(&onnx), Err(InferenceError::Unsupported));
 		assert_eq!(metric(&registry, "opg_inference_failures_total"), 3.0);
 	}

@@ -24,16 +24,20 @@
 //!
 //! # Determinism
 //!
-//! Every matrix product is the engine's own [`kernels::linear`]: each output element is one
-//! chain of fused multiply-adds in a fixed order, so it depends on its input row alone (not on
-//! the batch, the thread count, the SIMD width or the cache sizes), and the FMA instruction and
-//! the portable fallback give the same bits. [`Engine::run_batch`] therefore gives every input
-//! the bits [`Engine::run`] gives it alone. `exp` and `tanh` still come from the platform's libm,
-//! so across CPUs registrations should use `Quantized`, `Argmax` or `TopK` unless a model is
-//! known to be bit-exact (see the README's *Determinism*).
+//! A model runs on the [`EngineProfile`] its registration names, and the engine runs no profile
+//! it does not implement ([`PROFILES`]; [`EngineError::UnsupportedProfile`] otherwise). The one
+//! profile so far, [`EngineProfile::REPRODUCIBLE_F32`], fixes every bit: every matrix product is
+//! the engine's own [`kernels::linear`], each output element one chain of fused multiply-adds in
+//! a fixed order, so it depends on its input row alone (not on the batch, the thread count, the
+//! SIMD width or the cache sizes), and the FMA instruction and the portable fallback give the
+//! same bits; attention, softmax, layer norm and pooling reduce in orders fixed by the code; and
+//! `exp`, `tanh`, `erf` and the activations are the engine's own ([`mathf`]), not the platform's
+//! libm. [`Engine::run_batch`] therefore gives every input the bits [`Engine::run`] gives it
+//! alone, and `tests/cross_cpu.rs` checks the bits across CPUs. Registrations compare such
+//! models `Exact` (see the README).
 //!
 //! ```no_run
-//! use opg_inference::{Engine, EngineConfig, ModelDescriptor};
+//! use opg_inference::{Engine, EngineConfig, EngineProfile, ModelDescriptor};
 //! use opg_primitives::models::{Architecture, ComparisonRule, ModelFormat};
 //! # fn main() -> Result<(), opg_inference::EngineError> {
 //! let engine = Engine::new(EngineConfig::new("/var/lib/opg/models"))?;
@@ -43,6 +47,7 @@
 //!     weights_hash,
 //!     format: ModelFormat::Safetensors,
 //!     architecture: Architecture::Mlp { config_hash },
+//!     profile: EngineProfile::REPRODUCIBLE_F32,
 //! };
 //! let input: Vec<u8> = [0.0f32; 64].iter().flat_map(|v| v.to_le_bytes()).collect();
 //! let output = engine.run(&descriptor, &input)?;
@@ -64,9 +69,10 @@ pub mod perf;
 pub mod store;
 
 pub use engine::{
-	CancelToken, Engine, EngineConfig, EngineInfo, LoadedModel, ModelDescriptor, CANDLE_VERSION,
-	NUMERICS,
+	implements, CancelToken, Engine, EngineConfig, EngineInfo, LoadedModel, CANDLE_VERSION,
+	NUMERICS, PROFILES,
 };
 pub use error::{EngineError, Result};
 pub use host::{EngineHost, Metrics};
+pub use opg_primitives::models::{EngineProfile, ModelDescriptor};
 pub use store::{hash_bytes, hash_hex, parse_hash, ModelStore};

@@ -1,18 +1,26 @@
-//! The engine computes the same bits on another CPU. This test binary runs its own fingerprint
-//! natively and again under `qemu-x86_64` emulating a CPU that takes the other kernel path: a
-//! Nehalem (SSE4.2, neither AVX nor FMA: the portable path, and whatever glibc picks for such a
-//! CPU) when this machine has AVX2 and FMA, as the machines here do, else a Haswell. It compares
-//! them bit for bit: the engine's transcendental functions (special values included), its
+//! The engine computes the same bits on every CPU it supports. This test binary computes a
+//! fingerprint of the engine natively and again under qemu on other CPUs, and compares them part
+//! by part, bit for bit:
+//! - `qemu-x86_64 -cpu Nehalem`: SSE4.2, neither AVX nor FMA (the portable kernels with the
+//!   emulated fused multiply-add, and whatever glibc picks for such a CPU);
+//! - `qemu-x86_64 -cpu Haswell`: AVX2 and FMA3 (the AVX2 kernels);
+//! - `qemu-aarch64`: the same test built for aarch64 (the portable kernels with NEON's FMA), when
+//!   `OPG_CROSS_CPU_AARCH64` names that binary (`scripts/test.sh` builds it);
+//! - natively: AVX-512 on the machines here.
+//!
+//! The fingerprint: the engine's transcendental functions (special values included), its
 //! matrix-product kernel, the fused BERT kernels (GELU both ways, ReLU, layer norm, attention),
-//! the demo MLP on all 1,797 digits and all-MiniLM-L6-v2 on a few sentences.
+//! the demo MLP on all 1,797 digits and all-MiniLM-L6-v2 on [`sentences`] (over a hundred of
+//! varied length, scripts and edge cases, two of them refused as too long; the refusal is part of
+//! the fingerprint).
 //!
 //! qemu computes in software: what this catches is a result that depends on which code the
 //! program picks for the CPU (its own dispatch, candle's, glibc's), not a CPU's arithmetic. The
-//! test binary is a debug build (candle at opt-level 3); release builds are not covered.
-//! `scripts/cross-cpu-aarch64.sh` cross-builds this binary for aarch64 and compares its
-//! fingerprint under `qemu-aarch64` with the native one.
+//! test binary is a debug build with the engine and candle at opt-level 3; release builds are
+//! not covered.
 //!
-//! It needs `qemu-x86_64` (Debian's `qemu-user`, which `scripts/test.sh` installs).
+//! It needs `qemu-x86_64` and `qemu-aarch64` (Debian's `qemu-user`, which `scripts/test.sh`
+//! installs with the aarch64 cross toolchain).
 
 // Arithmetic on small, known sizes and a xorshift generator.
 #![allow(clippy::arithmetic_side_effects)]
@@ -21,24 +29,30 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use opg_inference::{
-	demo, hash_bytes, hash_hex, kernels, mathf, CancelToken, Engine, EngineConfig, ModelDescriptor,
+	demo, hash_bytes, hash_hex, kernels, mathf, perf, CancelToken, Engine, EngineConfig,
+	EngineProfile, ModelDescriptor,
 };
 use opg_primitives::models::{Architecture, ModelFormat};
-#[cfg(target_arch = "x86_64")]
 use std::{
-	process::{Command, Stdio},
+	io::Read,
+	path::Path,
+	process::{Child, Command, Stdio},
 	time::{Duration, Instant},
 };
+
+/// Adds the line `name hash (n values)` for `values`.
+fn add(lines: &mut Vec<String>, started: Instant, name: &str, values: &[f32]) {
+	let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect();
+	lines.push(format!("{name} {} ({} values)", hash_hex(&hash_bytes(&bytes)), values.len()));
+	if !name.starts_with("minilm/") {
+		eprintln!("{name}: {:.1} s", started.elapsed().as_secs_f64());
+	}
+}
 
 /// The fingerprint lines of this CPU: `name hash` per part, and the kernel path taken.
 fn fingerprint() -> Vec<String> {
 	let mut lines = Vec::new();
-	let started = std::time::Instant::now();
-	let mut add = |name: &str, values: &[f32]| {
-		let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect();
-		lines.push(format!("{name} {} ({} values)", hash_hex(&hash_bytes(&bytes)), values.len()));
-		eprintln!("{name}: {:.1} s", started.elapsed().as_secs_f64());
-	};
+	let started = Instant::now();
 
 	// Every 4,099th f32 in [-110, 110], and special values.
 	let limit = 110f32.to_bits();
@@ -55,7 +69,7 @@ fn fingerprint() -> Vec<String> {
 		("gelu-erf", kernels::gelu),
 	] {
 		let values: Vec<f32> = xs.iter().map(|x| f(*x)).collect();
-		add(name, &values);
+		add(&mut lines, started, name, &values);
 	}
 
 	// A matrix product with a remainder in every tile dimension.
@@ -72,7 +86,12 @@ fn fingerprint() -> Vec<String> {
 	};
 	let (rows, depth, width) = (37, 129, 70);
 	let (x, w, bias) = (random(rows * depth), random(depth * width), random(width));
-	add("linear", &kernels::linear(&x, &w, Some(&bias), depth, width).expect("shapes"));
+	add(
+		&mut lines,
+		started,
+		"linear",
+		&kernels::linear(&x, &w, Some(&bias), depth, width).expect("shapes"),
+	);
 
 	// The fused kernels of the BERT encoder, on random tensors.
 	let device = Device::Cpu;
@@ -83,19 +102,41 @@ fn fingerprint() -> Vec<String> {
 	let (rows, n) = (9, 40);
 	let xt = tensor(random(rows * n).iter().map(|v| v * 4.0).collect(), &[rows, n]);
 	let bias = tensor(random(n), &[n]);
-	add("bias-gelu", &flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasGelu).expect("op")));
-	add("bias-gelu-tanh", &flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasGeluTanh).expect("op")));
-	add("bias-relu", &flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasRelu).expect("op")));
+	add(
+		&mut lines,
+		started,
+		"bias-gelu",
+		&flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasGelu).expect("op")),
+	);
+	add(
+		&mut lines,
+		started,
+		"bias-gelu-tanh",
+		&flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasGeluTanh).expect("op")),
+	);
+	add(
+		&mut lines,
+		started,
+		"bias-relu",
+		&flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasRelu).expect("op")),
+	);
 	let residual = tensor(random(rows * n), &[rows, n]);
 	let params = tensor([random(n), random(n), random(n)].concat(), &[3, n]);
 	let norm = kernels::BiasResidualLayerNorm { eps: 1e-12 };
-	add("layer-norm", &flat(xt.apply_op3_no_bwd(&residual, &params, &norm).expect("op")));
+	add(
+		&mut lines,
+		started,
+		"layer-norm",
+		&flat(xt.apply_op3_no_bwd(&residual, &params, &norm).expect("op")),
+	);
 	let (batch, tokens, heads, head) = (2, 7, 3, 8);
 	let qkv = tensor(random(batch * tokens * 3 * heads * head), &[batch, tokens, 3 * heads * head]);
 	let mask: Vec<f32> =
 		(0..batch * tokens).map(|i| if i % 5 == 4 { f32::MIN } else { 0.0 }).collect();
 	let mask = tensor(mask, &[batch, tokens]);
 	add(
+		&mut lines,
+		started,
 		"attention",
 		&flat(qkv.apply_op2_no_bwd(&mask, &kernels::Attention { heads }).expect("op")),
 	);
@@ -112,10 +153,11 @@ fn fingerprint() -> Vec<String> {
 		architecture: Architecture::Mlp {
 			config_hash: engine.import(&demo_dir.join("config.json")).expect("config"),
 		},
+		profile: EngineProfile::REPRODUCIBLE_F32,
 	};
 	let digits = demo::parse_digits(&std::fs::read(demo::data_path()).expect("digits"));
 	let inputs: Vec<Vec<u8>> = digits.iter().map(|s| demo::encode_f32(&s.input)).collect();
-	add("demo-mlp", &run_all(&engine, &mlp, &inputs));
+	add(&mut lines, started, "demo-mlp", &run_all(&engine, &mlp, &inputs));
 
 	let dir = common::minilm_dir();
 	let minilm = ModelDescriptor {
@@ -125,21 +167,69 @@ fn fingerprint() -> Vec<String> {
 			config_hash: engine.import(&dir.join("config.json")).expect("config"),
 			tokenizer_hash: engine.import(&dir.join("tokenizer.json")).expect("tokenizer"),
 		},
+		profile: EngineProfile::REPRODUCIBLE_F32,
 	};
-	let sentences = [
-		"Validators agree on the bits.",
-		"A cat sat on the mat.",
-		"Reproducible kernels fix the order of every sum.",
-	];
-	let inputs: Vec<Vec<u8>> = sentences.iter().map(|s| s.as_bytes().to_vec()).collect();
-	add("minilm", &run_all(&engine, &minilm, &inputs));
+	for (i, sentence) in sentences().iter().enumerate() {
+		let name = format!("minilm/{i:03}");
+		match engine.run(&minilm, sentence.as_bytes()) {
+			Ok(values) => add(&mut lines, started, &name, &values),
+			// A refusal is an outcome executors agree on too.
+			Err(error) => lines.push(format!("{name} refused: {error}")),
+		}
+	}
+	eprintln!("minilm: {:.1} s", started.elapsed().as_secs_f64());
 
-	#[cfg(target_arch = "x86_64")]
-	let fma = std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2");
-	#[cfg(not(target_arch = "x86_64"))]
-	let fma = true;
-	lines.push(format!("kernel-path {}", if fma { "fma" } else { "portable" }));
+	let test = kernels::self_test();
+	eprintln!("self-test: {:?}, {:.2} GFLOP/s", test.path, test.gflops);
+	lines.push(format!("self-test {}", test.answer));
+	let path = kernels::KernelPath::detect();
+	let fma = if path.has_fma_instruction() { "fma instruction" } else { "emulated fma" };
+	lines.push(format!("kernel-path {path:?} ({fma})"));
 	lines
+}
+
+/// The MiniLM inputs: the benchmark's 32 sentences, each alone, in its first words and joined
+/// with the next; other scripts, symbols and white space; a 60-word repetition; and two joins too
+/// long for the model (refused). 1 to 450 tokens.
+fn sentences() -> Vec<String> {
+	let bench = perf::sentences();
+	let mut all: Vec<String> = bench.iter().map(|s| s.to_string()).collect();
+	for (i, sentence) in bench.iter().enumerate() {
+		let words: Vec<&str> = sentence.split(' ').collect();
+		all.push(words[..(1 + i % 6).min(words.len())].join(" "));
+	}
+	for pair in bench.chunks(2).take(12) {
+		all.push(pair.join(" "));
+	}
+	for edge in [
+		"",
+		" ",
+		"a",
+		"A",
+		".",
+		"Naïve café déjà vu, ÀÉÎÕÜ ñ ç ß.",
+		"東京は日本の首都です。",
+		"Привет, мир! Как дела?",
+		"مرحبا بالعالم",
+		"🙂🚀 emoji and text 👍🏽",
+		"1234567890 3.14159 -42 1e-9",
+		"!!!???...;;;---",
+		"tab\tand\nnewline\r\nend",
+		"hELLo WoRLD, MiXeD cAsE",
+		"zero\u{200b}width\u{feff}space",
+		"<html><body>Tags & entities &amp; &lt;</body></html>",
+		"SELECT * FROM validators WHERE stake > 0;",
+		"0x5f3759df 0xdeadbeef 0b1010",
+		"   leading and trailing spaces   ",
+		"supercalifragilisticexpialidocious antidisestablishmentarianism",
+	] {
+		all.push(edge.to_owned());
+	}
+	all.push(["word"; 60].join(" "));
+	all.push(bench[..6].join(" "));
+	all.push(bench.join(" "));
+	all.push([bench.join(" "), bench.join(" ")].join(" "));
+	all
 }
 
 /// The outputs of `inputs`, one batch, concatenated.
@@ -149,64 +239,133 @@ fn run_all(engine: &Engine, model: &ModelDescriptor, inputs: &[Vec<u8>]) -> Vec<
 	outputs.into_iter().flat_map(|output| output.expect("each input runs")).collect()
 }
 
-/// Prints this CPU's fingerprint; what the cross-CPU test runs under qemu.
+/// Prints this CPU's fingerprint; what the cross-CPU tests run under qemu.
 #[test]
-#[ignore = "run by the_engine_gives_the_same_bits_on_a_cpu_without_fma_or_avx, under qemu"]
+#[ignore = "run by the cross-CPU tests, under qemu"]
 fn print_fingerprint() {
 	for line in fingerprint() {
 		println!("FINGERPRINT {line}");
 	}
 }
 
+/// An emulated run of [`print_fingerprint`]: `qemu` with `args`, bounded in time.
+struct Emulated {
+	name: &'static str,
+	child: Child,
+}
+
+impl Emulated {
+	fn start(name: &'static str, qemu: &str, args: &[&str], binary: &Path) -> Self {
+		let child = Command::new(qemu)
+			.args(args)
+			.arg(binary)
+			.args(["--ignored", "--exact", "print_fingerprint", "--nocapture", "--test-threads=1"])
+			.stdout(Stdio::piped())
+			.stderr(Stdio::piped())
+			.spawn()
+			.unwrap_or_else(|e| {
+				panic!("{qemu} (Debian's qemu-user; scripts/test.sh installs it) did not run: {e}")
+			});
+		Self { name, child }
+	}
+
+	/// The fingerprint lines, once the run has ended (killed past `deadline`).
+	fn finish(mut self, deadline: Instant) -> Vec<String> {
+		// Read the pipes while waiting, so that a full pipe cannot stall the child.
+		let mut stdout = self.child.stdout.take().expect("piped");
+		let mut stderr = self.child.stderr.take().expect("piped");
+		let out = std::thread::spawn(move || {
+			let mut text = String::new();
+			let _ = stdout.read_to_string(&mut text);
+			text
+		});
+		let err = std::thread::spawn(move || {
+			let mut text = String::new();
+			let _ = stderr.read_to_string(&mut text);
+			text
+		});
+		let status = loop {
+			if let Some(status) = self.child.try_wait().expect("waiting for qemu") {
+				break status;
+			}
+			if Instant::now() > deadline {
+				let _ = self.child.kill();
+				let _ = self.child.wait();
+				panic!("the fingerprint under {} did not end in time", self.name);
+			}
+			std::thread::sleep(Duration::from_millis(200));
+		};
+		let (stdout, stderr) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+		assert!(status.success(), "the fingerprint under {} failed: {stdout}\n{stderr}", self.name);
+		eprintln!("{}: {}", self.name, stderr.lines().last().unwrap_or_default());
+		stdout
+			.lines()
+			// libtest may print `test print_fingerprint ... ` before the first line.
+			.filter_map(|line| line.split_once("FINGERPRINT ").map(|(_, part)| part))
+			.map(str::to_owned)
+			.collect()
+	}
+}
+
+/// Compares an emulated fingerprint with the native one, part by part: prints every part and
+/// fails on any difference or missing part, naming them. The last line, the kernel path, must be
+/// `path`.
+fn compare(native: &[String], cpu: &str, emulated: &[String], path: &str) {
+	let parts = native.len() - 1;
+	let mut differ = Vec::new();
+	for (i, native) in native[..parts].iter().enumerate() {
+		let other = emulated.get(i).map(String::as_str).unwrap_or("missing");
+		if native == other {
+			println!("same       {native}");
+		} else {
+			println!("DIFFERENT  native {native} / {cpu} {other}");
+			differ.push(native.split(' ').next().unwrap_or_default().to_owned());
+		}
+	}
+	let minilm = native.iter().filter(|line| line.starts_with("minilm/")).count();
+	let minilm_differ = differ.iter().filter(|name| name.starts_with("minilm/")).count();
+	println!(
+		"{cpu}: {} of {parts} parts differ; MiniLM {minilm_differ} of {minilm} sentences",
+		differ.len()
+	);
+	assert_eq!(emulated.last().map(String::as_str), Some(path), "the kernel path under {cpu}");
+	assert_eq!(emulated.len(), native.len(), "the run under {cpu} printed every part");
+	assert!(differ.is_empty(), "parts differ between this CPU and {cpu}: {differ:?}");
+}
+
+/// The bound on one emulated run: a few minutes here, the bound leaves room for a busy machine.
+const EMULATION_BOUND: Duration = Duration::from_secs(45 * 60);
+
+/// Native (AVX-512 or AVX2) against an x86-64 without AVX or FMA and a Haswell, both emulated at
+/// the same time.
 #[cfg(target_arch = "x86_64")]
 #[test]
-fn the_engine_gives_the_same_bits_on_a_cpu_without_fma_or_avx() {
-	let native = fingerprint();
-	let native_path = native.last().cloned().unwrap_or_default();
-	// The other kernel path than this machine's.
-	let (cpu, other_path) = if native_path == "kernel-path fma" {
-		("Nehalem", "kernel-path portable")
-	} else {
-		("Haswell", "kernel-path fma")
-	};
+fn the_engine_gives_the_same_bits_on_x86_64_with_and_without_fma() {
 	let exe = std::env::current_exe().expect("the test binary");
-	let mut child = Command::new("qemu-x86_64")
-		.args(["-cpu", cpu])
-		.arg(&exe)
-		.args(["--ignored", "--exact", "print_fingerprint", "--nocapture", "--test-threads=1"])
-		.stdout(Stdio::piped())
-		.stderr(Stdio::piped())
-		.spawn()
-		.unwrap_or_else(|e| {
-			panic!("qemu-x86_64 (Debian's qemu-user; scripts/test.sh installs it) did not run: {e}")
-		});
-	// Bounded: an emulated debug build takes about a minute here.
-	let deadline = Instant::now() + Duration::from_secs(900);
-	while child.try_wait().expect("waiting for qemu").is_none() {
-		if Instant::now() > deadline {
-			let _ = child.kill();
-			panic!("the fingerprint under qemu took over 900 s");
-		}
-		std::thread::sleep(Duration::from_millis(200));
-	}
-	let run = child.wait_with_output().expect("qemu's output");
-	let stdout = String::from_utf8_lossy(&run.stdout);
-	assert!(
-		run.status.success(),
-		"the fingerprint under qemu failed: {stdout}\n{}",
-		String::from_utf8_lossy(&run.stderr)
-	);
-	let emulated: Vec<String> = stdout
-		.lines()
-		// libtest may print `test print_fingerprint ... ` before the first line.
-		.filter_map(|line| line.split_once("FINGERPRINT ").map(|(_, part)| part))
-		.map(str::to_owned)
-		.collect();
-	for (native, emulated) in native.iter().zip(&emulated) {
-		println!("native   {native}\n{cpu:8} {emulated}");
-	}
-	assert_eq!(emulated.last().map(String::as_str), Some(other_path), "qemu -cpu {cpu}");
-	let parts = native.len() - 1;
-	assert_eq!(emulated.len(), native.len(), "the emulated run printed every part");
-	assert_eq!(native[..parts], emulated[..parts], "a part differs between the CPUs");
+	let deadline = Instant::now() + EMULATION_BOUND;
+	let nehalem = Emulated::start("Nehalem", "qemu-x86_64", &["-cpu", "Nehalem"], &exe);
+	let haswell = Emulated::start("Haswell", "qemu-x86_64", &["-cpu", "Haswell"], &exe);
+	let native = fingerprint();
+	println!("native: {}", native.last().map(String::as_str).unwrap_or_default());
+	compare(&native, "Nehalem", &nehalem.finish(deadline), "kernel-path Portable (emulated fma)");
+	compare(&native, "Haswell", &haswell.finish(deadline), "kernel-path Avx2Fma (fma instruction)");
+}
+
+/// Native against the same test built for aarch64 (`OPG_CROSS_CPU_AARCH64`, which
+/// `scripts/test.sh` builds), under `qemu-aarch64`.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_engine_gives_the_same_bits_on_aarch64() {
+	let Some(binary) = std::env::var_os("OPG_CROSS_CPU_AARCH64") else {
+		panic!(
+			"OPG_CROSS_CPU_AARCH64 is not set: it names this test built for aarch64, which \
+			 scripts/test.sh builds (rustup target aarch64-unknown-linux-gnu, Debian's \
+			 gcc-aarch64-linux-gnu and qemu-user)"
+		)
+	};
+	let deadline = Instant::now() + EMULATION_BOUND;
+	let sysroot = std::env::var("OPG_AARCH64_SYSROOT").unwrap_or("/usr/aarch64-linux-gnu".into());
+	let arm = Emulated::start("aarch64", "qemu-aarch64", &["-L", &sysroot], Path::new(&binary));
+	let native = fingerprint();
+	compare(&native, "aarch64", &arm.finish(deadline), "kernel-path Portable (fma instruction)");
 }

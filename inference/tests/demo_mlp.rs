@@ -4,7 +4,7 @@ mod common;
 
 use opg_inference::{
 	demo::{self, encode_f32},
-	Engine, EngineError, ModelDescriptor,
+	Engine, EngineError, EngineProfile, ModelDescriptor,
 };
 use opg_primitives::{
 	inference::Rejection,
@@ -19,6 +19,7 @@ fn import_demo(engine: &Engine) -> ModelDescriptor {
 		architecture: Architecture::Mlp {
 			config_hash: engine.import(&dir.join("config.json")).expect("import config"),
 		},
+		profile: EngineProfile::REPRODUCIBLE_F32,
 	}
 }
 

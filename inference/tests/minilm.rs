@@ -5,7 +5,7 @@
 
 mod common;
 
-use opg_inference::{Engine, EngineError, ModelDescriptor};
+use opg_inference::{Engine, EngineError, EngineProfile, ModelDescriptor};
 use opg_primitives::{
 	inference::Rejection,
 	models::{Architecture, ComparisonRule, ModelFormat},
@@ -32,6 +32,7 @@ fn import_minilm(engine: &Engine) -> ModelDescriptor {
 			config_hash: engine.import(&dir.join("config.json")).expect("import config"),
 			tokenizer_hash: engine.import(&dir.join("tokenizer.json")).expect("import tokenizer"),
 		},
+		profile: EngineProfile::REPRODUCIBLE_F32,
 	}
 }
 

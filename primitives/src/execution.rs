@@ -12,12 +12,14 @@
 //! [`KEY_TYPE`] = `opgi`) that the validator links to its account on-chain, so the validator's
 //! stash key never has to be online.
 
-use crate::models::{Architecture, ModelFormat};
+use crate::models::{ModelDescriptor, ModelFormat};
 use alloc::vec::Vec;
-use codec::{Decode, DecodeWithMemTracking, Encode};
+use codec::{Decode, DecodeAll, DecodeWithMemTracking, Encode};
 use scale_info::TypeInfo;
 use sp_core::{crypto::KeyTypeId, H256};
-use sp_runtime_interface::pass_by::{AllocateAndReturnByCodec, PassFatPointerAndDecode};
+use sp_runtime_interface::pass_by::{
+	AllocateAndReturnByCodec, PassFatPointerAndDecode, PassFatPointerAndRead,
+};
 
 /// Key type of executors' inference keys (`opg-node key insert --key-type opgi`).
 pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"opgi");
@@ -29,16 +31,12 @@ pub mod crypto {
 	app_crypto!(sr25519, KEY_TYPE);
 }
 
-/// What the off-chain worker asks the node to run: the registered model's files (by hash) and
-/// the task's input.
+/// What the off-chain worker asks the node to run: the registered model (its files by hash, its
+/// architecture and engine profile) and the task's input.
 #[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
 pub struct InferenceRequest {
-	/// blake2-256 of the weights file.
-	pub weights_hash: H256,
-	/// Format of the weights file.
-	pub format: ModelFormat,
-	/// Architecture, naming its configuration (and tokenizer) files by hash.
-	pub architecture: Architecture,
+	/// What to run.
+	pub model: ModelDescriptor,
 	/// The task's input (little-endian `f32` values or UTF-8 text, per the model).
 	pub input: Vec<u8>,
 }
@@ -47,12 +45,8 @@ pub struct InferenceRequest {
 /// model (its tasks due in the same block).
 #[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
 pub struct BatchRequest {
-	/// blake2-256 of the weights file.
-	pub weights_hash: H256,
-	/// Format of the weights file.
-	pub format: ModelFormat,
-	/// Architecture, naming its configuration (and tokenizer) files by hash.
-	pub architecture: Architecture,
+	/// What to run.
+	pub model: ModelDescriptor,
 	/// The tasks' inputs, in order.
 	pub inputs: Vec<Vec<u8>>,
 }
@@ -60,12 +54,69 @@ pub struct BatchRequest {
 impl BatchRequest {
 	/// The request for the input at `index` alone.
 	pub fn single(&self, index: usize) -> Option<InferenceRequest> {
-		Some(InferenceRequest {
-			weights_hash: self.weights_hash,
-			format: self.format,
-			architecture: self.architecture,
-			input: self.inputs.get(index)?.clone(),
-		})
+		Some(InferenceRequest { model: self.model, input: self.inputs.get(index)?.clone() })
+	}
+}
+
+/// The requests of runtimes from before engine profiles (`spec_version` ≤ 109), which the first
+/// versions of the host functions take. Their models were registered for the engine's kernels of
+/// that time, [`EngineProfile::REPRODUCIBLE_F32`](crate::models::EngineProfile::REPRODUCIBLE_F32).
+pub mod v1 {
+	use super::*;
+	use crate::models::{Architecture, EngineProfile};
+
+	/// `InferenceRequest` without a profile.
+	#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+	pub struct InferenceRequest {
+		/// blake2-256 of the weights file.
+		pub weights_hash: H256,
+		/// Format of the weights file.
+		pub format: ModelFormat,
+		/// Architecture, naming its configuration (and tokenizer) files by hash.
+		pub architecture: Architecture,
+		/// The task's input.
+		pub input: Vec<u8>,
+	}
+
+	/// `BatchRequest` without a profile.
+	#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+	pub struct BatchRequest {
+		/// blake2-256 of the weights file.
+		pub weights_hash: H256,
+		/// Format of the weights file.
+		pub format: ModelFormat,
+		/// Architecture, naming its configuration (and tokenizer) files by hash.
+		pub architecture: Architecture,
+		/// The tasks' inputs, in order.
+		pub inputs: Vec<Vec<u8>>,
+	}
+
+	fn model(
+		weights_hash: H256,
+		format: ModelFormat,
+		architecture: Architecture,
+	) -> ModelDescriptor {
+		ModelDescriptor {
+			weights_hash,
+			format,
+			architecture,
+			profile: EngineProfile::REPRODUCIBLE_F32,
+		}
+	}
+
+	impl From<InferenceRequest> for super::InferenceRequest {
+		fn from(old: InferenceRequest) -> Self {
+			Self { model: model(old.weights_hash, old.format, old.architecture), input: old.input }
+		}
+	}
+
+	impl From<BatchRequest> for super::BatchRequest {
+		fn from(old: BatchRequest) -> Self {
+			Self {
+				model: model(old.weights_hash, old.format, old.architecture),
+				inputs: old.inputs,
+			}
+		}
 	}
 }
 
@@ -82,7 +133,7 @@ pub enum InferenceError {
 	/// A file of the model no longer hashes to its name (tampered or truncated); not executed.
 	#[codec(index = 2)]
 	CorruptModel,
-	/// The model's format or architecture is not executed by this node.
+	/// The model's format, architecture or engine profile is not implemented by this node.
 	#[codec(index = 3)]
 	Unsupported,
 	/// The model's files are invalid for its architecture (configuration, weights, tokenizer).
@@ -139,56 +190,123 @@ impl InferenceExt {
 	}
 }
 
-/// The inference host functions (`ext_opg_inference_run_version_1` in wasm).
+/// The inference host functions (`ext_opg_inference_run_version_2` and
+/// `ext_opg_inference_run_batch_version_2` in wasm; the first versions serve runtimes from
+/// before engine profiles, see [`v1`]).
 ///
 /// The generated wasm side calls the host through an `extern` import, hence the `unsafe` the
 /// rest of the workspace denies.
 #[allow(unsafe_code)]
 #[sp_runtime_interface::runtime_interface]
 pub trait OpgInference {
-	/// Runs `request` on the node's inference engine; the output is little-endian `f32`
-	/// values. [`InferenceError::Unavailable`] outside an off-chain worker of a node with an
-	/// engine; a panic in the engine is contained and reported as [`InferenceError::Failed`].
+	/// [`run`](opg_inference::run) of a runtime from before engine profiles.
 	fn run(
 		&mut self,
-		request: PassFatPointerAndDecode<InferenceRequest>,
+		request: PassFatPointerAndDecode<v1::InferenceRequest>,
 	) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
-		use sp_externalities::ExternalitiesExt;
-		let Some(host) = self.extension::<InferenceExt>().map(|ext| ext.0.clone()) else {
-			return Err(InferenceError::Unavailable);
-		};
-		std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host.run(&request)))
-			.unwrap_or(Err(InferenceError::Failed))
+		run_on_host(engine!(self), &request.into())
 	}
 
-	/// Runs every input of `request` in one engine pass where the model allows it: one result
-	/// per input, in order, each bit-identical to what [`run`](opg_inference::run) returns for
-	/// that input alone. Errors as for `run`, per input; a contained panic fails every input.
+	/// Runs `input` on `model` (an encoded [`ModelDescriptor`]) on the node's inference
+	/// engine; the output is little-endian `f32` values. [`InferenceError::Unavailable`] outside
+	/// an off-chain worker of a node with an engine; [`InferenceError::Unsupported`] for a model
+	/// whose engine profile (or architecture, or format) the node does not implement, including
+	/// one it cannot even decode because a later runtime added it, so that the worker declines
+	/// in time instead of failing; a panic in the engine is contained and reported as
+	/// [`InferenceError::Failed`].
 	///
-	/// (`ext_opg_inference_run_batch_version_1`: a runtime calling it needs a node that
+	/// (Version 2 takes the model's engine profile: a runtime calling it needs a node that
 	/// provides it, so nodes upgrade before such a runtime is enacted.)
+	#[version(2)]
+	fn run(
+		&mut self,
+		model: PassFatPointerAndRead<&[u8]>,
+		input: PassFatPointerAndRead<&[u8]>,
+	) -> AllocateAndReturnByCodec<Result<Vec<u8>, InferenceError>> {
+		let Some(model) = decode_model(model) else {
+			return Err(InferenceError::Unsupported);
+		};
+		run_on_host(engine!(self), &InferenceRequest { model, input: input.to_vec() })
+	}
+
+	/// [`run_batch`](opg_inference::run_batch) of a runtime from before engine profiles.
 	fn run_batch(
 		&mut self,
-		request: PassFatPointerAndDecode<BatchRequest>,
+		request: PassFatPointerAndDecode<v1::BatchRequest>,
 	) -> AllocateAndReturnByCodec<Vec<Result<Vec<u8>, InferenceError>>> {
-		use sp_externalities::ExternalitiesExt;
-		let count = request.inputs.len();
-		let Some(host) = self.extension::<InferenceExt>().map(|ext| ext.0.clone()) else {
-			return vec![Err(InferenceError::Unavailable); count];
-		};
-		let mut results =
-			std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host.run_batch(&request)))
-				.unwrap_or_else(|_| vec![Err(InferenceError::Failed); count]);
-		// Exactly one result per input, whatever the host returned.
-		results.resize(count, Err(InferenceError::Failed));
-		results
+		run_batch_on_host(engine!(self), &request.into())
 	}
+
+	/// Runs every input of `inputs` on `model` (an encoded [`ModelDescriptor`]) in one engine
+	/// pass where the model allows it: one result per input, in order, each bit-identical to
+	/// what [`run`](opg_inference::run) returns for that input alone. Errors as for `run`, per
+	/// input; a contained panic fails every input.
+	#[version(2)]
+	fn run_batch(
+		&mut self,
+		model: PassFatPointerAndRead<&[u8]>,
+		inputs: PassFatPointerAndDecode<Vec<Vec<u8>>>,
+	) -> AllocateAndReturnByCodec<Vec<Result<Vec<u8>, InferenceError>>> {
+		let Some(model) = decode_model(model) else {
+			return vec![Err(InferenceError::Unsupported); inputs.len()];
+		};
+		run_batch_on_host(engine!(self), &BatchRequest { model, inputs })
+	}
+}
+
+/// The model of a host call, if this node can decode it: one from a later runtime, with a
+/// profile (or architecture, or format) this node does not know, is not.
+#[cfg(feature = "std")]
+fn decode_model(encoded: &[u8]) -> Option<ModelDescriptor> {
+	ModelDescriptor::decode_all(&mut &encoded[..]).ok()
+}
+
+/// The node's engine, if these externalities have it (an off-chain worker of a node with one).
+#[cfg(feature = "std")]
+macro_rules! engine {
+	($ext:expr) => {{
+		use sp_externalities::ExternalitiesExt;
+		$ext.extension::<InferenceExt>().map(|ext| ext.0.clone())
+	}};
+}
+#[cfg(feature = "std")]
+use engine;
+
+/// The native side of `run`, whatever the version.
+#[cfg(feature = "std")]
+fn run_on_host(
+	host: Option<std::sync::Arc<dyn InferenceHost>>,
+	request: &InferenceRequest,
+) -> Result<Vec<u8>, InferenceError> {
+	let Some(host) = host else {
+		return Err(InferenceError::Unavailable);
+	};
+	std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host.run(request)))
+		.unwrap_or(Err(InferenceError::Failed))
+}
+
+/// The native side of `run_batch`, whatever the version: exactly one result per input.
+#[cfg(feature = "std")]
+fn run_batch_on_host(
+	host: Option<std::sync::Arc<dyn InferenceHost>>,
+	request: &BatchRequest,
+) -> Vec<Result<Vec<u8>, InferenceError>> {
+	let count = request.inputs.len();
+	let Some(host) = host else {
+		return vec![Err(InferenceError::Unavailable); count];
+	};
+	let mut results =
+		std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host.run_batch(request)))
+			.unwrap_or_else(|_| vec![Err(InferenceError::Failed); count]);
+	// Exactly one result per input, whatever the host returned.
+	results.resize(count, Err(InferenceError::Failed));
+	results
 }
 
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use sp_core::H256;
+	use crate::models::{Architecture, EngineProfile};
 	use std::sync::{Arc, Mutex};
 
 	struct Recorder(Mutex<Vec<InferenceRequest>>);
@@ -211,11 +329,23 @@ mod tests {
 		}
 	}
 
+	/// What the runtime's worker calls: the model encoded, the inputs.
+	fn call_run(request: InferenceRequest) -> Result<Vec<u8>, InferenceError> {
+		opg_inference::run(&request.model.encode(), &request.input)
+	}
+
+	fn call_run_batch(batch: BatchRequest) -> Vec<Result<Vec<u8>, InferenceError>> {
+		opg_inference::run_batch(&batch.model.encode(), batch.inputs)
+	}
+
 	fn request(input: &[u8]) -> InferenceRequest {
 		InferenceRequest {
-			weights_hash: H256::repeat_byte(1),
-			format: ModelFormat::Safetensors,
-			architecture: Architecture::Mlp { config_hash: H256::repeat_byte(2) },
+			model: ModelDescriptor {
+				weights_hash: H256::repeat_byte(1),
+				format: ModelFormat::Safetensors,
+				architecture: Architecture::Mlp { config_hash: H256::repeat_byte(2) },
+				profile: EngineProfile::REPRODUCIBLE_F32,
+			},
 			input: input.to_vec(),
 		}
 	}
@@ -223,7 +353,7 @@ mod tests {
 	#[test]
 	fn unavailable_without_the_extension() {
 		sp_io::TestExternalities::default().execute_with(|| {
-			assert_eq!(opg_inference::run(request(&[1])), Err(InferenceError::Unavailable));
+			assert_eq!(call_run(request(&[1])), Err(InferenceError::Unavailable));
 		});
 	}
 
@@ -233,8 +363,8 @@ mod tests {
 		let mut ext = sp_io::TestExternalities::default();
 		ext.register_extension(InferenceExt::new(host.clone()));
 		ext.execute_with(|| {
-			assert_eq!(opg_inference::run(request(&[1, 2, 3])), Ok(vec![3, 2, 1]));
-			assert_eq!(opg_inference::run(request(&[])), Err(InferenceError::InvalidInput));
+			assert_eq!(call_run(request(&[1, 2, 3])), Ok(vec![3, 2, 1]));
+			assert_eq!(call_run(request(&[])), Err(InferenceError::InvalidInput));
 		});
 		assert_eq!(host.0.lock().unwrap().as_slice(), &[request(&[1, 2, 3]), request(&[])]);
 	}
@@ -244,22 +374,14 @@ mod tests {
 		let mut ext = sp_io::TestExternalities::default();
 		ext.register_extension(InferenceExt::new(Arc::new(Panicking)));
 		ext.execute_with(|| {
-			assert_eq!(opg_inference::run(request(&[1])), Err(InferenceError::Failed));
-			assert_eq!(
-				opg_inference::run_batch(batch(&[&[1], &[2]])),
-				vec![Err(InferenceError::Failed); 2]
-			);
+			assert_eq!(call_run(request(&[1])), Err(InferenceError::Failed));
+			assert_eq!(call_run_batch(batch(&[&[1], &[2]])), vec![Err(InferenceError::Failed); 2]);
 		});
 	}
 
 	fn batch(inputs: &[&[u8]]) -> BatchRequest {
 		let one = request(&[]);
-		BatchRequest {
-			weights_hash: one.weights_hash,
-			format: one.format,
-			architecture: one.architecture,
-			inputs: inputs.iter().map(|i| i.to_vec()).collect(),
-		}
+		BatchRequest { model: one.model, inputs: inputs.iter().map(|i| i.to_vec()).collect() }
 	}
 
 	#[test]
@@ -269,10 +391,10 @@ mod tests {
 		ext.register_extension(InferenceExt::new(host.clone()));
 		ext.execute_with(|| {
 			assert_eq!(
-				opg_inference::run_batch(batch(&[&[1, 2], &[], &[3]])),
+				call_run_batch(batch(&[&[1, 2], &[], &[3]])),
 				vec![Ok(vec![2, 1]), Err(InferenceError::InvalidInput), Ok(vec![3])]
 			);
-			assert_eq!(opg_inference::run_batch(batch(&[])), vec![]);
+			assert_eq!(call_run_batch(batch(&[])), vec![]);
 		});
 		// The default implementation ran each input alone, in order.
 		assert_eq!(
@@ -281,7 +403,7 @@ mod tests {
 		);
 		sp_io::TestExternalities::default().execute_with(|| {
 			assert_eq!(
-				opg_inference::run_batch(batch(&[&[1], &[2]])),
+				call_run_batch(batch(&[&[1], &[2]])),
 				vec![Err(InferenceError::Unavailable); 2]
 			);
 		});
@@ -305,9 +427,59 @@ mod tests {
 		ext.register_extension(InferenceExt::new(Arc::new(Short)));
 		ext.execute_with(|| {
 			assert_eq!(
-				opg_inference::run_batch(batch(&[&[5], &[6], &[7]])),
+				call_run_batch(batch(&[&[5], &[6], &[7]])),
 				vec![Ok(vec![1]), Err(InferenceError::Failed), Err(InferenceError::Failed)]
 			);
 		});
+	}
+
+	#[test]
+	fn a_model_the_node_cannot_decode_is_unsupported_and_never_reaches_the_engine() {
+		let host = Arc::new(Recorder(Mutex::new(Vec::new())));
+		let mut ext = sp_io::TestExternalities::default();
+		ext.register_extension(InferenceExt::new(host.clone()));
+		// A later runtime's profile: the kernel set's next variant.
+		let mut later = request(&[1]).model.encode();
+		let kernels = later.len() - 2;
+		assert_eq!(later[kernels], 0, "the profile closes the descriptor");
+		later[kernels] = 1;
+		ext.execute_with(|| {
+			assert_eq!(opg_inference::run(&later, &[1]), Err(InferenceError::Unsupported));
+			assert_eq!(
+				opg_inference::run_batch(&later, vec![vec![1], vec![2]]),
+				vec![Err(InferenceError::Unsupported); 2]
+			);
+			// Trailing bytes are not a model either.
+			let mut trailing = request(&[1]).model.encode();
+			trailing.push(0);
+			assert_eq!(opg_inference::run(&trailing, &[1]), Err(InferenceError::Unsupported));
+		});
+		assert!(host.0.lock().unwrap().is_empty());
+	}
+
+	#[test]
+	fn requests_of_runtimes_before_profiles_keep_their_layout_and_get_the_profile_of_their_time() {
+		let now = request(&[4, 5]);
+		let old = v1::InferenceRequest {
+			weights_hash: now.model.weights_hash,
+			format: now.model.format,
+			architecture: now.model.architecture,
+			input: now.input.clone(),
+		};
+		// spec_version 109's layout: the fields in this order, nothing else.
+		let layout =
+			(now.model.weights_hash, now.model.format, now.model.architecture, now.input.clone());
+		assert_eq!(old.encode(), layout.encode());
+		assert_eq!(InferenceRequest::from(old), now);
+		let old_batch = v1::BatchRequest {
+			weights_hash: now.model.weights_hash,
+			format: now.model.format,
+			architecture: now.model.architecture,
+			inputs: vec![vec![1], vec![]],
+		};
+		assert_eq!(
+			BatchRequest::from(old_batch),
+			BatchRequest { model: now.model, inputs: vec![vec![1], vec![]] }
+		);
 	}
 }

@@ -3,10 +3,11 @@
 //! Everything here is shared by the chain (`pallet-models`, `pallet-inference`) and the native
 //! inference engine, so that both describe a model, and canonicalise its output, identically:
 //!
-//! - [`ModelInfo`]: what the registry stores for a model: what is executed (`weights_hash`,
-//!   [`ModelFormat`], [`Architecture`], [`InputKind`], [`OutputKind`]), what it costs
-//!   (`fee_per_executor`), how many executors run a task and how their results are compared
-//!   (`redundancy`, `quorum`, [`ComparisonRule`]);
+//! - [`ModelDescriptor`]: what is executed: the weights file by hash, its [`ModelFormat`], the
+//!   [`Architecture`] (naming its other files by hash) and the [`EngineProfile`], defined once
+//!   for the registry, the execution requests and the engine's model cache;
+//! - [`InputKind`], [`OutputKind`] and [`ComparisonRule`]: what a request's input and output are
+//!   and how executors' results are compared;
 //! - [`ModelSpec`]: what an owner submits to register a model or publish a version;
 //! - [`ModelParams`]: the parameters of a runnable model as other pallets see them;
 //! - [`ComparisonRule::canonicalise`] and [`ComparisonRule::digest`]: raw `f32` output →
@@ -41,9 +42,7 @@
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use core::cmp::Ordering;
-use frame_support::{
-	traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
-};
+use frame_support::{traits::Get, BoundedVec};
 use scale_info::TypeInfo;
 use sp_core::H256;
 use sp_runtime::traits::{BlakeTwo256, Hash};
@@ -83,6 +82,7 @@ pub const QUANTIZED_NAN: i64 = i64::MIN;
 	MaxEncodedLen,
 	TypeInfo,
 	Debug,
+	Hash,
 )]
 pub enum ModelFormat {
 	/// A `safetensors` file.
@@ -109,6 +109,7 @@ pub enum ModelFormat {
 	MaxEncodedLen,
 	TypeInfo,
 	Debug,
+	Hash,
 )]
 pub enum Architecture {
 	/// A multi-layer perceptron; the configuration file gives the layer sizes and activations.
@@ -125,6 +126,108 @@ pub enum Architecture {
 		/// Hash of the tokenizer file (`tokenizer.json`).
 		tokenizer_hash: H256,
 	},
+}
+
+/// The engine a model's results are defined on: the kernels that compute it and the numeric
+/// type it computes in. Part of every registration: executors that implement the same profile
+/// compute the same bits on any supported CPU, so their digests agree under `Exact`; a node
+/// that does not implement a model's profile declines its tasks rather than compute other bits.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	Hash,
+)]
+pub struct EngineProfile {
+	/// The kernels: which code computes every product, reduction and function, in what order.
+	pub kernels: KernelSet,
+	/// The numeric type of weights and activations while the model runs.
+	pub dtype: ComputeType,
+}
+
+impl EngineProfile {
+	/// The reproducible `f32` profile: [`KernelSet::FixedOrderFma2`], [`ComputeType::F32`].
+	pub const REPRODUCIBLE_F32: Self =
+		Self { kernels: KernelSet::FixedOrderFma2, dtype: ComputeType::F32 };
+}
+
+/// A set of kernels of the engine, by revision. A revision that changes any output bit is a new
+/// variant, so that a model's registration never silently changes meaning.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	Hash,
+)]
+pub enum KernelSet {
+	/// The engine's reproducible kernels, revision 2 (`opg_inference::NUMERICS`
+	/// `fixed-order-fma-2`): every output element of a product or reduction is one chain of
+	/// fused multiply-adds in an order fixed by the engine's code (the same with the FMA
+	/// instruction and without it, whatever the SIMD width, cache sizes or thread count), and
+	/// `exp`, `tanh`, `erf` and the activations are the engine's own, in basic operations.
+	#[codec(index = 0)]
+	FixedOrderFma2,
+}
+
+/// The numeric type a model computes in.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	Hash,
+)]
+pub enum ComputeType {
+	/// IEEE 754 single precision; weights stored in another type are converted on load.
+	#[codec(index = 0)]
+	F32,
+}
+
+/// What to run: a model's files, how to build the network from them and on which engine
+/// profile. Defined once, and used as such by the registry, the tasks' execution requests and
+/// the engine (which caches loaded models by it).
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	Hash,
+)]
+pub struct ModelDescriptor {
+	/// blake2-256 of the weights file.
+	pub weights_hash: H256,
+	/// Format of the weights file.
+	pub format: ModelFormat,
+	/// How to build the network, naming its other files by hash.
+	pub architecture: Architecture,
+	/// The engine profile the model's results are defined on.
+	pub profile: EngineProfile,
 }
 
 /// What a request's input is.
@@ -460,113 +563,9 @@ fn array4(chunk: &[u8]) -> [u8; 4] {
 	out
 }
 
-/// Whether a model may take new tasks.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	MaxEncodedLen,
-	TypeInfo,
-	Debug,
-)]
-pub enum ModelStatus {
-	/// Runnable: takes new tasks.
-	#[codec(index = 0)]
-	Active,
-	/// Readable but takes no new tasks; the owner can reactivate it.
-	#[codec(index = 1)]
-	Deprecated,
-}
-
 /// Majority of `redundancy` executors: `redundancy / 2 + 1`, the default quorum.
 pub fn majority(redundancy: u32) -> u32 {
 	(redundancy / 2).saturating_add(1)
-}
-
-/// A registered model, as stored by `pallet-models`.
-#[derive(
-	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
-)]
-#[scale_info(skip_type_params(NameLimit, UriLimit))]
-#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
-pub struct ModelInfo<AccountId, Balance, BlockNumber, NameLimit: Get<u32>, UriLimit: Get<u32>>
-where
-	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
-	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
-	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
-{
-	/// Account that may update, version, transfer and remove the model; holds its deposit.
-	pub owner: AccountId,
-	/// Human-readable name (not unique).
-	pub name: BoundedVec<u8, NameLimit>,
-	/// Version number: 1, or the previous version's plus one.
-	pub version: ModelVersion,
-	/// The version this one was published from, if any (the id may since have been removed).
-	pub previous_version: Option<ModelId>,
-	/// The version published from this one, if any.
-	pub next_version: Option<ModelId>,
-	/// blake2-256 of the weights file.
-	pub weights_hash: H256,
-	/// Size of the weights file in bytes.
-	pub size_bytes: u64,
-	/// Format of the weights file.
-	pub format: ModelFormat,
-	/// How to build the network.
-	pub architecture: Architecture,
-	/// What a request's input is.
-	pub input: InputKind,
-	/// What the output means.
-	pub output: OutputKind,
-	/// Fee paid to each executor of a task.
-	pub fee_per_executor: Balance,
-	/// Executors per task (`1 ≤ redundancy ≤ MaxRedundancy`).
-	pub redundancy: u32,
-	/// Matching results that settle a task (`1 ≤ quorum ≤ redundancy`).
-	pub quorum: u32,
-	/// How executors' results are compared.
-	pub comparison: ComparisonRule,
-	/// Whether the model takes new tasks.
-	pub status: ModelStatus,
-	/// Block of registration.
-	pub registered_at: BlockNumber,
-	/// Where the files may be downloaded from (a hint only: files are checked by hash).
-	pub source_uri: Option<BoundedVec<u8, UriLimit>>,
-	/// Deposit held on the owner's account for this entry.
-	pub deposit: Balance,
-}
-
-impl<AccountId, Balance, BlockNumber, NameLimit: Get<u32>, UriLimit: Get<u32>>
-	ModelInfo<AccountId, Balance, BlockNumber, NameLimit, UriLimit>
-where
-	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
-	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
-	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
-{
-	/// Whether the model takes new tasks.
-	pub fn is_runnable(&self) -> bool {
-		self.status == ModelStatus::Active
-	}
-
-	/// The parameters other pallets need to run the model.
-	pub fn params(&self) -> ModelParams<Balance> {
-		ModelParams {
-			version: self.version,
-			weights_hash: self.weights_hash,
-			size_bytes: self.size_bytes,
-			format: self.format,
-			architecture: self.architecture,
-			input: self.input,
-			output: self.output,
-			fee_per_executor: self.fee_per_executor.clone(),
-			redundancy: self.redundancy,
-			quorum: self.quorum,
-			comparison: self.comparison,
-		}
-	}
 }
 
 /// What an owner submits to register a model or publish a version. Lengths are checked by the
@@ -575,14 +574,10 @@ where
 pub struct ModelSpec<Balance> {
 	/// Human-readable name, non-empty, at most `MaxNameLen` bytes.
 	pub name: Vec<u8>,
-	/// blake2-256 of the weights file.
-	pub weights_hash: H256,
+	/// What to run: the files, the architecture and the engine profile.
+	pub descriptor: ModelDescriptor,
 	/// Size of the weights file in bytes (non-zero).
 	pub size_bytes: u64,
-	/// Format of the weights file.
-	pub format: ModelFormat,
-	/// How to build the network.
-	pub architecture: Architecture,
 	/// What a request's input is.
 	pub input: InputKind,
 	/// What the output means.
@@ -606,14 +601,10 @@ pub struct ModelSpec<Balance> {
 pub struct ModelParams<Balance> {
 	/// Version number.
 	pub version: ModelVersion,
-	/// blake2-256 of the weights file.
-	pub weights_hash: H256,
+	/// What to run: the files, the architecture and the engine profile.
+	pub descriptor: ModelDescriptor,
 	/// Size of the weights file in bytes.
 	pub size_bytes: u64,
-	/// Format of the weights file.
-	pub format: ModelFormat,
-	/// How to build the network.
-	pub architecture: Architecture,
 	/// What a request's input is.
 	pub input: InputKind,
 	/// What the output means.

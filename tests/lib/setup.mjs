@@ -64,6 +64,9 @@ export function fileHash(path) {
   return blake2AsHex(readFileSync(path), 256);
 }
 
+/** The engine profile of every bundled model: the engine's reproducible kernels, in `f32`. */
+export const REPRODUCIBLE_F32 = Object.freeze({ kernels: 'FixedOrderFma2', dtype: 'F32' });
+
 /**
  * A multi-layer perceptron from its safetensors weights and JSON config: the files a validator
  * imports and the `models.registerModel` spec that names them by hash. The input is declared as
@@ -73,7 +76,7 @@ export function fileHash(path) {
  */
 export function mlpModel({
   name, weights, config, fee = OPG, redundancy = 3, quorum = null, comparison = { Argmax: null },
-  inputLen = JSON.parse(readFileSync(config, 'utf8')).input_size,
+  inputLen = JSON.parse(readFileSync(config, 'utf8')).input_size, profile = REPRODUCIBLE_F32,
 }) {
   const hashes = { weights: fileHash(weights), config: fileHash(config) };
   return {
@@ -82,10 +85,13 @@ export function mlpModel({
     hashes,
     spec: {
       name,
-      weightsHash: hashes.weights,
+      descriptor: {
+        weightsHash: hashes.weights,
+        format: 'Safetensors',
+        architecture: { Mlp: { configHash: hashes.config } },
+        profile,
+      },
       sizeBytes: statSync(weights).size,
-      format: 'Safetensors',
-      architecture: { Mlp: { configHash: hashes.config } },
       // The chain refuses inputs of any other length at request time.
       input: { F32Vector: { len: inputLen } },
       output: 'Logits',
@@ -100,10 +106,12 @@ export function mlpModel({
 
 /**
  * A BERT sentence embedder from a Hugging Face directory (`model.safetensors`, `config.json`,
- * `tokenizer.json`): UTF-8 text in, an L2-normalised embedding out, compared `Quantized` (4
- * decimals) unless `comparison` says otherwise.
+ * `tokenizer.json`): UTF-8 text in, an L2-normalised embedding out, compared `Exact` (the engine's
+ * reproducible profile gives every executor the same bits) unless `comparison` says otherwise.
  */
-export function bertModel({ name, dir, fee = OPG, redundancy = 3, quorum = null, comparison = { Quantized: { decimals: 4 } } }) {
+export function bertModel({
+  name, dir, fee = OPG, redundancy = 3, quorum = null, comparison = { Exact: null }, profile = REPRODUCIBLE_F32,
+}) {
   const files = {
     weights: join(dir, 'model.safetensors'),
     config: join(dir, 'config.json'),
@@ -116,10 +124,13 @@ export function bertModel({ name, dir, fee = OPG, redundancy = 3, quorum = null,
     hashes,
     spec: {
       name,
-      weightsHash: hashes.weights,
+      descriptor: {
+        weightsHash: hashes.weights,
+        format: 'Safetensors',
+        architecture: { BertEmbedding: { configHash: hashes.config, tokenizerHash: hashes.tokenizer } },
+        profile,
+      },
       sizeBytes: statSync(files.weights).size,
-      format: 'Safetensors',
-      architecture: { BertEmbedding: { configHash: hashes.config, tokenizerHash: hashes.tokenizer } },
       // UTF-8 up to the chain's longest input; longer than 256 tokens is the model's to refuse.
       input: { Text: { maxBytes: 16_384 } },
       output: 'Embedding',
@@ -134,7 +145,7 @@ export function bertModel({ name, dir, fee = OPG, redundancy = 3, quorum = null,
 
 /**
  * The id of an active registered model that runs exactly what `model.spec` describes (name,
- * weights, architecture, input and output kinds, comparison rule), or `null`. Fee and redundancy
+ * descriptor (files, architecture, engine profile), input and output kinds, comparison rule), or `null`. Fee and redundancy
  * are the owner's to change and are not compared.
  */
 export async function findModel(api, model) {
@@ -145,8 +156,7 @@ export async function findModel(api, model) {
     const info = value.unwrap();
     if (info.status.isActive
       && info.name.toUtf8() === model.spec.name
-      && info.weightsHash.eq(wanted.weightsHash)
-      && info.architecture.eq(wanted.architecture)
+      && info.descriptor.eq(wanted.descriptor)
       && info.input.eq(wanted.input)
       && info.output.eq(wanted.output)
       && info.comparison.eq(wanted.comparison)) {

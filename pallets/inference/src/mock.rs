@@ -16,7 +16,8 @@ use frame_support::{
 use opg_primitives::{
 	inference::{commitment, encode_output, Rejection, Salt, TaskId, TaskOutcome},
 	models::{
-		Architecture, ComparisonRule, InputKind, ModelFormat, ModelId, ModelSpec, OutputKind,
+		Architecture, ComparisonRule, EngineProfile, InputKind, ModelDescriptor, ModelFormat,
+		ModelId, ModelSpec, OutputKind,
 	},
 };
 use sp_core::H256;
@@ -372,13 +373,16 @@ pub fn spec(
 ) -> ModelSpec<Balance> {
 	ModelSpec {
 		name: b"classifier".to_vec(),
-		weights_hash: H256::repeat_byte(0xAA),
-		size_bytes: 10_000,
-		format: ModelFormat::Safetensors,
-		architecture: Architecture::BertEmbedding {
-			config_hash: H256::repeat_byte(0xBB),
-			tokenizer_hash: H256::repeat_byte(0xBC),
+		descriptor: ModelDescriptor {
+			weights_hash: H256::repeat_byte(0xAA),
+			format: ModelFormat::Safetensors,
+			architecture: Architecture::BertEmbedding {
+				config_hash: H256::repeat_byte(0xBB),
+				tokenizer_hash: H256::repeat_byte(0xBC),
+			},
+			profile: EngineProfile::REPRODUCIBLE_F32,
 		},
+		size_bytes: 10_000,
 		input: InputKind::Text { max_bytes: MAX_INPUT },
 		output: OutputKind::Logits,
 		fee_per_executor: FEE_PER_EXECUTOR,

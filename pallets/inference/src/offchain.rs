@@ -64,7 +64,7 @@ use frame_system::{
 	pallet_prelude::BlockNumberFor,
 };
 use opg_primitives::{
-	execution::{opg_inference, BatchRequest, InferenceError},
+	execution::{opg_inference, InferenceError},
 	inference::{commitment, PendingAction, Salt, TaskId, TaskOutcome},
 	models::{ModelId, ModelProvider},
 };
@@ -570,12 +570,8 @@ impl<T: Config> Worker<T> {
 			return alloc::vec![Err(InferenceError::MissingModel); count];
 		};
 		let max = usize::try_from(T::MaxOutputLen::get()).unwrap_or(usize::MAX);
-		let mut results = opg_inference::run_batch(BatchRequest {
-			weights_hash: params.weights_hash,
-			format: params.format,
-			architecture: params.architecture,
-			inputs,
-		});
+		// The model goes encoded: a node that cannot decode its profile declines (`Unsupported`).
+		let mut results = opg_inference::run_batch(&params.descriptor.encode(), inputs);
 		results.resize(count, Err(InferenceError::Failed));
 		results
 			.into_iter()

@@ -12,7 +12,8 @@ use frame_support::traits::{
 };
 use frame_system::RawOrigin;
 use opg_primitives::models::{
-	Architecture, ComparisonRule, InputKind, ModelFormat, ModelSpec, OutputKind,
+	Architecture, ComparisonRule, EngineProfile, InputKind, ModelDescriptor, ModelFormat,
+	ModelSpec, OutputKind,
 };
 use sp_core::H256;
 use sp_runtime::traits::{Saturating, StaticLookup};
@@ -33,13 +34,16 @@ fn fund<T: Config>(who: &T::AccountId) {
 fn spec<T: Config>(n: u32, u: u32) -> ModelSpecOf<T> {
 	ModelSpec {
 		name: vec![b'n'; n as usize],
-		weights_hash: H256::repeat_byte(1),
-		size_bytes: 1 << 30,
-		format: ModelFormat::Safetensors,
-		architecture: Architecture::BertEmbedding {
-			config_hash: H256::repeat_byte(2),
-			tokenizer_hash: H256::repeat_byte(3),
+		descriptor: ModelDescriptor {
+			weights_hash: H256::repeat_byte(1),
+			format: ModelFormat::Safetensors,
+			architecture: Architecture::BertEmbedding {
+				config_hash: H256::repeat_byte(2),
+				tokenizer_hash: H256::repeat_byte(3),
+			},
+			profile: EngineProfile::REPRODUCIBLE_F32,
 		},
+		size_bytes: 1 << 30,
 		input: InputKind::Text { max_bytes: 16_384 },
 		output: OutputKind::Embedding,
 		fee_per_executor: T::MinFeePerExecutor::get(),

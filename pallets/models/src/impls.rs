@@ -3,7 +3,7 @@
 
 use crate::{
 	pallet::{Config, Error, Event, HoldReason, Models, Pallet, Servers},
-	BalanceOf, ModelInfoOf, ModelSpecOf, ServersOf,
+	BalanceOf, ModelInfo, ModelInfoOf, ModelSpecOf, ModelStatus, ServersOf,
 };
 use codec::Encode;
 use frame_support::{
@@ -11,8 +11,7 @@ use frame_support::{
 	traits::{fungible::MutateHold, tokens::Precision, Get},
 };
 use opg_primitives::models::{
-	majority, InvalidRule, ModelId, ModelInfo, ModelParams, ModelProvider, ModelStatus,
-	ModelVersion,
+	majority, InvalidRule, ModelId, ModelParams, ModelProvider, ModelVersion,
 };
 use sp_runtime::{
 	traits::{Saturating, Zero},
@@ -79,7 +78,7 @@ impl<T: Config> Pallet<T> {
 		};
 		ensure!(spec.size_bytes > 0, Error::<T>::ZeroModelSize);
 		ensure!(spec.input.is_valid(), Error::<T>::InvalidInputShape);
-		ensure!(spec.input.fits(&spec.architecture), Error::<T>::InputKindMismatch);
+		ensure!(spec.input.fits(&spec.descriptor.architecture), Error::<T>::InputKindMismatch);
 		ensure!(spec.fee_per_executor >= T::MinFeePerExecutor::get(), Error::<T>::FeeBelowMinimum);
 		let quorum = Self::check_redundancy_and_quorum(spec.redundancy, spec.quorum)?;
 		spec.comparison.validate().map_err(|e| match e {
@@ -93,10 +92,8 @@ impl<T: Config> Pallet<T> {
 			version,
 			previous_version,
 			next_version: None,
-			weights_hash: spec.weights_hash,
+			descriptor: spec.descriptor,
 			size_bytes: spec.size_bytes,
-			format: spec.format,
-			architecture: spec.architecture,
 			input: spec.input,
 			output: spec.output,
 			fee_per_executor: spec.fee_per_executor,

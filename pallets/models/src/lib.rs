@@ -3,9 +3,10 @@
 //!
 //! ## Overview
 //!
-//! A model (a [`ModelInfo`](opg_primitives::models::ModelInfo)) is identified by a sequential
-//! [`ModelId`] and describes what an executor runs (the blake2-256 of the weights file, its
-//! format, the architecture with the hashes of its configuration files, input and output kinds),
+//! A model (a [`ModelInfo`]) is identified by a sequential [`ModelId`] and describes what an
+//! executor runs (its [`ModelDescriptor`](opg_primitives::models::ModelDescriptor): the
+//! blake2-256 of the weights file, its format, the architecture with the hashes of its
+//! configuration files, and the engine profile its results are defined on; input and output kinds),
 //! what a task costs (`fee_per_executor`), how many executors run a task (`redundancy`), how many
 //! matching results settle it (`quorum`, the majority by default) and how results are compared
 //! (the [`ComparisonRule`](opg_primitives::models::ComparisonRule), whose canonicalisation lives
@@ -85,8 +86,12 @@ pub use types::*;
 pub use weights::WeightInfo;
 
 mod impls;
+pub mod migrations;
 mod types;
 pub mod weights;
+
+/// Log target of the pallet.
+pub(crate) const LOG_TARGET: &str = "runtime::models";
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
@@ -114,13 +119,13 @@ pub mod pallet {
 	};
 	use frame_system::pallet_prelude::*;
 	use opg_primitives::{
-		models::{ModelStatus, ModelVersion, PendingTasksGuard},
+		models::{ModelVersion, PendingTasksGuard},
 		staking::InferenceStaking,
 	};
 	use sp_runtime::traits::{CheckedAdd, CheckedMul, StaticLookup, Zero};
 
 	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]

@@ -9,8 +9,8 @@ use frame_support::{
 };
 use opg_primitives::{
 	models::{
-		Architecture, ComparisonRule, InputKind, ModelFormat, ModelId, ModelSpec, OutputKind,
-		PendingTasksGuard,
+		Architecture, ComparisonRule, EngineProfile, InputKind, ModelDescriptor, ModelFormat,
+		ModelId, ModelSpec, OutputKind, PendingTasksGuard,
 	},
 	staking::{InferenceStaking, SlashReason},
 };
@@ -242,10 +242,13 @@ impl ExtBuilder {
 pub fn mnist_spec() -> ModelSpec<Balance> {
 	ModelSpec {
 		name: b"mnist".to_vec(),
-		weights_hash: H256::repeat_byte(0xAA),
+		descriptor: ModelDescriptor {
+			weights_hash: H256::repeat_byte(0xAA),
+			format: ModelFormat::Safetensors,
+			architecture: Architecture::Mlp { config_hash: H256::repeat_byte(0xBB) },
+			profile: EngineProfile::REPRODUCIBLE_F32,
+		},
 		size_bytes: 420_000,
-		format: ModelFormat::Safetensors,
-		architecture: Architecture::Mlp { config_hash: H256::repeat_byte(0xBB) },
 		input: InputKind::F32Vector { len: 784 },
 		output: OutputKind::Logits,
 		fee_per_executor: 10,
@@ -260,13 +263,16 @@ pub fn mnist_spec() -> ModelSpec<Balance> {
 pub fn bert_spec() -> ModelSpec<Balance> {
 	ModelSpec {
 		name: b"minilm-l6".to_vec(),
-		weights_hash: H256::repeat_byte(0x11),
-		size_bytes: 90_000_000,
-		format: ModelFormat::Safetensors,
-		architecture: Architecture::BertEmbedding {
-			config_hash: H256::repeat_byte(0x22),
-			tokenizer_hash: H256::repeat_byte(0x33),
+		descriptor: ModelDescriptor {
+			weights_hash: H256::repeat_byte(0x11),
+			format: ModelFormat::Safetensors,
+			architecture: Architecture::BertEmbedding {
+				config_hash: H256::repeat_byte(0x22),
+				tokenizer_hash: H256::repeat_byte(0x33),
+			},
+			profile: EngineProfile::REPRODUCIBLE_F32,
 		},
+		size_bytes: 90_000_000,
 		input: InputKind::Text { max_bytes: 2_048 },
 		output: OutputKind::Embedding,
 		fee_per_executor: 25,

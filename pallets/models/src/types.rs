@@ -1,10 +1,116 @@
-//! Type aliases of the pallet and the benchmark helper.
+//! The registry's stored types, their aliases and the benchmark helper.
 
 use crate::Config;
-use frame_support::{traits::fungible, BoundedVec};
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use frame_support::{
+	traits::{fungible, Get},
+	BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
+};
 use frame_system::pallet_prelude::BlockNumberFor;
-use opg_primitives::models::{ModelInfo, ModelSpec};
+use opg_primitives::models::{
+	ComparisonRule, InputKind, ModelDescriptor, ModelId, ModelParams, ModelSpec, ModelVersion,
+	OutputKind,
+};
+use scale_info::TypeInfo;
 use sp_runtime::traits::StaticLookup;
+
+/// Whether a model may take new tasks.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+)]
+pub enum ModelStatus {
+	/// Runnable: takes new tasks.
+	#[codec(index = 0)]
+	Active,
+	/// Readable but takes no new tasks; the owner can reactivate it.
+	#[codec(index = 1)]
+	Deprecated,
+}
+
+/// A registered model, as stored by this pallet.
+#[derive(
+	CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, Encode, Decode, MaxEncodedLen, TypeInfo,
+)]
+#[scale_info(skip_type_params(NameLimit, UriLimit))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+pub struct ModelInfo<AccountId, Balance, BlockNumber, NameLimit: Get<u32>, UriLimit: Get<u32>>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
+	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
+{
+	/// Account that may update, version, transfer and remove the model; holds its deposit.
+	pub owner: AccountId,
+	/// Human-readable name (not unique).
+	pub name: BoundedVec<u8, NameLimit>,
+	/// Version number: 1, or the previous version's plus one.
+	pub version: ModelVersion,
+	/// The version this one was published from, if any (the id may since have been removed).
+	pub previous_version: Option<ModelId>,
+	/// The version published from this one, if any.
+	pub next_version: Option<ModelId>,
+	/// What executors run: the files by hash, the architecture and the engine profile.
+	pub descriptor: ModelDescriptor,
+	/// Size of the weights file in bytes.
+	pub size_bytes: u64,
+	/// What a request's input is.
+	pub input: InputKind,
+	/// What the output means.
+	pub output: OutputKind,
+	/// Fee paid to each executor of a task.
+	pub fee_per_executor: Balance,
+	/// Executors per task (`1 ≤ redundancy ≤ MaxRedundancy`).
+	pub redundancy: u32,
+	/// Matching results that settle a task (`1 ≤ quorum ≤ redundancy`).
+	pub quorum: u32,
+	/// How executors' results are compared.
+	pub comparison: ComparisonRule,
+	/// Whether the model takes new tasks.
+	pub status: ModelStatus,
+	/// Block of registration.
+	pub registered_at: BlockNumber,
+	/// Where the files may be downloaded from (a hint only: files are checked by hash).
+	pub source_uri: Option<BoundedVec<u8, UriLimit>>,
+	/// Deposit held on the owner's account for this entry.
+	pub deposit: Balance,
+}
+
+impl<AccountId, Balance, BlockNumber, NameLimit: Get<u32>, UriLimit: Get<u32>>
+	ModelInfo<AccountId, Balance, BlockNumber, NameLimit, UriLimit>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
+	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
+{
+	/// Whether the model takes new tasks.
+	pub fn is_runnable(&self) -> bool {
+		self.status == ModelStatus::Active
+	}
+
+	/// The parameters other pallets need to run the model.
+	pub fn params(&self) -> ModelParams<Balance> {
+		ModelParams {
+			version: self.version,
+			descriptor: self.descriptor,
+			size_bytes: self.size_bytes,
+			input: self.input,
+			output: self.output,
+			fee_per_executor: self.fee_per_executor.clone(),
+			redundancy: self.redundancy,
+			quorum: self.quorum,
+			comparison: self.comparison,
+		}
+	}
+}
 
 /// Amount of the deposit and fee token.
 pub type BalanceOf<T> =

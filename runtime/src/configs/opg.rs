@@ -242,14 +242,17 @@ impl pallet_inference::BenchmarkHelper<crate::AccountId, crate::Balance, Signatu
 		let model_id = pallet_models::NextModelId::<Runtime>::get();
 		let spec = ModelSpec {
 			name: b"benchmark".to_vec(),
-			weights_hash: sp_core::H256::repeat_byte(1),
-			size_bytes: 1_000,
-			format: ModelFormat::Safetensors,
-			// Text, so that the request benchmark can send inputs of every length.
-			architecture: Architecture::BertEmbedding {
-				config_hash: sp_core::H256::repeat_byte(2),
-				tokenizer_hash: sp_core::H256::repeat_byte(3),
+			descriptor: ModelDescriptor {
+				weights_hash: sp_core::H256::repeat_byte(1),
+				format: ModelFormat::Safetensors,
+				// Text, so that the request benchmark can send inputs of every length.
+				architecture: Architecture::BertEmbedding {
+					config_hash: sp_core::H256::repeat_byte(2),
+					tokenizer_hash: sp_core::H256::repeat_byte(3),
+				},
+				profile: EngineProfile::REPRODUCIBLE_F32,
 			},
+			size_bytes: 1_000,
 			input: InputKind::Text { max_bytes: u32::MAX },
 			output: OutputKind::Logits,
 			fee_per_executor,

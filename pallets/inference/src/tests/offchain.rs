@@ -2,7 +2,7 @@
 //! engine, a test pool collects what the worker submits, and the test dispatches it.
 
 use crate::{mock::*, offchain, DeclineReason, Error, Event, TaskStatus};
-use codec::Decode;
+use codec::{Decode, Encode};
 use frame_support::{assert_noop, assert_ok, dispatch::Pays, traits::Hooks};
 use opg_primitives::{
 	execution::{BatchRequest, InferenceError, InferenceExt, InferenceHost, InferenceRequest},
@@ -227,10 +227,8 @@ fn workers_execute_commit_reveal_and_settle_on_their_own() {
 		// The model of the task ran on the task's input, once per executor.
 		let requests = node.host.requests.lock().unwrap().clone();
 		assert_eq!(requests.len(), 3);
-		assert!(requests
-			.iter()
-			.all(|r| r.input == vec![1, 2, 3, 4]
-				&& r.weights_hash == sp_core::H256::repeat_byte(0xAA)));
+		assert!(requests.iter().all(|r| r.input == vec![1, 2, 3, 4]
+			&& r.model.weights_hash == sp_core::H256::repeat_byte(0xAA)));
 		// A second run in the same block submits nothing again.
 		run_worker();
 		assert!(drain(&node).is_empty());
@@ -490,6 +488,29 @@ fn a_node_lacking_the_files_declines_once_and_a_replacement_settles() {
 }
 
 #[test]
+fn a_node_without_the_models_engine_profile_declines_and_is_replaced_without_a_slash() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (task_id, drawn) = assigned_task(ALICE);
+		let spare = [V1, V2, V3, V4].into_iter().find(|v| !drawn.contains(v)).unwrap();
+		UintAuthorityId::set_all_keys([key_of(drawn[0])]);
+		// What the host function answers for a profile the node's engine does not implement
+		// (or cannot decode: see opg-primitives' tests).
+		node.host.answer(Err(InferenceError::Unsupported));
+		run_worker();
+		let txs = drain(&node);
+		assert_eq!(declines(&txs), vec![(key_of(drawn[0]), task_id, DeclineReason::Unsupported)]);
+		assert!(commits(&txs).is_empty(), "no other bits are ever committed");
+		dispatch(txs);
+		next_block();
+		next_block();
+		assert_eq!(executors(task_id), vec![drawn[1], drawn[2], spare]);
+		assert!(!inference_events().iter().any(|e| matches!(e, Event::ExecutorSlashed { .. })));
+		check_invariants();
+	});
+}
+
+#[test]
 fn an_overloaded_node_declines_what_it_cannot_reach_before_the_deadline() {
 	let (mut ext, node) = offchain_ext();
 	ext.execute_with(|| {
@@ -605,13 +626,17 @@ fn batches_follow_the_oldest_task_across_models() {
 	ext.execute_with(|| {
 		// A second model with its own weights, served by all four validators.
 		let other = pallet_models::NextModelId::<Test>::get();
-		assert_ok!(Models::register_model(
-			RuntimeOrigin::signed(OWNER),
+		assert_ok!(Models::register_model(RuntimeOrigin::signed(OWNER), {
+			let spec = spec(4, None, opg_primitives::models::ComparisonRule::Argmax);
+			let weights_hash = sp_core::H256::repeat_byte(0xBB);
 			opg_primitives::models::ModelSpec {
-				weights_hash: sp_core::H256::repeat_byte(0xBB),
-				..spec(4, None, opg_primitives::models::ComparisonRule::Argmax)
+				descriptor: opg_primitives::models::ModelDescriptor {
+					weights_hash,
+					..spec.descriptor
+				},
+				..spec
 			}
-		));
+		}));
 		for v in [V1, V2, V3, V4] {
 			assert_ok!(Models::serve_model(RuntimeOrigin::signed(v), other));
 		}
@@ -640,7 +665,7 @@ fn batches_follow_the_oldest_task_across_models() {
 		// Each model's first batch is its oldest task, in the order of age; then the rest of
 		// MODEL (older than the rest of `other`) in one batch, then the rest of `other`.
 		let order: Vec<u8> =
-			node.host.requests.lock().unwrap().iter().map(|r| r.weights_hash.0[0]).collect();
+			node.host.requests.lock().unwrap().iter().map(|r| r.model.weights_hash.0[0]).collect();
 		assert_eq!(order, vec![0xAA, 0xBB, 0xAA, 0xAA, 0xBB]);
 		assert_eq!(*node.host.batches.lock().unwrap(), vec![1, 1, 2, 1]);
 		let mut committed: Vec<TaskId> =
@@ -757,14 +782,10 @@ fn unlinked_keys_and_late_tasks_submit_nothing() {
 	// Without the node's engine (outside an off-chain worker) the host function is unavailable.
 	sp_io::TestExternalities::default().execute_with(|| {
 		assert_eq!(
-			opg_primitives::execution::opg_inference::run(InferenceRequest {
-				weights_hash: Default::default(),
-				format: opg_primitives::models::ModelFormat::Safetensors,
-				architecture: opg_primitives::models::Architecture::Mlp {
-					config_hash: Default::default()
-				},
-				input: vec![1],
-			}),
+			opg_primitives::execution::opg_inference::run(
+				&spec(1, None, opg_primitives::models::ComparisonRule::Argmax).descriptor.encode(),
+				&[1],
+			),
 			Err(InferenceError::Unavailable)
 		);
 	});

@@ -5,7 +5,7 @@ use crate::{mock::*, Error, Event, FailReason, TaskResults, TaskStatus};
 use frame_support::assert_noop;
 use opg_primitives::{
 	inference::Rejection,
-	models::{Architecture, InputKind, ModelSpec},
+	models::{Architecture, InputKind, ModelDescriptor, ModelSpec},
 	staking::SlashReason,
 };
 use sp_core::H256;
@@ -13,21 +13,17 @@ use sp_core::H256;
 /// Registers a model like the default one with `input`, served by all four validators.
 fn model_with_input(input: InputKind) -> u32 {
 	let model_id = pallet_models::NextModelId::<Test>::get();
-	frame_support::assert_ok!(Models::register_model(
-		RuntimeOrigin::signed(OWNER),
-		ModelSpec {
-			input,
-			architecture: match input {
-				InputKind::F32Vector { .. } =>
-					Architecture::Mlp { config_hash: H256::repeat_byte(1) },
-				InputKind::Text { .. } => Architecture::BertEmbedding {
-					config_hash: H256::repeat_byte(1),
-					tokenizer_hash: H256::repeat_byte(2),
-				},
+	frame_support::assert_ok!(Models::register_model(RuntimeOrigin::signed(OWNER), {
+		let spec = spec(3, None, opg_primitives::models::ComparisonRule::Argmax);
+		let architecture = match input {
+			InputKind::F32Vector { .. } => Architecture::Mlp { config_hash: H256::repeat_byte(1) },
+			InputKind::Text { .. } => Architecture::BertEmbedding {
+				config_hash: H256::repeat_byte(1),
+				tokenizer_hash: H256::repeat_byte(2),
 			},
-			..spec(3, None, opg_primitives::models::ComparisonRule::Argmax)
-		}
-	));
+		};
+		ModelSpec { input, descriptor: ModelDescriptor { architecture, ..spec.descriptor }, ..spec }
+	}));
 	for v in [V1, V2, V3, V4] {
 		frame_support::assert_ok!(Models::serve_model(RuntimeOrigin::signed(v), model_id));
 	}
@@ -202,10 +198,12 @@ fn a_rejection_the_input_kind_rules_out_is_refused_at_reveal() {
 #[test]
 fn a_model_whose_input_kind_does_not_fit_its_architecture_is_refused() {
 	ExtBuilder::default().build_and_execute(|| {
+		let spec = spec(3, None, opg_primitives::models::ComparisonRule::Argmax);
+		let architecture = Architecture::Mlp { config_hash: H256::repeat_byte(1) };
 		let mlp_with_text = ModelSpec {
-			architecture: Architecture::Mlp { config_hash: H256::repeat_byte(1) },
+			descriptor: ModelDescriptor { architecture, ..spec.descriptor },
 			input: InputKind::Text { max_bytes: 8 },
-			..spec(3, None, opg_primitives::models::ComparisonRule::Argmax)
+			..spec
 		};
 		assert_noop!(
 			Models::register_model(RuntimeOrigin::signed(OWNER), mlp_with_text),

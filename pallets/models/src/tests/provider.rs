@@ -8,8 +8,8 @@ use frame_support::{
 	view_functions::{ViewFunction, ViewFunctionId},
 };
 use opg_primitives::models::{
-	Architecture, ComparisonRule, InputKind, ModelFormat, ModelParams, ModelProvider, OutputKind,
-	PendingTasksGuard,
+	Architecture, ComparisonRule, EngineProfile, InputKind, ModelDescriptor, ModelFormat,
+	ModelParams, ModelProvider, OutputKind, PendingTasksGuard,
 };
 use sp_core::H256;
 
@@ -19,10 +19,13 @@ fn runnable_model_returns_the_parameters_of_active_models_only() {
 		register(ALICE, mnist_spec());
 		let expected = ModelParams {
 			version: 1,
-			weights_hash: H256::repeat_byte(0xAA),
+			descriptor: ModelDescriptor {
+				weights_hash: H256::repeat_byte(0xAA),
+				format: ModelFormat::Safetensors,
+				architecture: Architecture::Mlp { config_hash: H256::repeat_byte(0xBB) },
+				profile: EngineProfile::REPRODUCIBLE_F32,
+			},
 			size_bytes: 420_000,
-			format: ModelFormat::Safetensors,
-			architecture: Architecture::Mlp { config_hash: H256::repeat_byte(0xBB) },
 			input: InputKind::F32Vector { len: 784 },
 			output: OutputKind::Logits,
 			fee_per_executor: 10,

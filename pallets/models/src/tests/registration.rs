@@ -1,10 +1,10 @@
 //! `register_model`: validation, defaults, ids, deposit and event.
 
-use crate::{mock::*, Error, Event, ModelInfoOf, NextModelId};
+use crate::{mock::*, Error, Event, ModelInfo, ModelInfoOf, ModelStatus, NextModelId};
 use frame_support::{assert_noop, assert_ok, traits::fungible::Mutate};
 use opg_primitives::models::{
-	Architecture, ComparisonRule, InputKind, ModelFormat, ModelInfo, ModelStatus, OutputKind,
-	MAX_QUANTIZED_DECIMALS, MAX_TOP_K,
+	Architecture, ComparisonRule, EngineProfile, InputKind, ModelDescriptor, ModelFormat,
+	OutputKind, MAX_QUANTIZED_DECIMALS, MAX_TOP_K,
 };
 use sp_core::H256;
 use sp_runtime::{DispatchError, TokenError};
@@ -16,17 +16,20 @@ fn register_model_works() {
 
 		assert_ok!(Models::register_model(RuntimeOrigin::signed(ALICE), mnist_spec()));
 
-		let deposit = 372;
+		let deposit = 376;
 		let expected: ModelInfoOf<Test> = ModelInfo {
 			owner: ALICE,
 			name: b"mnist".to_vec().try_into().unwrap(),
 			version: 1,
 			previous_version: None,
 			next_version: None,
-			weights_hash: H256::repeat_byte(0xAA),
+			descriptor: ModelDescriptor {
+				weights_hash: H256::repeat_byte(0xAA),
+				format: ModelFormat::Safetensors,
+				architecture: Architecture::Mlp { config_hash: H256::repeat_byte(0xBB) },
+				profile: EngineProfile::REPRODUCIBLE_F32,
+			},
 			size_bytes: 420_000,
-			format: ModelFormat::Safetensors,
-			architecture: Architecture::Mlp { config_hash: H256::repeat_byte(0xBB) },
 			input: InputKind::F32Vector { len: 784 },
 			output: OutputKind::Logits,
 			fee_per_executor: 10,
@@ -59,7 +62,7 @@ fn register_model_with_every_field() {
 		assert_eq!(model.owner, BOB);
 		assert_eq!(model.name.to_vec(), b"minilm-l6".to_vec());
 		assert_eq!(
-			model.architecture,
+			model.descriptor.architecture,
 			Architecture::BertEmbedding {
 				config_hash: H256::repeat_byte(0x22),
 				tokenizer_hash: H256::repeat_byte(0x33),
@@ -75,10 +78,10 @@ fn register_model_with_every_field() {
 			model.source_uri.map(|uri| uri.to_vec()),
 			Some(b"https://example.invalid/minilm".to_vec())
 		);
-		assert_eq!(held(BOB), 506);
-		assert_eq!(free(BOB), INITIAL_BALANCE - 506);
+		assert_eq!(held(BOB), 510);
+		assert_eq!(free(BOB), INITIAL_BALANCE - 510);
 		System::assert_last_event(
-			Event::ModelRegistered { model_id: 0, owner: BOB, deposit: 506 }.into(),
+			Event::ModelRegistered { model_id: 0, owner: BOB, deposit: 510 }.into(),
 		);
 	});
 }
@@ -104,7 +107,7 @@ fn ids_are_sequential_across_owners() {
 		assert_eq!(NextModelId::<Test>::get(), 3);
 		assert_eq!(Models::model(1).unwrap().owner, BOB);
 		System::assert_last_event(
-			Event::ModelRegistered { model_id: 2, owner: ALICE, deposit: 506 }.into(),
+			Event::ModelRegistered { model_id: 2, owner: ALICE, deposit: 510 }.into(),
 		);
 	});
 }
@@ -288,14 +291,14 @@ fn unaffordable_deposit_is_rejected() {
 			DispatchError::Token(TokenError::FundsUnavailable)
 		);
 		// The deposit must leave the existential deposit free.
-		<Balances as Mutate<AccountId>>::set_balance(&BOB, 372);
+		<Balances as Mutate<AccountId>>::set_balance(&BOB, 376);
 		assert_noop!(
 			Models::register_model(RuntimeOrigin::signed(BOB), mnist_spec()),
 			DispatchError::Token(TokenError::FundsUnavailable)
 		);
-		<Balances as Mutate<AccountId>>::set_balance(&BOB, 373);
+		<Balances as Mutate<AccountId>>::set_balance(&BOB, 377);
 		assert_ok!(Models::register_model(RuntimeOrigin::signed(BOB), mnist_spec()));
-		assert_eq!((free(BOB), held(BOB)), (1, 372));
+		assert_eq!((free(BOB), held(BOB)), (1, 376));
 	});
 }
 

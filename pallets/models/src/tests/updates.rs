@@ -1,8 +1,9 @@
 //! `update_fee`, `set_redundancy_and_quorum`, `deprecate`, `reactivate`.
 
+use crate::ModelStatus;
 use crate::{mock::*, Error, Event};
 use frame_support::{assert_noop, assert_ok};
-use opg_primitives::models::{ModelProvider, ModelStatus};
+use opg_primitives::models::ModelProvider;
 
 /// ALICE's model 0 (mnist) and its deposit.
 fn setup() -> Balance {

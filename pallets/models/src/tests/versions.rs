@@ -1,21 +1,23 @@
 //! `publish_version`: version chains, links, deposits of both entries.
 
-use crate::{mock::*, Error, Event, Models as ModelsStorage, NextModelId};
+use crate::{mock::*, Error, Event, ModelStatus, Models as ModelsStorage, NextModelId};
 use frame_support::{assert_noop, assert_ok, traits::fungible::Mutate};
-use opg_primitives::models::{ModelProvider, ModelSpec, ModelStatus};
+use opg_primitives::models::{ModelDescriptor, ModelProvider, ModelSpec};
 use sp_core::H256;
 use sp_runtime::{DispatchError, TokenError};
 
 /// The next version of mnist: new weights, higher fee.
 fn mnist_v2() -> ModelSpec<Balance> {
-	ModelSpec { weights_hash: H256::repeat_byte(0xA2), fee_per_executor: 12, ..mnist_spec() }
+	let v1 = mnist_spec();
+	let descriptor = ModelDescriptor { weights_hash: H256::repeat_byte(0xA2), ..v1.descriptor };
+	ModelSpec { descriptor, fee_per_executor: 12, ..v1 }
 }
 
 #[test]
 fn publish_version_works() {
 	ExtBuilder::default().build_and_execute(|| {
 		register(ALICE, mnist_spec());
-		assert_eq!(held(ALICE), 372);
+		assert_eq!(held(ALICE), 376);
 
 		assert_ok!(Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_v2()));
 
@@ -24,7 +26,7 @@ fn publish_version_works() {
 		assert_eq!((v1.version, v1.previous_version, v1.next_version), (1, None, Some(1)));
 		assert_eq!((v2.version, v2.previous_version, v2.next_version), (2, Some(0), None));
 		assert_eq!(v2.owner, ALICE);
-		assert_eq!(v2.weights_hash, H256::repeat_byte(0xA2));
+		assert_eq!(v2.descriptor.weights_hash, H256::repeat_byte(0xA2));
 		assert_eq!(v2.status, ModelStatus::Active);
 		// The old version stays runnable until deprecated.
 		assert_eq!(v1.status, ModelStatus::Active);
@@ -33,12 +35,12 @@ fn publish_version_works() {
 		assert_eq!(NextModelId::<Test>::get(), 2);
 
 		// v1's entry grew by 4 bytes (`Some(1)`), v2's has `Some(0)` as previous version.
-		assert_eq!(v1.deposit, 372 + 4 * DEPOSIT_PER_BYTE);
-		assert_eq!(v2.deposit, 372 + 4 * DEPOSIT_PER_BYTE);
+		assert_eq!(v1.deposit, 376 + 4 * DEPOSIT_PER_BYTE);
+		assert_eq!(v2.deposit, 376 + 4 * DEPOSIT_PER_BYTE);
 		assert_eq!(v1.deposit, expected_deposit(0));
 		assert_eq!(v2.deposit, expected_deposit(1));
-		assert_eq!(held(ALICE), 380 + 380);
-		assert_eq!(free(ALICE), INITIAL_BALANCE - 760);
+		assert_eq!(held(ALICE), 384 + 384);
+		assert_eq!(free(ALICE), INITIAL_BALANCE - 768);
 
 		let events = model_events();
 		assert_eq!(
@@ -47,15 +49,15 @@ fn publish_version_works() {
 				Event::DepositUpdated {
 					model_id: 0,
 					owner: ALICE,
-					old_deposit: 372,
-					new_deposit: 380
+					old_deposit: 376,
+					new_deposit: 384
 				},
 				Event::VersionPublished {
 					model_id: 1,
 					previous: 0,
 					version: 2,
 					owner: ALICE,
-					deposit: 380
+					deposit: 384
 				}
 			]
 		);
@@ -78,13 +80,13 @@ fn versions_form_a_chain() {
 				previous: 1,
 				version: 3,
 				owner: ALICE,
-				deposit: 380,
+				deposit: 384,
 			}
 			.into(),
 		);
 		// v2 has both links: 4 more bytes than v3.
-		assert_eq!(Models::model(1).unwrap().deposit, 380 + 4 * DEPOSIT_PER_BYTE);
-		assert_eq!(held(ALICE), 380 + 388 + 380);
+		assert_eq!(Models::model(1).unwrap().deposit, 384 + 4 * DEPOSIT_PER_BYTE);
+		assert_eq!(held(ALICE), 384 + 392 + 384);
 	});
 }
 
@@ -184,15 +186,15 @@ fn exhausted_ids_are_rejected() {
 fn unaffordable_deposits_change_nothing() {
 	ExtBuilder::default().build_and_execute(|| {
 		register(ALICE, mnist_spec());
-		// Enough for the new entry (380) and the existential deposit, 1 short of the growth of
+		// Enough for the new entry (384) and the existential deposit, 1 short of the growth of
 		// the previous entry (8): the first hold is rolled back with the rest.
-		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 380 + 7);
+		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 384 + 7);
 		assert_noop!(
 			Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_v2()),
 			DispatchError::Token(TokenError::FundsUnavailable)
 		);
-		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 380 + 8);
+		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 384 + 8);
 		assert_ok!(Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_v2()));
-		assert_eq!((free(ALICE), held(ALICE)), (1, 372 + 8 + 380));
+		assert_eq!((free(ALICE), held(ALICE)), (1, 376 + 8 + 384));
 	});
 }
