@@ -45,7 +45,6 @@ echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "torch: $("$venv/bin/python" -c 'import torch; print(torch.__version__)')"
 
 results="$(mktemp)"
-trap 'rm -f "$results"' EXIT
 for threads in "${threads_list[@]}"; do
 	for round in $(seq "$rounds"); do
 		echo "threads=$threads round $round/$rounds" >&2
@@ -55,7 +54,16 @@ for threads in "${threads_list[@]}"; do
 	done
 done
 
-python3 - "$results" <<'PY'
+# What a CPU without AVX-512, or without FMA (emulated in the portable path), pays: the same bits,
+# one thread, a few runs (the portable path takes minutes for the batches).
+paths_results="$(mktemp)"
+trap 'rm -f "$results" "$paths_results"' EXIT
+for path in ${PATHS-avx2 portable}; do
+	echo "kernel path $path, 1 thread" >&2
+	"$bench" 1 "${PATH_RUNS:-3}" "$path" | grep '^RESULT' >>"$paths_results"
+done
+
+python3 - "$results" "$paths_results" <<'PY'
 import statistics, sys
 rows = []
 for line in open(sys.argv[1]):
@@ -82,4 +90,15 @@ for t in threads_seen:
         print(f"| {t} | {label} | {c:.1f} | {p:.1f} | |")
     print(f"| {t} | demo MLP, inferences/s (one per run) | {med('candle', t, 'mlp_per_s'):.0f} | | |")
 print(f"\nmedians over {len(rows) // (2 * len(threads_seen))} round(s) per side and thread count")
+native = {r["path"]: r for r in rows if r["impl"] == "candle" and r["threads"] == "1"}
+paths = [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in open(sys.argv[2])]
+if paths and native:
+    base_path = next(iter(native))
+    one, batch = med("candle", "1", "one_ms"), med("candle", "1", "batch_ms")
+    print(f"\n| kernel path (1 thread) | 1 sentence, ms | batch, ms | vs {base_path} |")
+    print("|---|---|---|---|")
+    print(f"| {base_path} (this CPU's) | {one:.2f} | {batch:.1f} | 1.00× / 1.00× |")
+    for r in paths:
+        o, b = float(r["one_ms"]), float(r["batch_ms"])
+        print(f"| {r['path']} | {o:.2f} | {b:.1f} | {o / one:.2f}× / {b / batch:.2f}× |")
 PY

@@ -32,8 +32,11 @@ ensure_setup() {
 	command -v npm >/dev/null 2>&1 || missing+=(npm)
 	command -v python3 >/dev/null 2>&1 || missing+=(python3)
 	python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
-	# The engine's cross-CPU test reruns itself as an x86-64 without AVX or FMA.
+	# The engine's cross-CPU test reruns itself under qemu as other x86-64 CPUs, and as aarch64
+	# (cross-built).
 	command -v qemu-x86_64 >/dev/null 2>&1 || missing+=(qemu-user)
+	command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
+	[ -d /usr/aarch64-linux-gnu/include ] || missing+=(libc6-dev-arm64-cross)
 	if [ "${#missing[@]}" -gt 0 ]; then
 		log "Installing Debian packages: ${missing[*]}"
 		$sudo apt-get update -qq
@@ -52,7 +55,7 @@ ensure_setup() {
 
 	local installed
 	installed="$(rustup target list --installed)"
-	for target in wasm32v1-none wasm32-unknown-unknown; do
+	for target in wasm32v1-none wasm32-unknown-unknown aarch64-unknown-linux-gnu; do
 		if ! grep -qx "$target" <<<"$installed"; then
 			log "Adding rustup target $target"
 			rustup target add "$target"
@@ -75,6 +78,30 @@ ensure_setup() {
 
 	OPG_MINILM_DIR="$(bash "$REPO_ROOT/scripts/fetch-test-models.sh")"
 	export OPG_MINILM_DIR
+}
+
+# Builds the engine's cross-CPU test (inference/tests/cross_cpu.rs) for aarch64, and exports its
+# path as OPG_CROSS_CPU_AARCH64: the test runs it under qemu-aarch64 beside the native run.
+build_cross_cpu_aarch64() {
+	cd "$REPO_ROOT"
+	log "Building the engine's cross-CPU test for aarch64"
+	# gemm (under candle) has half-precision assembly that needs the fp16 extension (ARMv8.2,
+	# every aarch64 server CPU of the last years).
+	local binary
+	binary="$(
+		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+fp16" \
+			CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+			CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+			CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++ \
+			cargo test --locked -p opg-inference --test cross_cpu --no-run \
+			--target aarch64-unknown-linux-gnu --message-format=json |
+			sed -n 's/.*"executable":"\([^"]*cross_cpu[^"]*\)".*/\1/p' | tail -n1
+	)"
+	[ -x "$binary" ] || {
+		echo "the aarch64 cross build of the cross-CPU test failed" >&2
+		return 1
+	}
+	export OPG_CROSS_CPU_AARCH64="$binary"
 }
 
 # Builds the release node. `fast` builds the test-network runtime (2 s slots, 1 min epochs) and

@@ -12,8 +12,11 @@ cd "$REPO_ROOT"
 
 # The node is only built once, in release, for the end-to-end tests. The cargo unit tests skip the
 # wasm build: they run the runtime natively.
-log "cargo test (workspace, except the node)"
 set +e
+# The engine's cross-CPU test compares the native run with this build under qemu-aarch64; if the
+# cross build fails, that test fails and says so.
+build_cross_cpu_aarch64
+log "cargo test (workspace, except the node)"
 SKIP_WASM_BUILD=1 cargo test --locked --no-fail-fast --workspace --exclude opg-node 2>&1 | tee "$CARGO_TARGET_DIR/cargo-test.log"
 cargo_status=${PIPESTATUS[0]}
 # The pallets' benchmarks run as tests against their mocks too.

@@ -196,7 +196,7 @@ fn sentences() -> Vec<String> {
 	let mut all: Vec<String> = bench.iter().map(|s| s.to_string()).collect();
 	for (i, sentence) in bench.iter().enumerate() {
 		let words: Vec<&str> = sentence.split(' ').collect();
-		all.push(words[..(1 + i % 6).min(words.len())].join(" "));
+		all.push(words.iter().take(1 + i % 6).copied().collect::<Vec<_>>().join(" "));
 	}
 	for pair in bench.chunks(2).take(12) {
 		all.push(pair.join(" "));
@@ -226,7 +226,7 @@ fn sentences() -> Vec<String> {
 		all.push(edge.to_owned());
 	}
 	all.push(["word"; 60].join(" "));
-	all.push(bench[..6].join(" "));
+	all.push(bench.iter().take(6).copied().collect::<Vec<_>>().join(" "));
 	all.push(bench.join(" "));
 	all.push([bench.join(" "), bench.join(" ")].join(" "));
 	all
@@ -313,7 +313,7 @@ impl Emulated {
 fn compare(native: &[String], cpu: &str, emulated: &[String], path: &str) {
 	let parts = native.len() - 1;
 	let mut differ = Vec::new();
-	for (i, native) in native[..parts].iter().enumerate() {
+	for (i, native) in native.iter().take(parts).enumerate() {
 		let other = emulated.get(i).map(String::as_str).unwrap_or("missing");
 		if native == other {
 			println!("same       {native}");

@@ -235,8 +235,41 @@ pub fn new_full<
 			opg_inference::CANDLE_VERSION,
 			opg_inference::NUMERICS,
 		);
+		// Executors must compute the same bits as every other: a validator whose CPU fails the
+		// engine's known-answer test, or runs its kernels too slowly to finish a model's largest
+		// input in time, refuses to start rather than disagree with honest executors or fail
+		// its tasks.
 		let engine = opg_inference::Engine::new(engine_config)
 			.map_err(|e| ServiceError::Other(format!("inference engine: {e}")))?;
+		let test = engine.self_test();
+		log::info!(
+			"🧠 Engine self-test: kernels {:?} ({}), known answer {}, {:.1} GFLOP/s",
+			test.path,
+			if test.fma_instruction { "FMA instruction" } else { "emulated FMA" },
+			if test.reproducible { "reproduced" } else { "NOT reproduced" },
+			test.gflops,
+		);
+		if config.role.is_authority() {
+			if !test.reproducible {
+				return Err(ServiceError::Other(format!(
+					"this CPU computes the engine's known answer as {}, not {}: its results would \
+					 differ from other executors'. Refusing to run as a validator; report the CPU \
+					 and the C library to the OPG developers.",
+					test.answer,
+					opg_inference::kernels::KNOWN_ANSWER,
+				)));
+			}
+			if test.gflops < opg_inference::kernels::MIN_EXECUTOR_GFLOPS {
+				return Err(ServiceError::Other(format!(
+					"the engine's kernels run at {:.2} GFLOP/s on this CPU ({:?}), below the {} an \
+					 executor needs to finish a model's largest input in time. Refusing to run as \
+					 a validator: use a CPU with FMA (x86-64 with AVX2 and FMA3, or aarch64).",
+					test.gflops,
+					test.path,
+					opg_inference::kernels::MIN_EXECUTOR_GFLOPS,
+				)));
+			}
+		}
 		let metrics = config
 			.prometheus_registry()
 			.map(opg_inference::Metrics::register)
