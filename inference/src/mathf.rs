@@ -156,6 +156,9 @@ fn gelu_z(x: f64) -> f64 {
 /// using rounding to odd", IEEE Trans. Computers 57(4), 2008). Zeros, infinities, NaNs and
 /// overflow come out as the instruction's: `p + c` cannot overflow `f64`, so the sum is only
 /// non-finite when an operand is.
+///
+/// A NaN result is a NaN, but its sign and payload may differ from a given CPU's instruction
+/// (CPUs differ among themselves there too); digests canonicalise NaNs.
 #[inline(always)]
 pub fn fma(a: f32, b: f32, c: f32) -> f32 {
 	fma_integer(a, b, c).unwrap_or_else(|| fma_odd(a, b, c))

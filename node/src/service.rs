@@ -242,7 +242,9 @@ pub fn new_full<
 		let engine = opg_inference::Engine::new(engine_config)
 			.map_err(|e| ServiceError::Other(format!("inference engine: {e}")))?;
 		let test = engine.self_test();
-		log::info!(
+		let level = if test.reproducible { log::Level::Info } else { log::Level::Warn };
+		log::log!(
+			level,
 			"🧠 Engine self-test: kernels {:?} ({}), known answer {}, {:.1} GFLOP/s",
 			test.path,
 			if test.fma_instruction { "FMA instruction" } else { "emulated FMA" },
@@ -253,19 +255,25 @@ pub fn new_full<
 			if !test.reproducible {
 				return Err(ServiceError::Other(format!(
 					"this CPU computes the engine's known answer as {}, not {}: its results would \
-					 differ from other executors'. Refusing to run as a validator; report the CPU \
-					 and the C library to the OPG developers.",
+					 differ from other executors'. Refusing to run as a validator, which would be \
+					 slashed for them; report the CPU and the build to the OPG developers. (A \
+					 block producer not registered for inference can start with \
+					 `--offchain-worker never`.)",
 					test.answer,
 					opg_inference::kernels::KNOWN_ANSWER,
 				)));
 			}
 			if test.gflops < opg_inference::kernels::MIN_EXECUTOR_GFLOPS {
 				return Err(ServiceError::Other(format!(
-					"the engine's kernels run at {:.2} GFLOP/s on this CPU ({:?}), below the {} an \
-					 executor needs to finish a model's largest input in time. Refusing to run as \
-					 a validator: use a CPU with FMA (x86-64 with AVX2 and FMA3, or aarch64).",
+					"the engine's kernels run at {:.2} GFLOP/s on this CPU ({:?}, {} thread(s)), \
+					 below the {} an executor needs to finish a model's largest input in time. \
+					 Refusing to run as a validator: use a CPU with FMA (x86-64 with AVX2 and \
+					 FMA3, or aarch64), more `--inference-threads`, or a less loaded machine. (A \
+					 block producer not registered for inference can start with \
+					 `--offchain-worker never`.)",
 					test.gflops,
 					test.path,
+					engine.config().threads,
 					opg_inference::kernels::MIN_EXECUTOR_GFLOPS,
 				)));
 			}
