@@ -5,13 +5,16 @@
 //!
 //! - Q, K and V are one matrix product with the three weight matrices side by side;
 //! - every weight matrix is stored transposed (`[in, out]`, contiguous) and multiplied by the
-//!   engine's fixed-order [`MatMul`] (see [`crate::kernels::linear`]): each token's row is
+//!   engine's fixed-order [`Linear`] (see [`crate::kernels::linear`]), packed once at load
+//!   ([`PackedWeights`]): each token's row is
 //!   computed by the same operations whatever the other rows, so a padded batch gives every
 //!   sequence the bits it gets alone;
 //! - bias + GELU, bias + residual + layer norm, and the whole of attention (scores, mask,
 //!   softmax, weighted sum, heads side by side) are fused kernels ([`crate::kernels`]).
 
-use crate::kernels::{Attention, BiasGelu, BiasGeluTanh, BiasRelu, BiasResidualLayerNorm, MatMul};
+use crate::kernels::{
+	Attention, BiasGelu, BiasGeluTanh, BiasRelu, BiasResidualLayerNorm, Linear, PackedWeights,
+};
 use candle_core::{bail, Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
@@ -19,19 +22,19 @@ use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType
 /// One encoder layer's prepared weights.
 struct Layer {
 	/// `[hidden, 3·hidden]`: the query, key and value weights, transposed, side by side.
-	qkv_weight: Tensor,
+	qkv_weight: PackedWeights,
 	/// `[3·hidden]`.
-	qkv_bias: Tensor,
+	qkv_bias: Vec<f32>,
 	/// `[hidden, hidden]`, transposed.
-	attention_output_weight: Tensor,
+	attention_output_weight: PackedWeights,
 	/// `[3, hidden]`: the attention output's bias, then its layer norm's gain and shift.
 	attention_norm: Tensor,
 	/// `[hidden, intermediate]`, transposed.
-	intermediate_weight: Tensor,
+	intermediate_weight: PackedWeights,
 	/// `[intermediate]`.
 	intermediate_bias: Tensor,
 	/// `[intermediate, hidden]`, transposed.
-	output_weight: Tensor,
+	output_weight: PackedWeights,
 	/// `[3, hidden]`: the output's bias, then its layer norm's gain and shift.
 	output_norm: Tensor,
 }
@@ -51,6 +54,13 @@ pub struct Encoder {
 /// A weight matrix `[out, in]` (PyTorch's `nn.Linear` layout) as a contiguous `[in, out]`.
 fn transposed(vb: &VarBuilder, out: usize, input: usize) -> Result<Tensor> {
 	vb.get((out, input), "weight")?.t()?.contiguous()
+}
+
+/// `[in, out]` weights packed for [`Linear`].
+fn packed(weights: &Tensor) -> Result<PackedWeights> {
+	let (depth, width) = weights.dims2()?;
+	PackedWeights::new(&weights.flatten_all()?.to_vec1::<f32>()?, depth, width)
+		.map_err(candle_core::Error::Msg)
 }
 
 /// `[3, n]`: a bias and a layer norm's gain and shift.
@@ -90,14 +100,14 @@ impl Encoder {
 			let layer = vb.pp(format!("encoder.layer.{l}"));
 			let attention = layer.pp("attention");
 			let this = attention.pp("self");
-			let qkv_weight = Tensor::cat(
+			let qkv_weight = packed(&Tensor::cat(
 				&[
 					transposed(&this.pp("query"), h, h)?,
 					transposed(&this.pp("key"), h, h)?,
 					transposed(&this.pp("value"), h, h)?,
 				],
 				1,
-			)?;
+			)?)?;
 			let qkv_bias = Tensor::cat(
 				&[
 					this.pp("query").get(h, "bias")?,
@@ -105,7 +115,8 @@ impl Encoder {
 					this.pp("value").get(h, "bias")?,
 				],
 				0,
-			)?;
+			)?
+			.to_vec1::<f32>()?;
 			let out = attention.pp("output");
 			let attention_norm =
 				norm_params(&out.pp("dense").get(h, "bias")?, &out.pp("LayerNorm"), h)?;
@@ -114,11 +125,11 @@ impl Encoder {
 			layers.push(Layer {
 				qkv_weight,
 				qkv_bias,
-				attention_output_weight: transposed(&out.pp("dense"), h, h)?,
+				attention_output_weight: packed(&transposed(&out.pp("dense"), h, h)?)?,
 				attention_norm,
-				intermediate_weight: transposed(&intermediate, i, h)?,
+				intermediate_weight: packed(&transposed(&intermediate, i, h)?)?,
 				intermediate_bias: intermediate.get(i, "bias")?,
-				output_weight: transposed(&output.pp("dense"), h, i)?,
+				output_weight: packed(&transposed(&output.pp("dense"), h, i)?)?,
 				output_norm: norm_params(
 					&output.pp("dense").get(h, "bias")?,
 					&output.pp("LayerNorm"),
@@ -163,16 +174,19 @@ impl Encoder {
 			.to_dtype(candle_core::DType::F32)?
 			.affine(f64::from(f32::MAX), f64::from(f32::MIN))?;
 		for layer in &self.layers {
-			let qkv =
-				xs.apply_op2_no_bwd(&layer.qkv_weight, &MatMul)?.broadcast_add(&layer.qkv_bias)?;
+			let qkv = xs.apply_op1_no_bwd(&Linear {
+				weights: &layer.qkv_weight,
+				bias: Some(&layer.qkv_bias),
+			})?;
 			let context = qkv
 				.reshape((batch, tokens, hidden.saturating_mul(3)))?
 				.apply_op2_no_bwd(&mask, &Attention { heads: self.heads })?
 				.reshape((rows, hidden))?;
 			let attended = context
-				.apply_op2_no_bwd(&layer.attention_output_weight, &MatMul)?
+				.apply_op1_no_bwd(&Linear { weights: &layer.attention_output_weight, bias: None })?
 				.apply_op3_no_bwd(&xs, &layer.attention_norm, &BiasResidualLayerNorm { eps })?;
-			let inner = attended.apply_op2_no_bwd(&layer.intermediate_weight, &MatMul)?;
+			let inner = attended
+				.apply_op1_no_bwd(&Linear { weights: &layer.intermediate_weight, bias: None })?;
 			let inner = match self.activation {
 				HiddenAct::Gelu => inner.apply_op2_no_bwd(&layer.intermediate_bias, &BiasGelu)?,
 				HiddenAct::GeluApproximate => {
@@ -180,11 +194,9 @@ impl Encoder {
 				},
 				HiddenAct::Relu => inner.apply_op2_no_bwd(&layer.intermediate_bias, &BiasRelu)?,
 			};
-			xs = inner.apply_op2_no_bwd(&layer.output_weight, &MatMul)?.apply_op3_no_bwd(
-				&attended,
-				&layer.output_norm,
-				&BiasResidualLayerNorm { eps },
-			)?;
+			xs = inner
+				.apply_op1_no_bwd(&Linear { weights: &layer.output_weight, bias: None })?
+				.apply_op3_no_bwd(&attended, &layer.output_norm, &BiasResidualLayerNorm { eps })?;
 		}
 		xs.reshape((batch, tokens, hidden))
 	}

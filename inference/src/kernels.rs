@@ -20,7 +20,7 @@
 // operations would only obscure the kernels.
 #![allow(clippy::arithmetic_side_effects)]
 
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape};
 use rayon::prelude::*;
 
 /// Lanes of the vectorised reductions.
@@ -197,6 +197,56 @@ impl KernelPath {
 	}
 }
 
+/// Columns of one strip of [`PackedWeights`]: the widest tile of every path (AVX-512's 32
+/// columns); the narrower paths compute a strip in two halves of 16.
+const STRIP: usize = 32;
+
+/// A weight matrix `w: [depth, width]` (stored transposed, `[in, out]`) laid out once, at
+/// load time, the way [`linear`]'s tiles read it: strips of [`STRIP`] columns (the last one
+/// narrower), each strip `[depth][columns]` contiguous, so that a tile reads one run of
+/// consecutive values per `k` instead of one strided line of the whole matrix. The values are
+/// the same, and so is the order in which [`linear`] combines them.
+#[derive(Clone, Debug)]
+pub struct PackedWeights {
+	data: Vec<f32>,
+	depth: usize,
+	width: usize,
+}
+
+impl PackedWeights {
+	/// Packs `w: [depth, width]` (row-major, contiguous); an error if the sizes do not match.
+	pub fn new(w: &[f32], depth: usize, width: usize) -> core::result::Result<Self, String> {
+		if depth == 0 || width == 0 || depth.checked_mul(width) != Some(w.len()) {
+			return Err(format!("weights of {} values for {depth} × {width}", w.len()));
+		}
+		let mut data = Vec::with_capacity(w.len());
+		for first in (0..width).step_by(STRIP) {
+			let cols = STRIP.min(width - first);
+			for row in w.chunks_exact(width) {
+				data.extend_from_slice(row.get(first..first + cols).unwrap_or_default());
+			}
+		}
+		Ok(Self { data, depth, width })
+	}
+
+	/// The reduction dimension (inputs per row).
+	pub fn depth(&self) -> usize {
+		self.depth
+	}
+
+	/// The output dimension.
+	pub fn width(&self) -> usize {
+		self.width
+	}
+
+	/// Strip `index`: its weights `[depth][columns]` and its columns (at most [`STRIP`]).
+	fn strip(&self, index: usize) -> (&[f32], usize) {
+		let first = index * STRIP;
+		let cols = STRIP.min(self.width.saturating_sub(first));
+		(self.data.get(first * self.depth..(first + cols) * self.depth).unwrap_or_default(), cols)
+	}
+}
+
 /// `out[r][j] = Σ_k x[r][k] · w[k][j]` (+ `bias[j]`), for `x: [rows, depth]` and `w: [depth,
 /// width]` (a weight matrix stored transposed, `[in, out]`), both row-major and contiguous.
 ///
@@ -210,6 +260,9 @@ impl KernelPath {
 /// The fused multiply-add is the CPU's instruction where it has one (x86-64 with FMA3, every
 /// aarch64 CPU) and otherwise [`mathf::fma`]'s emulation: `fma` is exactly rounded by IEEE 754,
 /// so both give the same bits; the emulation is only slower ([`KernelPath`]).
+///
+/// This packs `w` on every call; a model multiplies by weights it packed once at load time
+/// ([`PackedWeights`], [`linear_packed`]), with the same result.
 pub fn linear(
 	x: &[f32],
 	w: &[f32],
@@ -230,12 +283,29 @@ pub fn linear_on(
 	depth: usize,
 	width: usize,
 ) -> core::result::Result<Vec<f32>, String> {
-	if depth == 0 || width == 0 || !x.len().is_multiple_of(depth) || w.len() != depth * width {
-		return Err(format!(
-			"linear: input of {} for depth {depth}, weights of {} for {depth} × {width}",
-			x.len(),
-			w.len()
-		));
+	let weights = PackedWeights::new(w, depth, width).map_err(|e| format!("linear: {e}"))?;
+	linear_packed_on(path, x, &weights, bias)
+}
+
+/// [`linear`] with weights packed beforehand.
+pub fn linear_packed(
+	x: &[f32],
+	weights: &PackedWeights,
+	bias: Option<&[f32]>,
+) -> core::result::Result<Vec<f32>, String> {
+	linear_packed_on(KernelPath::detect(), x, weights, bias)
+}
+
+/// [`linear_packed`] on the given path.
+pub fn linear_packed_on(
+	path: KernelPath,
+	x: &[f32],
+	weights: &PackedWeights,
+	bias: Option<&[f32]>,
+) -> core::result::Result<Vec<f32>, String> {
+	let (depth, width) = (weights.depth, weights.width);
+	if !x.len().is_multiple_of(depth) {
+		return Err(format!("linear: input of {} for depth {depth}", x.len()));
 	}
 	if bias.is_some_and(|b| b.len() != width) {
 		return Err(format!("linear: bias of {:?} for width {width}", bias.map(<[f32]>::len)));
@@ -244,7 +314,7 @@ pub fn linear_on(
 		return Err(format!("linear: this CPU cannot run the {path:?} path"));
 	}
 	let rows = x.len() / depth;
-	let (tile_rows, tile_cols) = path.tile();
+	let (tile_rows, _) = path.tile();
 	// Fewer rows than a tile (one input of a small model): tiles of one row, no padding.
 	let tile_rows = if rows >= tile_rows { tile_rows } else { 1 };
 	// The rows of each tile interleaved, `[depth][tile_rows]`, the last tile padded with zero
@@ -262,47 +332,46 @@ pub fn linear_on(
 		}
 	}
 	let padded_rows = tiles * tile_rows;
-	// Column blocks are the unit of parallel work: each reads its slice of the weights once
-	// for all rows. The result is independent of how the blocks are shared out.
-	let blocks = width.div_ceil(tile_cols);
-	let per_task = blocks.div_ceil(rayon::current_num_threads().max(1)).max(1);
-	let computed: Vec<Vec<f32>> = (0..blocks)
+	// Strips of columns are the unit of parallel work: each reads its weights once for all
+	// rows. The result is independent of how the strips are shared out.
+	let strips = width.div_ceil(STRIP);
+	let per_task = strips.div_ceil(rayon::current_num_threads().max(1)).max(1);
+	let computed: Vec<Vec<f32>> = (0..strips)
 		.into_par_iter()
 		.with_min_len(per_task)
-		.map(|block| {
-			let first = block * tile_cols;
-			let cols = tile_cols.min(width - first);
+		.map(|index| {
+			let (strip, cols) = weights.strip(index);
 			let mut out = vec![0f32; padded_rows * cols];
-			if tiles >= PACK_WEIGHTS_FROM_TILES {
-				// The block's weights made contiguous, `[depth][cols]`: read once per row tile
-				// from consecutive lines instead of one strided line per `k`. Same values, same
-				// order of operations.
-				let strip: Vec<f32> = w
-					.chunks_exact(width)
-					.flat_map(|row| row.get(first..first + cols).unwrap_or_default())
-					.copied()
-					.collect();
+			// The strip in blocks of the path's tile width, then of 16, then what is left.
+			let mut first = 0;
+			while first < cols {
+				let left = cols - first;
+				let block = if path == KernelPath::Avx512 && left >= 32 {
+					32
+				} else if left >= 16 {
+					16
+				} else {
+					left
+				};
 				let tile = Tile {
 					packed: &packed,
 					tile_rows,
-					w: &strip,
+					w: strip,
 					depth,
 					width: cols,
-					first: 0,
-					cols,
+					first,
+					cols: block,
 				};
 				column_block(path, &tile, &mut out);
-			} else {
-				let tile = Tile { packed: &packed, tile_rows, w, depth, width, first, cols };
-				column_block(path, &tile, &mut out);
+				first += block;
 			}
 			out
 		})
 		.collect();
 	let mut out = vec![0f32; rows * width];
-	for (block, values) in computed.iter().enumerate() {
-		let first = block * tile_cols;
-		let cols = tile_cols.min(width - first);
+	for (index, values) in computed.iter().enumerate() {
+		let first = index * STRIP;
+		let cols = STRIP.min(width - first);
 		for (row, chunk) in out.chunks_exact_mut(width).zip(values.chunks_exact(cols)) {
 			if let Some(target) = row.get_mut(first..first + cols) {
 				target.copy_from_slice(chunk);
@@ -330,7 +399,7 @@ pub struct SelfTest {
 	/// [`KNOWN_ANSWER`].
 	pub answer: String,
 	pub reproducible: bool,
-	/// [`linear`]'s throughput on a MiniLM-sized product (64 × 384 × 1536), best of a few
+	/// [`linear_packed`]'s throughput on a MiniLM-sized product (64 × 384 × 1536), best of a few
 	/// repeats, in GFLOP/s, on the calling thread pool.
 	pub gflops: f64,
 }
@@ -350,7 +419,7 @@ pub const MIN_EXECUTOR_GFLOPS: f64 = 1.0;
 /// tile dimension, and the transcendental functions over a sweep of inputs, and hashes the bits:
 /// a CPU, C library or build that computes any of them differently gives another answer than
 /// [`KNOWN_ANSWER`], and the node then refuses to execute rather than disagree with honest
-/// executors. It then times [`linear`] (under a tenth of a second on an AVX2 CPU).
+/// executors. It then times [`linear_packed`] (under a tenth of a second on an AVX2 CPU).
 pub fn self_test() -> SelfTest {
 	let path = KernelPath::detect();
 	let mut state = 0x243f_6a88_85a3_08d3u64;
@@ -397,10 +466,13 @@ pub fn self_test() -> SelfTest {
 
 	let (rows, depth, width) = (64, 384, 1536);
 	let (x, w) = (random(rows * depth), random(depth * width));
+	let weights = PackedWeights::new(&w, depth, width);
 	let mut best = f64::INFINITY;
 	for _ in 0..5 {
 		let started = std::time::Instant::now();
-		let _ = linear(&x, &w, None, depth, width);
+		if let Ok(weights) = &weights {
+			let _ = linear_packed(&x, weights, None);
+		}
 		best = best.min(started.elapsed().as_secs_f64());
 	}
 	let flops = 2.0 * (rows * depth * width) as f64;
@@ -413,16 +485,12 @@ pub fn self_test() -> SelfTest {
 	}
 }
 
-/// From this many row tiles on, [`linear`] copies each column block's weights into a contiguous
-/// strip before computing it: the copy costs one pass over the weights, the tiles read them that
-/// many times.
-const PACK_WEIGHTS_FROM_TILES: usize = 4;
-
-/// One column block of [`linear`]: every row's columns `first..first + cols`.
+/// Columns `first..first + cols` of every row, computed from one strip of weights.
 struct Tile<'a> {
 	/// The input, packed by tiles of `tile_rows` rows.
 	packed: &'a [f32],
 	tile_rows: usize,
+	/// The strip's weights, `[depth][width]`.
 	w: &'a [f32],
 	depth: usize,
 	width: usize,
@@ -430,11 +498,12 @@ struct Tile<'a> {
 	cols: usize,
 }
 
-/// Computes `tile` into `out: [padded rows, cols]` on `path` (which the CPU can run).
+/// Computes `tile` into its columns of `out: [padded rows, tile.width]` on `path` (which the
+/// CPU can run).
 fn column_block(path: KernelPath, tile: &Tile, out: &mut [f32]) {
 	match path {
 		#[cfg(target_arch = "x86_64")]
-		// SAFETY: `linear_on` checked that the CPU has the path's features.
+		// SAFETY: `linear_packed_on` checked that the CPU has the path's features.
 		#[allow(unsafe_code)]
 		KernelPath::Avx512 => unsafe { column_block_avx512(tile, out) },
 		#[cfg(target_arch = "x86_64")]
@@ -456,9 +525,13 @@ fn column_block_avx512(tile: &Tile, out: &mut [f32]) {
 	const C: usize = 32;
 	if tile.cols == C && tile.tile_rows == R {
 		let run = tile.depth * R;
-		for (xt, out_tile) in tile.packed.chunks_exact(run).zip(out.chunks_exact_mut(R * C)) {
+		for (xt, out_tile) in
+			tile.packed.chunks_exact(run).zip(out.chunks_exact_mut(R * tile.width))
+		{
 			full_tile_avx512(xt, tile.w, tile.width, tile.first, out_tile);
 		}
+	} else if tile.cols == 16 {
+		column_block_tiled::<R, 16, Instruction>(tile, out)
 	} else {
 		column_block_tiled::<R, C, Instruction>(tile, out)
 	}
@@ -466,7 +539,8 @@ fn column_block_avx512(tile: &Tile, out: &mut [f32]) {
 
 /// [`full_tile`]`::<8, 32>` in AVX-512 registers: 16 accumulators of 16 lanes, one
 /// `vfmadd231ps` per row, per 16 columns and per `k`, in increasing `k`: for each element the
-/// chain `acc = fma(x[r][k], w[k][j], acc)` from `+0`, as everywhere.
+/// chain `acc = fma(x[r][k], w[k][j], acc)` from `+0`, as everywhere. `out` holds the tile's 8
+/// rows of `width` values; it receives columns `first..first + 32`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn full_tile_avx512(xt: &[f32], w: &[f32], width: usize, first: usize, out: &mut [f32]) {
@@ -479,16 +553,16 @@ fn full_tile_avx512(xt: &[f32], w: &[f32], width: usize, first: usize, out: &mut
 	// Every pointer below stays inside these bounds.
 	if depth == 0
 		|| xt.len() != depth * R
-		|| out.len() < R * 32
 		|| first + 32 > width
+		|| out.len() < (R - 1) * width + first + 32
 		|| w.len() < (depth - 1) * width + first + 32
 	{
 		return;
 	}
 	let mut acc: [[__m512; 2]; R] = [[_mm512_setzero_ps(); 2]; R];
 	// SAFETY: row `k` of the tile's weights is `w[k * width + first ..][..32]` and its inputs
-	// `xt[k * R ..][..R]`, for `k < depth`: inside `w` and `xt` by the check above; `out` holds
-	// `R × 32` values.
+	// `xt[k * R ..][..R]`, for `k < depth`: inside `w` and `xt` by the check above; row `r` of
+	// the output is `out[r * width + first ..][..32]`, inside `out` likewise.
 	#[allow(unsafe_code)]
 	unsafe {
 		let (mut wp, mut xp) = (w.as_ptr().add(first), xt.as_ptr());
@@ -502,10 +576,10 @@ fn full_tile_avx512(xt: &[f32], w: &[f32], width: usize, first: usize, out: &mut
 			wp = wp.add(width);
 			xp = xp.add(R);
 		}
-		let op = out.as_mut_ptr();
+		let op = out.as_mut_ptr().add(first);
 		for (r, acc_row) in acc.iter().enumerate() {
-			_mm512_storeu_ps(op.add(r * 32), acc_row[0]);
-			_mm512_storeu_ps(op.add(r * 32 + 16), acc_row[1]);
+			_mm512_storeu_ps(op.add(r * width), acc_row[0]);
+			_mm512_storeu_ps(op.add(r * width + 16), acc_row[1]);
 		}
 	}
 }
@@ -524,21 +598,18 @@ fn column_block_tiled<const R: usize, const C: usize, F: Fma>(tile: &Tile, out: 
 	let Tile { packed, tile_rows, w, depth, width, first, cols } = *tile;
 	let run = depth * tile_rows;
 	if cols == C && tile_rows == R {
-		for (xt, out_tile) in packed.chunks_exact(run).zip(out.chunks_exact_mut(R * C)) {
+		for (xt, out_tile) in packed.chunks_exact(run).zip(out.chunks_exact_mut(R * width)) {
 			full_tile::<R, C, F>(xt, w, width, first, out_tile);
 		}
 	} else if cols == C && tile_rows == 1 {
-		for (xt, out_tile) in packed.chunks_exact(run).zip(out.chunks_exact_mut(C)) {
+		for (xt, out_tile) in packed.chunks_exact(run).zip(out.chunks_exact_mut(width)) {
 			full_tile::<1, C, F>(xt, w, width, first, out_tile);
 		}
 	} else {
 		for (t, xt) in packed.chunks_exact(run).enumerate() {
 			for i in 0..tile_rows {
-				let Some(out_row) =
-					out.get_mut((t * tile_rows + i) * cols..(t * tile_rows + i + 1) * cols)
-				else {
-					return;
-				};
+				let at = (t * tile_rows + i) * width + first;
+				let Some(out_row) = out.get_mut(at..at + cols) else { return };
 				for (c, o) in out_row.iter_mut().enumerate() {
 					let mut acc = 0f32;
 					for (xk, w_row) in xt.chunks_exact(tile_rows).zip(w.chunks_exact(width)) {
@@ -553,7 +624,8 @@ fn column_block_tiled<const R: usize, const C: usize, F: Fma>(tile: &Tile, out: 
 }
 
 /// `R` rows × `C` columns, accumulated in registers over the whole depth: `xt` holds the rows
-/// interleaved (`[depth][R]`), `out` receives `[R][C]`.
+/// interleaved (`[depth][R]`), `out` the tile's `R` rows of `width` values, of which it
+/// receives columns `first..first + C`.
 #[inline(always)]
 fn full_tile<const R: usize, const C: usize, F: Fma>(
 	xt: &[f32],
@@ -571,36 +643,36 @@ fn full_tile<const R: usize, const C: usize, F: Fma>(
 			}
 		}
 	}
-	for (acc_row, out_row) in acc.iter().zip(out.chunks_exact_mut(C)) {
-		out_row.copy_from_slice(acc_row);
+	for (acc_row, out_row) in acc.iter().zip(out.chunks_exact_mut(width)) {
+		if let Some(target) = out_row.get_mut(first..first + C) {
+			target.copy_from_slice(acc_row);
+		}
 	}
 }
 
-/// `x · w` for `x: [.., depth]` and `w: [depth, width]` with [`linear`]'s fixed order, as a
-/// candle operation.
-pub struct MatMul;
+/// `x · w + bias` for `x: [.., depth]` and weights packed at load time, with [`linear`]'s fixed
+/// order, as a candle operation.
+pub struct Linear<'a> {
+	/// `[depth, width]`.
+	pub weights: &'a PackedWeights,
+	/// `[width]`, added once after the products.
+	pub bias: Option<&'a [f32]>,
+}
 
-impl CustomOp2 for MatMul {
+impl CustomOp1 for Linear<'_> {
 	fn name(&self) -> &'static str {
-		"opg-matmul"
+		"opg-linear"
 	}
 
-	fn cpu_fwd(
-		&self,
-		x: &CpuStorage,
-		x_layout: &Layout,
-		w: &CpuStorage,
-		w_layout: &Layout,
-	) -> Result<(CpuStorage, Shape)> {
-		let xs = contiguous(x, x_layout, "matmul input")?;
-		let ws = contiguous(w, w_layout, "matmul weights")?;
-		let (depth, width) = w_layout.shape().dims2()?;
+	fn cpu_fwd(&self, x: &CpuStorage, x_layout: &Layout) -> Result<(CpuStorage, Shape)> {
+		let xs = contiguous(x, x_layout, "linear input")?;
+		let (depth, width) = (self.weights.depth(), self.weights.width());
 		let mut dims = x_layout.shape().dims().to_vec();
 		match dims.last_mut() {
 			Some(last) if *last == depth => *last = width,
-			_ => bail!("matmul: input {:?} for weights {depth} × {width}", x_layout.shape()),
+			_ => bail!("linear: input {:?} for weights {depth} × {width}", x_layout.shape()),
 		}
-		let out = linear(xs, ws, None, depth, width).map_err(candle_core::Error::Msg)?;
+		let out = linear_packed(xs, self.weights, self.bias).map_err(candle_core::Error::Msg)?;
 		Ok((CpuStorage::F32(out), Shape::from(dims)))
 	}
 }
@@ -663,7 +735,7 @@ impl CustomOp2 for BiasGelu {
 		bias: &CpuStorage,
 		bias_layout: &Layout,
 	) -> Result<(CpuStorage, Shape)> {
-		bias_map(x, x_layout, bias, bias_layout, gelu)
+		bias_map(x, x_layout, bias, bias_layout, |x| gelu(x))
 	}
 }
 
@@ -708,12 +780,15 @@ impl CustomOp2 for BiasRelu {
 }
 
 /// `f(x + bias)` element by element, `x: [rows, n]`, `bias: [n]`.
-fn bias_map(
+///
+/// Generic over `f` so that it is inlined into the loop, which then vectorises: each element
+/// still takes exactly the operations of `f`, in the same order.
+fn bias_map<F: Fn(f32) -> f32 + Sync>(
 	x: &CpuStorage,
 	x_layout: &Layout,
 	bias: &CpuStorage,
 	bias_layout: &Layout,
-	f: fn(f32) -> f32,
+	f: F,
 ) -> Result<(CpuStorage, Shape)> {
 	let xs = contiguous(x, x_layout, "bias-gelu input")?;
 	let bias = contiguous(bias, bias_layout, "bias-gelu bias")?;

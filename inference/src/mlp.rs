@@ -93,12 +93,11 @@ impl MlpConfig {
 	}
 }
 
-/// One dense layer ready to run: weights transposed to `[in, out]` for [`kernels::linear`].
+/// One dense layer ready to run: weights transposed to `[in, out]` and packed for
+/// [`kernels::linear_packed`].
 struct Dense {
-	weights: Vec<f32>,
+	weights: kernels::PackedWeights,
 	bias: Vec<f32>,
-	input: usize,
-	output: usize,
 	activation: Activation,
 }
 
@@ -128,15 +127,11 @@ impl Mlp {
 				.get((layer.size, previous), "weight")
 				.and_then(|w| w.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>())
 				.map_err(invalid)?;
+			let weights = kernels::PackedWeights::new(&weights, previous, layer.size)
+				.map_err(|e| EngineError::InvalidWeights(format!("layer {i}: {e}")))?;
 			let bias =
 				vb.get(layer.size, "bias").and_then(|b| b.to_vec1::<f32>()).map_err(invalid)?;
-			layers.push(Dense {
-				weights,
-				bias,
-				input: previous,
-				output: layer.size,
-				activation: layer.activation,
-			});
+			layers.push(Dense { weights, bias, activation: layer.activation });
 			previous = layer.size;
 		}
 		Ok(Self { config, layers })
@@ -179,7 +174,7 @@ impl Mlp {
 		}
 		let mut xs = inputs.to_vec();
 		for layer in &self.layers {
-			xs = kernels::linear(&xs, &layer.weights, Some(&layer.bias), layer.input, layer.output)
+			xs = kernels::linear_packed(&xs, &layer.weights, Some(&layer.bias))
 				.map_err(EngineError::InvalidInput)?;
 			for x in xs.iter_mut() {
 				*x = layer.activation.apply(*x);

@@ -251,3 +251,21 @@ fn cache_evicts_the_least_recently_used_model() {
 	assert!(!engine.is_cached(&b), "b was the least recently used");
 	assert_eq!(engine.cache_usage().0, 2);
 }
+
+/// The bits of the `FixedOrderFma2` profile, pinned: the `Exact` digest of the demo MLP's outputs
+/// on all 1,797 digits. No change to the engine may change them (see the MiniLM test of the same
+/// name).
+#[test]
+fn demo_outputs_are_pinned_by_the_engine_profile() {
+	let engine = common::engine("demo-pinned", 1);
+	let descriptor = import_demo(&engine);
+	let mut outputs = Vec::new();
+	for sample in samples() {
+		outputs.extend(engine.run(&descriptor, &demo::encode_f32(&sample.input)).expect("runs"));
+	}
+	assert_eq!(
+		format!("{:?}", ComparisonRule::Exact.digest(&outputs)),
+		"0x8c383615d408ffffc611cdf9e95cefe306a910eab59e364aa2d3e7760c1daff2",
+		"the FixedOrderFma2 profile's demo MLP outputs changed"
+	);
+}

@@ -165,3 +165,24 @@ fn minilm_batch_is_bit_identical_to_one_by_one() {
 		Some(Err(EngineError::Rejected { rejection: Rejection::TooManyTokens, .. }))
 	));
 }
+
+/// The bits of the `FixedOrderFma2` profile, pinned: the `Exact` digest of the embeddings of the
+/// 32 benchmark sentences (`benches/sentences.txt`, 5 to 20 tokens), one by one. Executors
+/// running different builds of the engine must agree, so no change to the engine (a faster
+/// kernel, a fused operation) may change a single bit of a registered profile's outputs: such a
+/// change fails here and needs a new profile instead.
+#[test]
+fn minilm_outputs_are_pinned_by_the_engine_profile() {
+	let engine = common::engine("minilm-pinned", 2);
+	let descriptor = import_minilm(&engine);
+	let mut outputs = Vec::new();
+	for sentence in opg_inference::perf::sentences() {
+		outputs.extend(engine.run(&descriptor, sentence.as_bytes()).expect("embeds"));
+	}
+	assert_eq!(outputs.len(), 32 * 384);
+	assert_eq!(
+		format!("{:?}", ComparisonRule::Exact.digest(&outputs)),
+		"0x311d571350dea85a8121df8e2bb740189a5d63d9f5e4fed240af8117c9830c80",
+		"the FixedOrderFma2 profile's MiniLM outputs changed"
+	);
+}
