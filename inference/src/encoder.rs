@@ -1,7 +1,7 @@
 //! The BERT encoder the engine runs: the computation of
 //! `candle_transformers::models::bert::BertModel` (same weights, same configuration, same
 //! results up to rounding), with its weights prepared once at load time and each layer run as
-//! nine operations instead of about thirty:
+//! seven operations instead of about thirty:
 //!
 //! - Q, K and V are one matrix product with the three weight matrices side by side;
 //! - every weight matrix is stored transposed (`[in, out]`, contiguous) and multiplied by the
@@ -9,12 +9,11 @@
 //!   ([`PackedWeights`]): each token's row is
 //!   computed by the same operations whatever the other rows, so a padded batch gives every
 //!   sequence the bits it gets alone;
-//! - bias + GELU, bias + residual + layer norm, and the whole of attention (scores, mask,
+//! - bias + GELU in the matrix product's output pass, bias + residual + layer norm, and the
+//!   whole of attention (scores, mask,
 //!   softmax, weighted sum, heads side by side) are fused kernels ([`crate::kernels`]).
 
-use crate::kernels::{
-	Attention, BiasGelu, BiasGeluTanh, BiasRelu, BiasResidualLayerNorm, Linear, PackedWeights,
-};
+use crate::kernels::{Activation, Attention, BiasResidualLayerNorm, Linear, PackedWeights};
 use candle_core::{bail, Result, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
@@ -32,7 +31,7 @@ struct Layer {
 	/// `[hidden, intermediate]`, transposed.
 	intermediate_weight: PackedWeights,
 	/// `[intermediate]`.
-	intermediate_bias: Tensor,
+	intermediate_bias: Vec<f32>,
 	/// `[intermediate, hidden]`, transposed.
 	output_weight: PackedWeights,
 	/// `[3, hidden]`: the output's bias, then its layer norm's gain and shift.
@@ -47,7 +46,7 @@ pub struct Encoder {
 	embedding_norm: Tensor,
 	layers: Vec<Layer>,
 	heads: usize,
-	activation: HiddenAct,
+	activation: Activation,
 	eps: f32,
 }
 
@@ -128,7 +127,7 @@ impl Encoder {
 				attention_output_weight: packed(&transposed(&out.pp("dense"), h, h)?)?,
 				attention_norm,
 				intermediate_weight: packed(&transposed(&intermediate, i, h)?)?,
-				intermediate_bias: intermediate.get(i, "bias")?,
+				intermediate_bias: intermediate.get(i, "bias")?.to_vec1::<f32>()?,
 				output_weight: packed(&transposed(&output.pp("dense"), h, i)?)?,
 				output_norm: norm_params(
 					&output.pp("dense").get(h, "bias")?,
@@ -145,7 +144,11 @@ impl Encoder {
 			embedding_norm,
 			layers,
 			heads: config.num_attention_heads,
-			activation: config.hidden_act,
+			activation: match config.hidden_act {
+				HiddenAct::Gelu => Activation::Gelu,
+				HiddenAct::GeluApproximate => Activation::GeluTanh,
+				HiddenAct::Relu => Activation::Relu,
+			},
 			eps: config.layer_norm_eps as f32,
 		})
 	}
@@ -177,25 +180,30 @@ impl Encoder {
 			let qkv = xs.apply_op1_no_bwd(&Linear {
 				weights: &layer.qkv_weight,
 				bias: Some(&layer.qkv_bias),
+				activation: Activation::Identity,
 			})?;
 			let context = qkv
 				.reshape((batch, tokens, hidden.saturating_mul(3)))?
 				.apply_op2_no_bwd(&mask, &Attention { heads: self.heads })?
 				.reshape((rows, hidden))?;
 			let attended = context
-				.apply_op1_no_bwd(&Linear { weights: &layer.attention_output_weight, bias: None })?
+				.apply_op1_no_bwd(&Linear {
+					weights: &layer.attention_output_weight,
+					bias: None,
+					activation: Activation::Identity,
+				})?
 				.apply_op3_no_bwd(&xs, &layer.attention_norm, &BiasResidualLayerNorm { eps })?;
-			let inner = attended
-				.apply_op1_no_bwd(&Linear { weights: &layer.intermediate_weight, bias: None })?;
-			let inner = match self.activation {
-				HiddenAct::Gelu => inner.apply_op2_no_bwd(&layer.intermediate_bias, &BiasGelu)?,
-				HiddenAct::GeluApproximate => {
-					inner.apply_op2_no_bwd(&layer.intermediate_bias, &BiasGeluTanh)?
-				},
-				HiddenAct::Relu => inner.apply_op2_no_bwd(&layer.intermediate_bias, &BiasRelu)?,
-			};
+			let inner = attended.apply_op1_no_bwd(&Linear {
+				weights: &layer.intermediate_weight,
+				bias: Some(&layer.intermediate_bias),
+				activation: self.activation,
+			})?;
 			xs = inner
-				.apply_op1_no_bwd(&Linear { weights: &layer.output_weight, bias: None })?
+				.apply_op1_no_bwd(&Linear {
+					weights: &layer.output_weight,
+					bias: None,
+					activation: Activation::Identity,
+				})?
 				.apply_op3_no_bwd(&attended, &layer.output_norm, &BiasResidualLayerNorm { eps })?;
 		}
 		xs.reshape((batch, tokens, hidden))

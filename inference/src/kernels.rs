@@ -188,6 +188,12 @@ impl KernelPath {
 		self != Self::Portable || HARDWARE_FMA
 	}
 
+	/// Whether the path runs only where the CPU has AVX2, so that the element-wise kernels can
+	/// be compiled for it too.
+	fn has_avx2(self) -> bool {
+		matches!(self, Self::Avx512 | Self::Avx2Fma)
+	}
+
 	/// Rows and columns of one tile.
 	fn tile(self) -> (usize, usize) {
 		match self {
@@ -303,6 +309,31 @@ pub fn linear_packed_on(
 	weights: &PackedWeights,
 	bias: Option<&[f32]>,
 ) -> core::result::Result<Vec<f32>, String> {
+	linear_activated(path, x, weights, bias, |v| v)
+}
+
+/// What [`Linear`] applies to each output element after its bias, in the same pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+	/// None: `x · w + bias` as it is.
+	Identity,
+	/// [`gelu`] (exact, `erf`-based).
+	Gelu,
+	/// [`crate::mathf::gelu_tanh`] (GELU's tanh approximation).
+	GeluTanh,
+	/// `x` if above zero, else `+0` (NaN included).
+	Relu,
+}
+
+/// [`linear_packed_on`], then `activation` of each element (`+ bias` first): the operations of
+/// the product, the bias and the activation in that order, fused in one pass over the output.
+fn linear_activated<F: Fn(f32) -> f32 + Sync>(
+	path: KernelPath,
+	x: &[f32],
+	weights: &PackedWeights,
+	bias: Option<&[f32]>,
+	activation: F,
+) -> core::result::Result<Vec<f32>, String> {
 	let (depth, width) = (weights.depth, weights.width);
 	if !x.len().is_multiple_of(depth) {
 		return Err(format!("linear: input of {} for depth {depth}", x.len()));
@@ -317,75 +348,172 @@ pub fn linear_packed_on(
 	let (tile_rows, _) = path.tile();
 	// Fewer rows than a tile (one input of a small model): tiles of one row, no padding.
 	let tile_rows = if rows >= tile_rows { tile_rows } else { 1 };
-	// The rows of each tile interleaved, `[depth][tile_rows]`, the last tile padded with zero
-	// rows (computed and dropped), so that the kernel reads one contiguous run per `k`.
 	let tiles = rows.div_ceil(tile_rows);
-	let mut packed = vec![0f32; tiles * depth * tile_rows];
-	for (chunk, tile) in x.chunks(depth * tile_rows).zip(packed.chunks_exact_mut(depth * tile_rows))
-	{
-		for (i, row) in chunk.chunks_exact(depth).enumerate() {
-			for (value, run) in row.iter().zip(tile.chunks_exact_mut(tile_rows)) {
-				if let Some(target) = run.get_mut(i) {
-					*target = *value;
+	let padded_rows = tiles * tile_rows;
+	let strips = width.div_ceil(STRIP);
+	with_scratch(|packed, computed| {
+		// The rows of each tile interleaved, `[depth][tile_rows]`, the last tile padded with
+		// zero rows (computed and dropped), so that the kernel reads one contiguous run per `k`.
+		packed.clear();
+		packed.resize(tiles * depth * tile_rows, 0.0);
+		for (chunk, tile) in
+			x.chunks(depth * tile_rows).zip(packed.chunks_exact_mut(depth * tile_rows))
+		{
+			for (i, row) in chunk.chunks_exact(depth).enumerate() {
+				for (value, run) in row.iter().zip(tile.chunks_exact_mut(tile_rows)) {
+					if let Some(target) = run.get_mut(i) {
+						*target = *value;
+					}
+				}
+			}
+		}
+		let packed = &*packed;
+		// Strips of columns are the unit of parallel work: each reads its weights once for
+		// all rows, and computes `[padded rows][its columns]` in its part of `computed`. The
+		// result is independent of how the strips are shared out.
+		computed.clear();
+		computed.resize(strips * padded_rows * STRIP, 0.0);
+		let per_task = strips.div_ceil(rayon::current_num_threads().max(1)).max(1);
+		computed
+			.par_chunks_exact_mut(padded_rows * STRIP)
+			.enumerate()
+			.with_min_len(per_task)
+			.for_each(|(index, out)| {
+				let (strip, cols) = weights.strip(index);
+				// The strip in blocks of the path's tile width, then of 16, then what is left.
+				let mut first = 0;
+				while first < cols {
+					let left = cols - first;
+					let block = if path == KernelPath::Avx512 && left >= 32 {
+						32
+					} else if left >= 16 {
+						16
+					} else {
+						left
+					};
+					let tile = Tile {
+						packed,
+						tile_rows,
+						w: strip,
+						depth,
+						width: cols,
+						first,
+						cols: block,
+					};
+					column_block(path, &tile, out);
+					first += block;
+				}
+			});
+		gather(path, rows, width, padded_rows, computed, bias, &activation)
+	})
+}
+
+/// The last pass of [`linear`]: each row gathered from the strips' results in `computed`
+/// (`[strips][padded_rows][STRIP]`, of which a strip of `c` columns uses `[padded_rows][c]`), its
+/// bias added and `activation` applied, in parallel.
+fn gather<F: Fn(f32) -> f32 + Sync>(
+	path: KernelPath,
+	rows: usize,
+	width: usize,
+	padded_rows: usize,
+	computed: &[f32],
+	bias: Option<&[f32]>,
+	activation: &F,
+) -> core::result::Result<Vec<f32>, String> {
+	let mut out = vec![0f32; rows * width];
+	let per_task = rows_per_task(rows);
+	out.par_chunks_mut(width * per_task).enumerate().for_each(|(task, rows)| {
+		let gather = Gather { computed, padded_rows, bias, width, first_row: task * per_task };
+		#[cfg(target_arch = "x86_64")]
+		if path.has_avx2() {
+			// SAFETY: the CPU has AVX2 (`KernelPath::has_avx2`).
+			#[allow(unsafe_code)]
+			unsafe {
+				gather_avx2(&gather, rows, &activation)
+			};
+			return;
+		}
+		gather.run(rows, &activation);
+	});
+	Ok(out)
+}
+
+/// Above this many values, [`with_scratch`]'s buffers are freed after use rather than kept.
+const SCRATCH_KEEP: usize = 2 << 20;
+
+thread_local! {
+	/// [`linear`]'s working buffers on this thread (the packed input and the strips' results),
+	/// kept between calls up to [`SCRATCH_KEEP`] values each, so that a call does not map and
+	/// zero fresh pages for them.
+	static SCRATCH: core::cell::RefCell<(Vec<f32>, Vec<f32>)> =
+		const { core::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// `f` with this thread's scratch buffers, or fresh ones if they are in use (a thread waiting
+/// inside [`linear`] can run another task of its pool that calls [`linear`] too).
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
+	SCRATCH.with(|cell| match cell.try_borrow_mut() {
+		Ok(mut buffers) => {
+			let (a, b) = &mut *buffers;
+			let result = f(a, b);
+			for buffer in [a, b] {
+				if buffer.capacity() > SCRATCH_KEEP {
+					*buffer = Vec::new();
+				}
+			}
+			result
+		},
+		Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+	})
+}
+
+/// The last pass of [`linear`]: rows gathered from the strips' results, bias and activation.
+struct Gather<'a> {
+	/// Each strip's `[padded rows][columns]`, one strip every `padded_rows · STRIP` values.
+	computed: &'a [f32],
+	padded_rows: usize,
+	bias: Option<&'a [f32]>,
+	width: usize,
+	/// The index of the first row of `rows`.
+	first_row: usize,
+}
+
+impl Gather<'_> {
+	/// `rows: [n, width]`, rows `first_row..first_row + n` of the output.
+	#[inline(always)]
+	fn run<F: Fn(f32) -> f32>(&self, rows: &mut [f32], activation: &F) {
+		let width = self.width;
+		// Strip by strip, so that each strip's results are read in order.
+		for (index, strip) in self.computed.chunks_exact(self.padded_rows * STRIP).enumerate() {
+			let first = index * STRIP;
+			let cols = STRIP.min(width.saturating_sub(first));
+			let bias = self.bias.and_then(|b| b.get(first..first + cols));
+			let values = strip.chunks_exact(cols.max(1)).skip(self.first_row);
+			for (row, values) in rows.chunks_exact_mut(width).zip(values) {
+				let Some(target) = row.get_mut(first..first + cols) else { continue };
+				match bias {
+					Some(bias) => {
+						for ((o, v), b) in target.iter_mut().zip(values).zip(bias) {
+							*o = activation(v + b);
+						}
+					},
+					None => {
+						for (o, v) in target.iter_mut().zip(values) {
+							*o = activation(*v);
+						}
+					},
 				}
 			}
 		}
 	}
-	let padded_rows = tiles * tile_rows;
-	// Strips of columns are the unit of parallel work: each reads its weights once for all
-	// rows. The result is independent of how the strips are shared out.
-	let strips = width.div_ceil(STRIP);
-	let per_task = strips.div_ceil(rayon::current_num_threads().max(1)).max(1);
-	let computed: Vec<Vec<f32>> = (0..strips)
-		.into_par_iter()
-		.with_min_len(per_task)
-		.map(|index| {
-			let (strip, cols) = weights.strip(index);
-			let mut out = vec![0f32; padded_rows * cols];
-			// The strip in blocks of the path's tile width, then of 16, then what is left.
-			let mut first = 0;
-			while first < cols {
-				let left = cols - first;
-				let block = if path == KernelPath::Avx512 && left >= 32 {
-					32
-				} else if left >= 16 {
-					16
-				} else {
-					left
-				};
-				let tile = Tile {
-					packed: &packed,
-					tile_rows,
-					w: strip,
-					depth,
-					width: cols,
-					first,
-					cols: block,
-				};
-				column_block(path, &tile, &mut out);
-				first += block;
-			}
-			out
-		})
-		.collect();
-	let mut out = vec![0f32; rows * width];
-	for (index, values) in computed.iter().enumerate() {
-		let first = index * STRIP;
-		let cols = STRIP.min(width - first);
-		for (row, chunk) in out.chunks_exact_mut(width).zip(values.chunks_exact(cols)) {
-			if let Some(target) = row.get_mut(first..first + cols) {
-				target.copy_from_slice(chunk);
-			}
-		}
-	}
-	if let Some(bias) = bias {
-		for row in out.chunks_exact_mut(width) {
-			for (o, b) in row.iter_mut().zip(bias) {
-				*o += b;
-			}
-		}
-	}
-	Ok(out)
+}
+
+/// [`Gather::run`] compiled for AVX2: the loops vectorise 8 lanes wide instead of 4. The
+/// operations are the same (Rust never fuses a multiply and an add), so are the bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn gather_avx2<F: Fn(f32) -> f32>(gather: &Gather, rows: &mut [f32], activation: &F) {
+	gather.run(rows, activation)
 }
 
 /// What [`self_test`] found on this CPU.
@@ -650,13 +778,15 @@ fn full_tile<const R: usize, const C: usize, F: Fma>(
 	}
 }
 
-/// `x · w + bias` for `x: [.., depth]` and weights packed at load time, with [`linear`]'s fixed
-/// order, as a candle operation.
+/// `activation(x · w + bias)` for `x: [.., depth]` and weights packed at load time, with
+/// [`linear`]'s fixed order, as a candle operation.
 pub struct Linear<'a> {
 	/// `[depth, width]`.
 	pub weights: &'a PackedWeights,
 	/// `[width]`, added once after the products.
 	pub bias: Option<&'a [f32]>,
+	/// Applied after the bias.
+	pub activation: Activation,
 }
 
 impl CustomOp1 for Linear<'_> {
@@ -672,7 +802,18 @@ impl CustomOp1 for Linear<'_> {
 			Some(last) if *last == depth => *last = width,
 			_ => bail!("linear: input {:?} for weights {depth} × {width}", x_layout.shape()),
 		}
-		let out = linear_packed(xs, self.weights, self.bias).map_err(candle_core::Error::Msg)?;
+		let (path, weights, bias) = (KernelPath::detect(), self.weights, self.bias);
+		let out = match self.activation {
+			Activation::Identity => linear_activated(path, xs, weights, bias, |v| v),
+			Activation::Gelu => linear_activated(path, xs, weights, bias, gelu),
+			Activation::GeluTanh => {
+				linear_activated(path, xs, weights, bias, crate::mathf::gelu_tanh)
+			},
+			Activation::Relu => {
+				linear_activated(path, xs, weights, bias, |v| if v > 0.0 { v } else { 0.0 })
+			},
+		}
+		.map_err(candle_core::Error::Msg)?;
 		Ok((CpuStorage::F32(out), Shape::from(dims)))
 	}
 }
@@ -735,7 +876,7 @@ impl CustomOp2 for BiasGelu {
 		bias: &CpuStorage,
 		bias_layout: &Layout,
 	) -> Result<(CpuStorage, Shape)> {
-		bias_map(x, x_layout, bias, bias_layout, |x| gelu(x))
+		bias_map(x, x_layout, bias, bias_layout, gelu)
 	}
 }
 
@@ -900,45 +1041,158 @@ impl CustomOp2 for Attention {
 		}
 		let (heads, head) = (self.heads, hidden / self.heads);
 		let scale = 1.0 / (head as f32).sqrt();
-		let rows = batch * tokens;
-		let mut out = vec![0f32; rows * hidden];
-		// One task per group of query rows; each row computes all its heads.
-		out.par_chunks_exact_mut(hidden).enumerate().with_min_len(rows_per_task(rows)).for_each(
-			|(row, out_row)| {
-				let (b, i) = (row / tokens, row % tokens);
-				let sequence = qkv_data.get(b * tokens * width..(b + 1) * tokens * width);
-				let mask = mask.get(b * tokens..(b + 1) * tokens);
-				let (Some(sequence), Some(mask)) = (sequence, mask) else { return };
-				let query_row = sequence.get(i * width..(i + 1) * width).unwrap_or(&[]);
-				let mut scores = vec![0f32; tokens];
-				for h in 0..heads {
-					let (q_at, k_at, v_at) = (h * head, hidden + h * head, 2 * hidden + h * head);
-					let q = query_row.get(q_at..q_at + head).unwrap_or(&[]);
-					let mut max = f32::NEG_INFINITY;
-					for ((score, m), key_row) in
-						scores.iter_mut().zip(mask).zip(sequence.chunks_exact(width))
-					{
-						*score = dot(q, key_row.get(k_at..k_at + head).unwrap_or(&[])) * scale + m;
-						max = max.max(*score);
+		let mut out = vec![0f32; batch * tokens * hidden];
+		if tokens == 0 {
+			return Ok((CpuStorage::F32(out), Shape::from((batch, tokens, hidden))));
+		}
+		// One task per sequence, or per group of its query rows when there are fewer sequences
+		// than threads. Each row's result is the same whichever task computes it.
+		let threads = rayon::current_num_threads().max(1);
+		let group = tokens.div_ceil(threads.div_ceil(batch).max(1)).max(1);
+		let path = KernelPath::detect();
+		out.par_chunks_exact_mut(tokens * hidden)
+			.zip(qkv_data.par_chunks_exact(tokens * width))
+			.zip(mask.par_chunks_exact(tokens))
+			.for_each(|((out, sequence), mask)| {
+				out.par_chunks_mut(group * hidden).enumerate().for_each(|(g, out)| {
+					let shape = AttentionShape { tokens, hidden, heads, head, scale };
+					#[cfg(target_arch = "x86_64")]
+					if path.has_avx2() {
+						// SAFETY: the CPU has AVX2 (`KernelPath::has_avx2`).
+						#[allow(unsafe_code)]
+						unsafe {
+							attend_avx2(&shape, sequence, mask, g * group, out)
+						};
+						return;
 					}
-					let mut total = 0f32;
-					for score in scores.iter_mut() {
-						*score = crate::mathf::exp(*score - max);
-						total += *score;
-					}
-					let inv_total = 1.0 / total;
-					let context = out_row.get_mut(q_at..q_at + head).unwrap_or(&mut []);
-					for (p, value_row) in scores.iter().zip(sequence.chunks_exact(width)) {
-						let p = p * inv_total;
-						let v = value_row.get(v_at..v_at + head).unwrap_or(&[]);
-						for (c, v) in context.iter_mut().zip(v) {
-							*c += p * v;
+					attend(&shape, sequence, mask, g * group, out);
+				})
+			});
+		Ok((CpuStorage::F32(out), Shape::from((batch, tokens, hidden))))
+	}
+}
+
+/// [`attend`] compiled for AVX2 (see [`gather_avx2`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn attend_avx2(
+	shape: &AttentionShape,
+	sequence: &[f32],
+	mask: &[f32],
+	first: usize,
+	out: &mut [f32],
+) {
+	attend(shape, sequence, mask, first, out)
+}
+
+/// The sizes of one [`Attention`].
+struct AttentionShape {
+	tokens: usize,
+	hidden: usize,
+	heads: usize,
+	head: usize,
+	scale: f32,
+}
+
+/// Attention of the query rows `first..` of one sequence (as many as `out: [rows, hidden]`
+/// holds), all heads. `sequence: [tokens, 3·hidden]`, `mask: [tokens]`.
+///
+/// Each score is [`dot`]`(q, k) · scale + mask` with `dot`'s exact order (8 lanes of partial
+/// sums over the head's dimensions, a fixed tree, then the remainder), but computed for all the
+/// keys side by side from the keys transposed (`[head dims][tokens]`), so that the loops
+/// vectorise across keys. Then the softmax (maximum, `exp(score − max)` in order, their sum in
+/// key order, one reciprocal), and the weighted sum of the values in key order.
+#[inline(always)]
+fn attend(shape: &AttentionShape, sequence: &[f32], mask: &[f32], first: usize, out: &mut [f32]) {
+	let AttentionShape { tokens, hidden, heads, head, scale } = *shape;
+	let width = 3 * hidden;
+	let whole = head - head % LANES;
+	// The keys transposed, `[head dims][padded]`, zero past `tokens` (scores computed and
+	// dropped) so that every block of keys is whole.
+	let padded = tokens.div_ceil(LANES) * LANES;
+	let mut keys = vec![0f32; head * padded];
+	let mut scores = vec![0f32; padded];
+	for h in 0..heads {
+		let (q_at, k_at, v_at) = (h * head, hidden + h * head, 2 * hidden + h * head);
+		for (j, key_row) in sequence.chunks_exact(width).enumerate() {
+			let key = key_row.get(k_at..k_at + head).unwrap_or_default();
+			for (value, target) in key.iter().zip(keys.iter_mut().skip(j).step_by(padded)) {
+				*target = *value;
+			}
+		}
+		for (i, out_row) in out.chunks_exact_mut(hidden).enumerate() {
+			let row = first + i;
+			let q = sequence.get(row * width + q_at..row * width + q_at + head).unwrap_or_default();
+			// `dot`'s lanes for 8 keys at a time, in registers: lane `l` of key `j` sums
+			// `q[d] · k_j[d]` for `d ≡ l (mod 8)`, `d` increasing, from +0; then `dot`'s tree
+			// over the lanes.
+			for (block, block_scores) in scores.chunks_exact_mut(LANES).enumerate() {
+				let mut acc = [[0f32; LANES]; LANES];
+				for (q8, k8) in q.chunks_exact(LANES).zip(keys.chunks_exact(LANES * padded)) {
+					for (l, (qd, acc_l)) in q8.iter().zip(acc.iter_mut()).enumerate() {
+						let at = l * padded + block * LANES;
+						let Some(k) = k8.get(at..at + LANES) else { continue };
+						for (a, k) in acc_l.iter_mut().zip(k) {
+							*a += qd * k;
 						}
 					}
 				}
-			},
-		);
-		Ok((CpuStorage::F32(out), Shape::from((batch, tokens, hidden))))
+				let [a, b, c, d, e, f, g, h] = acc;
+				for (j, score) in block_scores.iter_mut().enumerate() {
+					let lane = |l: &[f32; LANES]| l.get(j).copied().unwrap_or(0.0);
+					*score = reduce([
+						lane(&a),
+						lane(&b),
+						lane(&c),
+						lane(&d),
+						lane(&e),
+						lane(&f),
+						lane(&g),
+						lane(&h),
+					]);
+				}
+			}
+			let scores = scores.get_mut(..tokens).unwrap_or_default();
+			// Then `dot`'s remainder (the sum of no product when the head is a multiple of 8:
+			// the neutral element of `f32`'s `Sum`), key by key.
+			if whole == head {
+				let none: f32 = core::iter::empty::<f32>().sum();
+				for score in scores.iter_mut() {
+					*score += none;
+				}
+			} else {
+				for (j, score) in scores.iter_mut().enumerate() {
+					let tail: f32 = q
+						.get(whole..)
+						.unwrap_or_default()
+						.iter()
+						.zip(keys.get(whole * padded..).unwrap_or_default().chunks_exact(padded))
+						.map(|(x, key_d)| x * key_d.get(j).copied().unwrap_or(0.0))
+						.sum();
+					*score += tail;
+				}
+			}
+			for (score, m) in scores.iter_mut().zip(mask) {
+				*score = *score * scale + m;
+			}
+			let max = scores.iter().fold(f32::NEG_INFINITY, |max, s| max.max(*s));
+			for score in scores.iter_mut() {
+				*score = crate::mathf::exp(*score - max);
+			}
+			let mut total = 0f32;
+			for score in scores.iter() {
+				total += *score;
+			}
+			let inv_total = 1.0 / total;
+			let context = out_row.get_mut(q_at..q_at + head).unwrap_or_default();
+			for (p, value_row) in scores.iter().zip(sequence.chunks_exact(width)) {
+				let p = p * inv_total;
+				let v = value_row.get(v_at..v_at + head).unwrap_or_default();
+				for (c, v) in context.iter_mut().zip(v) {
+					*c += p * v;
+				}
+			}
+		}
 	}
 }
 
@@ -1072,6 +1326,86 @@ mod tests {
 			assert_eq!(test.path, path);
 			assert_eq!(test.answer, KNOWN_ANSWER, "{path:?}");
 			assert!(test.reproducible && test.gflops > 0.0);
+		}
+	}
+
+	/// The attention of the previous engine, row by row with [`dot`] per key: the order of
+	/// operations that [`Attention`] must keep.
+	fn attention_one_key_at_a_time(
+		qkv: &[f32],
+		mask: &[f32],
+		(batch, tokens, heads, head): (usize, usize, usize, usize),
+	) -> Vec<f32> {
+		let hidden = heads * head;
+		let width = 3 * hidden;
+		let scale = 1.0 / (head as f32).sqrt();
+		let mut out = vec![0f32; batch * tokens * hidden];
+		for (row, out_row) in out.chunks_exact_mut(hidden).enumerate() {
+			let (b, i) = (row / tokens, row % tokens);
+			let sequence = &qkv[b * tokens * width..(b + 1) * tokens * width];
+			let mask = &mask[b * tokens..(b + 1) * tokens];
+			let query_row = &sequence[i * width..(i + 1) * width];
+			let mut scores = vec![0f32; tokens];
+			for h in 0..heads {
+				let (q_at, k_at, v_at) = (h * head, hidden + h * head, 2 * hidden + h * head);
+				let q = &query_row[q_at..q_at + head];
+				let mut max = f32::NEG_INFINITY;
+				for ((score, m), key_row) in
+					scores.iter_mut().zip(mask).zip(sequence.chunks_exact(width))
+				{
+					*score = dot(q, &key_row[k_at..k_at + head]) * scale + m;
+					max = max.max(*score);
+				}
+				let mut total = 0f32;
+				for score in scores.iter_mut() {
+					*score = crate::mathf::exp(*score - max);
+					total += *score;
+				}
+				let inv_total = 1.0 / total;
+				for (p, value_row) in scores.iter().zip(sequence.chunks_exact(width)) {
+					let p = p * inv_total;
+					for (c, v) in out_row[q_at..q_at + head].iter_mut().zip(&value_row[v_at..]) {
+						*c += p * v;
+					}
+				}
+			}
+		}
+		out
+	}
+
+	#[test]
+	fn attention_keeps_the_order_of_one_key_at_a_time() {
+		// Heads of 32 (MiniLM), 12 and 5 (a remainder after 8 lanes), padding, one and three
+		// sequences, on 1 and 3 threads (one sequence is then split by query rows).
+		for (batch, tokens, heads, head) in
+			[(1, 17, 12, 32), (3, 9, 2, 12), (2, 5, 3, 5), (1, 1, 1, 8)]
+		{
+			let hidden = heads * head;
+			let qkv = values(batch * tokens * 3 * hidden, 31 + tokens as u64);
+			let mut mask = vec![0f32; batch * tokens];
+			if batch > 1 {
+				mask[2 * tokens - 1] = f32::MIN;
+				mask[2 * tokens - 2] = f32::MIN;
+			}
+			let expected = attention_one_key_at_a_time(&qkv, &mask, (batch, tokens, heads, head));
+			let qkv = Tensor::from_vec(qkv, (batch, tokens, 3 * hidden), &Device::Cpu).unwrap();
+			let mask = Tensor::from_vec(mask, (batch, tokens), &Device::Cpu).unwrap();
+			for threads in [1, 3] {
+				let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+				let out = pool.install(|| {
+					qkv.apply_op2_no_bwd(&mask, &Attention { heads })
+						.unwrap()
+						.flatten_all()
+						.unwrap()
+						.to_vec1::<f32>()
+						.unwrap()
+				});
+				assert_eq!(
+					bits(&out),
+					bits(&expected),
+					"{batch}×{tokens}, {heads} heads of {head}"
+				);
+			}
 		}
 	}
 
