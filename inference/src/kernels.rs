@@ -1,19 +1,23 @@
-//! Fused CPU kernels of the BERT encoder, as candle custom operations.
+//! The engine's CPU kernels: the fixed-order matrix product, and the fused operations of the
+//! BERT encoder as candle custom operations.
 //!
 //! candle runs a BERT layer as about thirty tensor operations, each allocating and filling a new
 //! buffer: bias additions, residual additions, a five-operation softmax, a scalar `erf` per GELU
 //! value. For the short sequences validators embed, those passes cost as much as the matrix
 //! products. These kernels do each group in one pass over the data:
 //!
-//! - [`BiasGelu`]: `gelu(x + bias)` (exact, `erf`-based GELU), and [`BiasGeluTanh`] with GELU's
-//!   tanh approximation, and [`BiasRelu`];
+//! - [`Linear`]: `activation(x · w + bias)` on weights packed at load time ([`PackedWeights`]),
+//!   the activation ([`Activation`]: exact GELU, its tanh approximation, ReLU) applied in the
+//!   product's last pass;
 //! - [`BiasResidualLayerNorm`]: `layer_norm(x + bias + residual)`;
 //! - [`Attention`]: scaled dot-product attention of all heads with the padding mask, reading Q,
 //!   K and V from the fused QKV projection and writing the heads side by side.
 //!
-//! They are plain safe Rust written so that the compiler vectorises them for the baseline CPU
-//! (fixed-width lane arrays, no `target-cpu`): the binary stays portable and every sum is taken
-//! in an order fixed by the code, never by the CPU or the thread count.
+//! Every sum is taken in an order fixed by the code, never by the CPU, its SIMD width or the
+//! thread count ([`linear`] says how for the products). The matrix product has a kernel per
+//! [`KernelPath`]; the other loops are plain safe Rust that the compiler vectorises, compiled
+//! for AVX2 as well where the path has it: Rust never fuses a multiply and an add nor reorders
+//! a sum, so both builds give the same bits.
 
 // Index arithmetic here stays within the lengths of buffers that exist (checked against the
 // shapes at each kernel's entry), and float arithmetic is the computation itself: checked
@@ -861,94 +865,6 @@ pub fn gelu(x: f32) -> f32 {
 	0.5 * x * (1.0 + erf(x * core::f32::consts::FRAC_1_SQRT_2))
 }
 
-/// `gelu(x + bias)`, `x: [rows, n]`, `bias: [n]`.
-pub struct BiasGelu;
-
-impl CustomOp2 for BiasGelu {
-	fn name(&self) -> &'static str {
-		"opg-bias-gelu"
-	}
-
-	fn cpu_fwd(
-		&self,
-		x: &CpuStorage,
-		x_layout: &Layout,
-		bias: &CpuStorage,
-		bias_layout: &Layout,
-	) -> Result<(CpuStorage, Shape)> {
-		bias_map(x, x_layout, bias, bias_layout, gelu)
-	}
-}
-
-/// `gelu_tanh(x + bias)` (GELU's tanh approximation, [`crate::mathf::gelu_tanh`]), `x: [rows,
-/// n]`, `bias: [n]`.
-pub struct BiasGeluTanh;
-
-impl CustomOp2 for BiasGeluTanh {
-	fn name(&self) -> &'static str {
-		"opg-bias-gelu-tanh"
-	}
-
-	fn cpu_fwd(
-		&self,
-		x: &CpuStorage,
-		x_layout: &Layout,
-		bias: &CpuStorage,
-		bias_layout: &Layout,
-	) -> Result<(CpuStorage, Shape)> {
-		bias_map(x, x_layout, bias, bias_layout, crate::mathf::gelu_tanh)
-	}
-}
-
-/// `relu(x + bias)`, `x: [rows, n]`, `bias: [n]`; `+0` for every input not above zero (whose
-/// zero `f32::max` leaves to the CPU), NaN included (candle and PyTorch would keep a NaN).
-pub struct BiasRelu;
-
-impl CustomOp2 for BiasRelu {
-	fn name(&self) -> &'static str {
-		"opg-bias-relu"
-	}
-
-	fn cpu_fwd(
-		&self,
-		x: &CpuStorage,
-		x_layout: &Layout,
-		bias: &CpuStorage,
-		bias_layout: &Layout,
-	) -> Result<(CpuStorage, Shape)> {
-		bias_map(x, x_layout, bias, bias_layout, |x| if x > 0.0 { x } else { 0.0 })
-	}
-}
-
-/// `f(x + bias)` element by element, `x: [rows, n]`, `bias: [n]`.
-///
-/// Generic over `f` so that it is inlined into the loop, which then vectorises: each element
-/// still takes exactly the operations of `f`, in the same order.
-fn bias_map<F: Fn(f32) -> f32 + Sync>(
-	x: &CpuStorage,
-	x_layout: &Layout,
-	bias: &CpuStorage,
-	bias_layout: &Layout,
-	f: F,
-) -> Result<(CpuStorage, Shape)> {
-	let xs = contiguous(x, x_layout, "bias-gelu input")?;
-	let bias = contiguous(bias, bias_layout, "bias-gelu bias")?;
-	if bias.is_empty() || !xs.len().is_multiple_of(bias.len()) {
-		bail!("bias-gelu: bias of {} for input of {}", bias.len(), xs.len());
-	}
-	let mut out = vec![0f32; xs.len()];
-	let n = bias.len();
-	out.par_chunks_exact_mut(n)
-		.zip(xs.par_chunks_exact(n))
-		.with_min_len(rows_per_task(xs.len() / n))
-		.for_each(|(out_row, x_row)| {
-			for ((o, x), b) in out_row.iter_mut().zip(x_row).zip(bias) {
-				*o = f(x + b);
-			}
-		});
-	Ok((CpuStorage::F32(out), x_layout.shape().clone()))
-}
-
 /// `layer_norm(x + bias + residual)` over the last dimension, `x, residual: [rows, n]`,
 /// `params: [3, n]` = bias, gain, shift. Two passes (mean, then variance of the centred values),
 /// like PyTorch.
@@ -1436,18 +1352,24 @@ mod tests {
 				.unwrap()
 		};
 
-		let fused = x.apply_op2_no_bwd(&bias, &BiasGelu).unwrap();
-		let plain = x.broadcast_add(&bias).unwrap().gelu_erf().unwrap();
-		assert!(max_diff(&fused, &plain) < 2e-6);
-
-		// candle's tanh-approximate GELU and ReLU, from libm and `f32::max`.
-		let fused = x.apply_op2_no_bwd(&bias, &BiasGeluTanh).unwrap();
-		let plain = x.broadcast_add(&bias).unwrap().gelu().unwrap();
-		assert!(max_diff(&fused, &plain) < 2e-6);
-		let fused = x.apply_op2_no_bwd(&bias, &BiasRelu).unwrap();
-		let plain = x.broadcast_add(&bias).unwrap().relu().unwrap();
-		assert_eq!(max_diff(&fused, &plain), 0.0);
-		let zeros = fused.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+		// The linear operation with each activation against candle's matrix product, bias and
+		// activations (libm's erff and tanhf, `f32::max`).
+		let w = Tensor::randn(0f32, 0.3, (24, 16), &dev).unwrap();
+		let weights =
+			PackedWeights::new(&w.flatten_all().unwrap().to_vec1().unwrap(), 24, 16).unwrap();
+		let b16 = Tensor::randn(0f32, 1.0, 16, &dev).unwrap();
+		let b16_values = b16.to_vec1::<f32>().unwrap();
+		let product = x.matmul(&w).unwrap().broadcast_add(&b16).unwrap();
+		let linear = |activation| {
+			let op = Linear { weights: &weights, bias: Some(&b16_values), activation };
+			x.apply_op1_no_bwd(&op).unwrap()
+		};
+		assert!(max_diff(&linear(Activation::Identity), &product) < 1e-5);
+		assert!(max_diff(&linear(Activation::Gelu), &product.gelu_erf().unwrap()) < 1e-5);
+		assert!(max_diff(&linear(Activation::GeluTanh), &product.gelu().unwrap()) < 1e-5);
+		let relu = linear(Activation::Relu);
+		assert_eq!(max_diff(&relu, &product.relu().unwrap()), 0.0);
+		let zeros = relu.flatten_all().unwrap().to_vec1::<f32>().unwrap();
 		assert!(zeros.iter().all(|v| *v > 0.0 || v.to_bits() == 0), "ReLU gives +0");
 
 		let gain = Tensor::randn(1f32, 0.1, 24, &dev).unwrap();

@@ -101,25 +101,17 @@ fn fingerprint() -> Vec<String> {
 	let flat = |t: Tensor| t.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("f32 values");
 	let (rows, n) = (9, 40);
 	let xt = tensor(random(rows * n).iter().map(|v| v * 4.0).collect(), &[rows, n]);
-	let bias = tensor(random(n), &[n]);
-	add(
-		&mut lines,
-		started,
-		"bias-gelu",
-		&flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasGelu).expect("op")),
-	);
-	add(
-		&mut lines,
-		started,
-		"bias-gelu-tanh",
-		&flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasGeluTanh).expect("op")),
-	);
-	add(
-		&mut lines,
-		started,
-		"bias-relu",
-		&flat(xt.apply_op2_no_bwd(&bias, &kernels::BiasRelu).expect("op")),
-	);
+	// A matrix product with its bias and each activation fused, as the encoder's feed-forward.
+	let weights = kernels::PackedWeights::new(&random(n * 50), n, 50).expect("shapes");
+	let bias = random(50);
+	for (name, activation) in [
+		("linear-gelu", kernels::Activation::Gelu),
+		("linear-gelu-tanh", kernels::Activation::GeluTanh),
+		("linear-relu", kernels::Activation::Relu),
+	] {
+		let op = kernels::Linear { weights: &weights, bias: Some(&bias), activation };
+		add(&mut lines, started, name, &flat(xt.apply_op1_no_bwd(&op).expect("op")));
+	}
 	let residual = tensor(random(rows * n), &[rows, n]);
 	let params = tensor([random(n), random(n), random(n)].concat(), &[3, n]);
 	let norm = kernels::BiasResidualLayerNorm { eps: 1e-12 };
@@ -139,6 +131,15 @@ fn fingerprint() -> Vec<String> {
 		started,
 		"attention",
 		&flat(qkv.apply_op2_no_bwd(&mask, &kernels::Attention { heads }).expect("op")),
+	);
+	// Heads of 12 (a remainder after 8 lanes), one sequence of 13 tokens.
+	let qkv = tensor(random(13 * 3 * 2 * 12), &[1, 13, 3 * 2 * 12]);
+	let mask = tensor(vec![0.0; 13], &[1, 13]);
+	add(
+		&mut lines,
+		started,
+		"attention-12",
+		&flat(qkv.apply_op2_no_bwd(&mask, &kernels::Attention { heads: 2 }).expect("op")),
 	);
 
 	// Emulated, a debug build runs some hundred times slower than natively.
