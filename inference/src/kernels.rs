@@ -349,6 +349,9 @@ fn linear_activated<F: Fn(f32) -> f32 + Sync>(
 		return Err(format!("linear: this CPU cannot run the {path:?} path"));
 	}
 	let rows = x.len() / depth;
+	if rows == 0 {
+		return Ok(Vec::new());
+	}
 	let (tile_rows, _) = path.tile();
 	// Fewer rows than a tile (one input of a small model): tiles of one row, no padding.
 	let tile_rows = if rows >= tile_rows { tile_rows } else { 1 };
@@ -1331,6 +1334,12 @@ mod tests {
 		assert!(linear(&[1.0; 4], &[1.0; 5], None, 2, 3).is_err());
 		assert!(linear(&[1.0; 4], &[1.0; 6], Some(&[0.0; 2]), 2, 3).is_err());
 		assert!(linear(&[], &[], None, 0, 3).is_err());
+		// No rows: nothing to compute, on every path.
+		for path in [KernelPath::Avx512, KernelPath::Avx2Fma, KernelPath::Portable] {
+			if path.is_available() {
+				assert_eq!(linear_on(path, &[], &[1.0; 6], Some(&[0.0; 3]), 2, 3), Ok(vec![]));
+			}
+		}
 	}
 
 	#[test]
