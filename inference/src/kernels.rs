@@ -361,25 +361,22 @@ fn linear_activated<F: Fn(f32) -> f32 + Sync>(
 	with_scratch(|packed, computed| {
 		// The rows of each tile interleaved, `[depth][tile_rows]`, the last tile padded with
 		// zero rows (computed and dropped), so that the kernel reads one contiguous run per `k`.
-		packed.clear();
-		packed.resize(tiles * depth * tile_rows, 0.0);
-		for (chunk, tile) in
-			x.chunks(depth * tile_rows).zip(packed.chunks_exact_mut(depth * tile_rows))
-		{
-			for (i, row) in chunk.chunks_exact(depth).enumerate() {
-				for (value, run) in row.iter().zip(tile.chunks_exact_mut(tile_rows)) {
-					if let Some(target) = run.get_mut(i) {
-						*target = *value;
-					}
+		// Every value is written, so a buffer kept from an earlier call needs no clearing.
+		let packed = grown(packed, tiles * depth * tile_rows);
+		for (t, tile) in packed.chunks_exact_mut(depth * tile_rows).enumerate() {
+			let rows_here = x.get(t * tile_rows * depth..).unwrap_or_default();
+			for (k, run) in tile.chunks_exact_mut(tile_rows).enumerate() {
+				for (i, target) in run.iter_mut().enumerate() {
+					*target = rows_here.get(i * depth + k).copied().unwrap_or(0.0);
 				}
 			}
 		}
 		let packed = &*packed;
 		// Strips of columns are the unit of parallel work: each reads its weights once for
-		// all rows, and computes `[padded rows][its columns]` in its part of `computed`. The
-		// result is independent of how the strips are shared out.
-		computed.clear();
-		computed.resize(strips * padded_rows * STRIP, 0.0);
+		// all rows, and computes `[padded rows][its columns]` in its part of `computed` (every
+		// value of that part is written). The result is independent of how the strips are
+		// shared out.
+		let computed = grown(computed, strips * padded_rows * STRIP);
 		let per_task = strips.div_ceil(rayon::current_num_threads().max(1)).max(1);
 		computed
 			.par_chunks_exact_mut(padded_rows * STRIP)
@@ -454,6 +451,15 @@ thread_local! {
 	/// zero fresh pages for them.
 	static SCRATCH: core::cell::RefCell<(Vec<f32>, Vec<f32>)> =
 		const { core::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The first `len` values of `buffer`, grown (with zeros) if it is shorter: what was there is
+/// left for the caller to overwrite.
+fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+	if buffer.len() < len {
+		buffer.resize(len, 0.0);
+	}
+	buffer.get_mut(..len).unwrap_or_default()
 }
 
 /// `f` with this thread's scratch buffers, or fresh ones if they are in use (a thread waiting
@@ -1188,6 +1194,37 @@ mod tests {
 				}
 			}
 		}
+	}
+
+	#[test]
+	fn linear_reuses_its_buffers_without_leaking_values() {
+		// A large product of NaNs leaves the thread's scratch buffers full of them; a smaller
+		// product on the same thread must not see any (its last tile is padded, and its last
+		// strip narrower).
+		let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+		let (depth, width) = (40, 70);
+		let w = values(depth * width, 41);
+		pool.install(|| {
+			let nans = vec![f32::NAN; 37 * depth];
+			assert!(linear(&nans, &w, None, depth, width).unwrap().iter().all(|v| v.is_nan()));
+			for rows in [5, 9, 1] {
+				let x = values(rows * depth, 42 + rows as u64);
+				let out = linear(&x, &w, None, depth, width).unwrap();
+				for r in 0..rows {
+					for j in 0..width {
+						let mut acc = 0f32;
+						for k in 0..depth {
+							acc = x[r * depth + k].mul_add(w[k * width + j], acc);
+						}
+						assert_eq!(
+							out[r * width + j].to_bits(),
+							acc.to_bits(),
+							"{rows} [{r}][{j}]"
+						);
+					}
+				}
+			}
+		});
 	}
 
 	#[test]
