@@ -122,7 +122,7 @@ static FORCED_PATH: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::n
 pub enum KernelPath {
 	/// x86-64 with AVX-512F: tiles of 8 rows × 32 columns in 512-bit registers.
 	Avx512,
-	/// x86-64 with AVX2 and FMA3: tiles of 4 rows × 16 columns in 256-bit registers.
+	/// x86-64 with AVX2 and FMA3: tiles of 6 rows × 16 columns in 256-bit registers.
 	Avx2Fma,
 	/// Any other CPU: tiles of 4 rows × 16 columns in portable code, each fused multiply-add
 	/// the FMA instruction on aarch64 and [`mathf::fma`] (`f64` arithmetic, the same bits) on
@@ -202,7 +202,8 @@ impl KernelPath {
 	fn tile(self) -> (usize, usize) {
 		match self {
 			Self::Avx512 => (8, 32),
-			Self::Avx2Fma | Self::Portable => (4, 16),
+			Self::Avx2Fma => (6, 16),
+			Self::Portable => (4, 16),
 		}
 	}
 }
@@ -651,7 +652,11 @@ fn column_block(path: KernelPath, tile: &Tile, out: &mut [f32]) {
 		// SAFETY: as above.
 		#[allow(unsafe_code)]
 		KernelPath::Avx2Fma => unsafe { column_block_avx2(tile, out) },
+		#[cfg(target_arch = "aarch64")]
+		_ => column_block_neon(tile, out),
+		#[cfg(not(target_arch = "aarch64"))]
 		_ if HARDWARE_FMA => column_block_tiled::<4, 16, Instruction>(tile, out),
+		#[cfg(not(target_arch = "aarch64"))]
 		_ => column_block_tiled::<4, 16, Emulated>(tile, out),
 	}
 }
@@ -725,11 +730,138 @@ fn full_tile_avx512(xt: &[f32], w: &[f32], width: usize, first: usize, out: &mut
 	}
 }
 
-/// [`column_block_tiled`] compiled for AVX2 and FMA3: `mul_add` lowered to `vfmadd` on 8 lanes.
+/// [`column_block_tiled`] for AVX2 and FMA3: full tiles of 6 rows × 16 columns by
+/// [`full_tile_avx2`], the rest as the portable code compiled for the same CPU (`mul_add`
+/// lowered to `vfmadd`). The same operations in the same order either way.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn column_block_avx2(tile: &Tile, out: &mut [f32]) {
-	column_block_tiled::<4, 16, Instruction>(tile, out)
+	const R: usize = 6;
+	const C: usize = 16;
+	if tile.cols == C && tile.tile_rows == R {
+		let run = tile.depth * R;
+		for (xt, out_tile) in
+			tile.packed.chunks_exact(run).zip(out.chunks_exact_mut(R * tile.width))
+		{
+			full_tile_avx2(xt, tile.w, tile.width, tile.first, out_tile);
+		}
+	} else {
+		column_block_tiled::<R, C, Instruction>(tile, out)
+	}
+}
+
+/// [`full_tile`]`::<6, 16>` in AVX2 registers: 12 accumulators of 8 lanes, one `vfmadd231ps`
+/// per row, per 8 columns and per `k`, in increasing `k`: for each element the chain
+/// `acc = fma(x[r][k], w[k][j], acc)` from `+0`, as everywhere. `out` holds the tile's 6 rows
+/// of `width` values; it receives columns `first..first + 16`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn full_tile_avx2(xt: &[f32], w: &[f32], width: usize, first: usize, out: &mut [f32]) {
+	use core::arch::x86_64::{
+		__m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
+		_mm256_storeu_ps,
+	};
+	const R: usize = 6;
+	let depth = xt.len() / R;
+	// Every pointer below stays inside these bounds.
+	if depth == 0
+		|| xt.len() != depth * R
+		|| first + 16 > width
+		|| out.len() < (R - 1) * width + first + 16
+		|| w.len() < (depth - 1) * width + first + 16
+	{
+		return;
+	}
+	let mut acc: [[__m256; 2]; R] = [[_mm256_setzero_ps(); 2]; R];
+	// SAFETY: row `k` of the tile's weights is `w[k * width + first ..][..16]` and its inputs
+	// `xt[k * R ..][..R]`, for `k < depth`: inside `w` and `xt` by the check above; row `r` of
+	// the output is `out[r * width + first ..][..16]`, inside `out` likewise.
+	#[allow(unsafe_code)]
+	unsafe {
+		let (mut wp, mut xp) = (w.as_ptr().add(first), xt.as_ptr());
+		for _ in 0..depth {
+			let (w0, w1) = (_mm256_loadu_ps(wp), _mm256_loadu_ps(wp.add(8)));
+			for (r, acc_row) in acc.iter_mut().enumerate() {
+				let xv = _mm256_set1_ps(*xp.add(r));
+				acc_row[0] = _mm256_fmadd_ps(xv, w0, acc_row[0]);
+				acc_row[1] = _mm256_fmadd_ps(xv, w1, acc_row[1]);
+			}
+			wp = wp.add(width);
+			xp = xp.add(R);
+		}
+		let op = out.as_mut_ptr().add(first);
+		for (r, acc_row) in acc.iter().enumerate() {
+			_mm256_storeu_ps(op.add(r * width), acc_row[0]);
+			_mm256_storeu_ps(op.add(r * width + 8), acc_row[1]);
+		}
+	}
+}
+
+/// [`column_block_tiled`] on aarch64: full tiles of 4 rows × 16 columns by [`full_tile_neon`],
+/// the rest as the portable code (`mul_add` is `fmadd` there). The same operations in the same
+/// order either way.
+#[cfg(target_arch = "aarch64")]
+fn column_block_neon(tile: &Tile, out: &mut [f32]) {
+	const R: usize = 4;
+	const C: usize = 16;
+	if tile.cols == C && tile.tile_rows == R {
+		let run = tile.depth * R;
+		for (xt, out_tile) in
+			tile.packed.chunks_exact(run).zip(out.chunks_exact_mut(R * tile.width))
+		{
+			full_tile_neon(xt, tile.w, tile.width, tile.first, out_tile);
+		}
+	} else {
+		column_block_tiled::<R, C, Instruction>(tile, out)
+	}
+}
+
+/// [`full_tile`]`::<4, 16>` in NEON registers: 16 accumulators of 4 lanes, one `fmla` per row,
+/// per 4 columns and per `k`, in increasing `k`: for each element the chain
+/// `acc = fma(x[r][k], w[k][j], acc)` from `+0`, as everywhere. `out` holds the tile's 4 rows of
+/// `width` values; it receives columns `first..first + 16`.
+#[cfg(target_arch = "aarch64")]
+fn full_tile_neon(xt: &[f32], w: &[f32], width: usize, first: usize, out: &mut [f32]) {
+	use core::arch::aarch64::{float32x4_t, vdupq_n_f32, vfmaq_f32, vld1q_f32, vst1q_f32};
+	const R: usize = 4;
+	let depth = xt.len() / R;
+	// Every pointer below stays inside these bounds.
+	if depth == 0
+		|| xt.len() != depth * R
+		|| first + 16 > width
+		|| out.len() < (R - 1) * width + first + 16
+		|| w.len() < (depth - 1) * width + first + 16
+	{
+		return;
+	}
+	// SAFETY: NEON is part of every aarch64 CPU. Row `k` of the tile's weights is
+	// `w[k * width + first ..][..16]` and its inputs `xt[k * R ..][..R]`, for `k < depth`: inside
+	// `w` and `xt` by the check above; row `r` of the output is `out[r * width + first ..][..16]`,
+	// inside `out` likewise.
+	#[allow(unsafe_code)]
+	unsafe {
+		let mut acc: [[float32x4_t; 4]; R] = [[vdupq_n_f32(0.0); 4]; R];
+		let (mut wp, mut xp) = (w.as_ptr().add(first), xt.as_ptr());
+		for _ in 0..depth {
+			let wv =
+				[vld1q_f32(wp), vld1q_f32(wp.add(4)), vld1q_f32(wp.add(8)), vld1q_f32(wp.add(12))];
+			for (r, acc_row) in acc.iter_mut().enumerate() {
+				let xv = vdupq_n_f32(*xp.add(r));
+				for (a, w) in acc_row.iter_mut().zip(wv) {
+					// `a + xv · w`, rounded once.
+					*a = vfmaq_f32(*a, xv, w);
+				}
+			}
+			wp = wp.add(width);
+			xp = xp.add(R);
+		}
+		let op = out.as_mut_ptr().add(first);
+		for (r, acc_row) in acc.iter().enumerate() {
+			for (c, a) in acc_row.iter().enumerate() {
+				vst1q_f32(op.add(r * width + 4 * c), *a);
+			}
+		}
+	}
 }
 
 /// A column block in tiles of `R` rows × `C` columns (or of one row, for inputs of fewer rows
