@@ -1,14 +1,12 @@
-//! The model registry as other pallets see it: the [`ModelSpec`] owners submit, the
-//! [`ModelProvider`] trait (implemented by `pallet-models`), the [`ModelParams`] it returns, and
-//! the [`PendingTasksGuard`] the registry asks before removing a model (implemented by
-//! `pallet-inference`).
+//! The model registry as other pallets see it: the [`ModelProvider`] trait (implemented by
+//! `pallet-models`), the [`ModelParams`] it returns, and the [`PendingTasksGuard`] the registry
+//! asks before removing a model (implemented by `pallet-inference`).
 //!
 //! What a model is and how its outputs are compared is FRAME-free and shared with the engine:
 //! it lives in [`opg_model`] ([`descriptor`](opg_model::descriptor) and
 //! [`comparison`](opg_model::comparison), where the canonical-form table is), and is re-exported
 //! here.
 
-use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{traits::Get, BoundedVec};
 use scale_info::TypeInfo;
@@ -25,33 +23,6 @@ pub use opg_model::{
 	},
 	task::majority,
 };
-
-/// What an owner submits to register a model or publish a version. Lengths are checked by the
-/// registry (so that an over-long name is a dispatch error, not an undecodable call).
-#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
-pub struct ModelSpec<Balance> {
-	/// Human-readable name, non-empty, at most `MaxNameLen` bytes.
-	pub name: Vec<u8>,
-	/// What to run: the files, the architecture and the engine profile.
-	pub descriptor: ModelDescriptor,
-	/// Size of the weights file in bytes (non-zero).
-	pub size_bytes: u64,
-	/// What a request's input is.
-	pub input: InputKind,
-	/// What the output means.
-	pub output: OutputKind,
-	/// Fee paid to each executor of a task.
-	pub fee_per_executor: Balance,
-	/// Executors per task (`1 ≤ redundancy ≤ MaxRedundancy`).
-	pub redundancy: u32,
-	/// Matching results that settle a task; `None` for the majority, [`majority`]`(redundancy)`.
-	pub quorum: Option<u32>,
-	/// How executors' results are compared.
-	pub comparison: ComparisonRule,
-	/// Optional download hint, non-empty, at most `MaxSourceUriLen` bytes.
-	pub source_uri: Option<Vec<u8>>,
-}
-
 /// The parameters of a runnable model, as other pallets and the off-chain worker see them.
 #[derive(
 	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug,
