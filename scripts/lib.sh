@@ -86,13 +86,12 @@ build_cross_cpu_aarch64() {
 	cd "$REPO_ROOT"
 	log "Building the engine's cross-CPU test for aarch64"
 	# gemm (under candle) has half-precision assembly that needs the fp16 extension (ARMv8.2,
-	# every aarch64 server CPU of the last years).
+	# every aarch64 server CPU of the last years). The engine has no chain code, so no C is
+	# compiled for the target (no secp256k1 and the like): a cross linker is all it needs.
 	local binary
 	binary="$(
 		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+fp16" \
 			CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-			CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
-			CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++ \
 			cargo test --locked -p opg-inference --test cross_cpu --no-run \
 			--target aarch64-unknown-linux-gnu --message-format=json |
 			sed -n 's/.*"executable":"\([^"]*cross_cpu[^"]*\)".*/\1/p' | tail -n1

@@ -17,7 +17,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use opg_inference::{
 	demo, perf, CancelToken, Engine, EngineConfig, EngineProfile, LoadedModel, ModelDescriptor,
 };
-use opg_primitives::models::{Architecture, ModelFormat};
+use opg_model::descriptor::{Architecture, ModelFormat};
 use std::{path::PathBuf, sync::Arc};
 
 fn engine(threads: usize) -> Engine {

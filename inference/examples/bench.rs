@@ -16,7 +16,10 @@ use opg_inference::{
 	demo, kernels, perf, CancelToken, Engine, EngineConfig, EngineProfile, LoadedModel,
 	ModelDescriptor,
 };
-use opg_primitives::models::{Architecture, ComparisonRule, ModelFormat};
+use opg_model::{
+	comparison::ComparisonRule,
+	descriptor::{Architecture, ModelFormat},
+};
 use std::{
 	sync::Arc,
 	time::{Duration, Instant},

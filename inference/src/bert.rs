@@ -13,7 +13,7 @@ use crate::error::{EngineError, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config;
-use opg_primitives::inference::Rejection;
+use opg_model::task::Rejection;
 use tokenizers::Tokenizer;
 
 /// A loaded sentence-embedding model.

@@ -12,10 +12,11 @@ use crate::{
 	store::{hash_hex, parse_hash, ModelStore},
 	EngineProfile, ModelDescriptor,
 };
-use opg_primitives::models::{
-	Architecture, ComparisonRule, ModelFormat, OutputDigest, MAX_QUANTIZED_DECIMALS, MAX_TOP_K,
+use opg_model::{
+	comparison::{ComparisonRule, OutputDigest, MAX_QUANTIZED_DECIMALS, MAX_TOP_K},
+	descriptor::{Architecture, ModelFormat},
+	H256,
 };
-use sp_core::H256;
 use std::{
 	fmt::Write as _,
 	path::{Path, PathBuf},
@@ -372,10 +373,7 @@ mod tests {
 		let cmd = parse(&["run", &hashes[0], "--config", &hashes[1], "--input", "1,2"]).unwrap();
 		assert!(matches!(
 			cmd.run(&dir),
-			Err(EngineError::Rejected {
-				rejection: opg_primitives::inference::Rejection::InputShape,
-				..
-			})
+			Err(EngineError::Rejected { rejection: opg_model::task::Rejection::InputShape, .. })
 		));
 		let _ = std::fs::remove_dir_all(&dir);
 	}

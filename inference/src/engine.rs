@@ -6,8 +6,10 @@ use crate::{
 	mlp::{Mlp, MlpConfig},
 	store::ModelStore,
 };
-use opg_primitives::models::{Architecture, EngineProfile, ModelDescriptor, ModelFormat};
-use sp_core::H256;
+use opg_model::{
+	descriptor::{Architecture, EngineProfile, ModelDescriptor, ModelFormat},
+	H256,
+};
 use std::{
 	collections::HashMap,
 	panic::{catch_unwind, AssertUnwindSafe},
@@ -25,7 +27,7 @@ pub const CANDLE_VERSION: &str = "0.11.1";
 
 /// Most tokens of a text input (further capped by the model's position embeddings): 256, the
 /// sequence length all-MiniLM-L6-v2 was trained with. A constant, not a node setting, because a
-/// text over it is a [`Rejection::TooManyTokens`](opg_primitives::inference::Rejection) that
+/// text over it is a [`Rejection::TooManyTokens`](opg_model::task::Rejection) that
 /// every executor must reach alike.
 pub const MAX_TEXT_TOKENS: usize = 256;
 
@@ -162,11 +164,11 @@ impl LoadedModel {
 	}
 }
 
-/// `input` as text, or the [`Rejection::NotUtf8`](opg_primitives::inference::Rejection) every
+/// `input` as text, or the [`Rejection::NotUtf8`](opg_model::task::Rejection) every
 /// engine reaches for it.
 fn utf8(input: &[u8]) -> Result<&str> {
 	std::str::from_utf8(input).map_err(|e| EngineError::Rejected {
-		rejection: opg_primitives::inference::Rejection::NotUtf8,
+		rejection: opg_model::task::Rejection::NotUtf8,
 		detail: format!("text is not UTF-8: {e}"),
 	})
 }

@@ -1,6 +1,6 @@
 //! The engine's typed errors.
 
-use sp_core::H256;
+use opg_model::H256;
 
 /// Why an engine operation failed. No variant is ever produced by a panic escaping the engine: a
 /// panicking model is reported as [`EngineError::Panicked`].
@@ -35,7 +35,7 @@ pub enum EngineError {
 	},
 	/// The model's engine profile is not one this engine implements ([`crate::PROFILES`]).
 	#[error("engine profile {0:?} is not implemented by this engine")]
-	UnsupportedProfile(opg_primitives::models::EngineProfile),
+	UnsupportedProfile(opg_model::descriptor::EngineProfile),
 	/// The model's format is not executed by this engine (only `Safetensors` is).
 	#[error("model format {0} is not supported")]
 	UnsupportedFormat(&'static str),
@@ -54,7 +54,7 @@ pub enum EngineError {
 	#[error("input rejected ({rejection:?}): {detail}")]
 	Rejected {
 		/// The rejection executors commit to.
-		rejection: opg_primitives::inference::Rejection,
+		rejection: opg_model::task::Rejection,
 		/// What was wrong, for logs.
 		detail: String,
 	},

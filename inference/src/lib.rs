@@ -1,13 +1,15 @@
 //! Native candle inference engine of OPG chain validators.
 //!
-//! Pure native Rust, no chain code: the node calls it from the off-chain-worker host function.
+//! Pure native Rust, no chain code: it knows models through [`opg_model`] (FRAME-free, shared
+//! with the runtime) and nothing of FRAME. The node puts it behind the runtime's inference host
+//! function (with its metrics and fault injection, in the node's `inference_host` module).
 //!
 //! # Overview
 //!
 //! - [`ModelStore`]: files (weights, configurations, tokenizers) named by their blake2-256 hash,
 //!   re-hashed on every load so that a tampered or truncated file is never executed, with a
 //!   maximum file size.
-//! - Architectures of [`opg_primitives::models::Architecture`]: [`mlp`] (JSON config +
+//! - Architectures of [`opg_model::descriptor::Architecture`]: [`mlp`] (JSON config +
 //!   safetensors, `f32` vector in and out) and [`bert`] (BERT encoder + `tokenizers`, mean pooling,
 //!   L2 normalisation; UTF-8 text in, embedding out), both built from `candle-nn` /
 //!   `candle-transformers`.
@@ -16,11 +18,9 @@
 //!   [`EngineError::Panicked`], and a cache of loaded models bounded by bytes (least recently
 //!   used evicted first).
 //!
-//! - [`EngineHost`]: the engine behind the runtime's inference host function, registered by the
-//!   node for off-chain workers, with Prometheus [`Metrics`].
-//!
 //! The canonical form and digest of an output under a comparison rule are **not** here: they are
-//! `opg_primitives::models::ComparisonRule::{canonicalise, digest}`, shared with the runtime.
+//! [`opg_model::comparison::ComparisonRule`]'s `canonicalise` and `digest`, shared with the
+//! runtime.
 //!
 //! # Determinism
 //!
@@ -38,7 +38,10 @@
 //!
 //! ```no_run
 //! use opg_inference::{Engine, EngineConfig, EngineProfile, ModelDescriptor};
-//! use opg_primitives::models::{Architecture, ComparisonRule, ModelFormat};
+//! use opg_model::{
+//!     comparison::ComparisonRule,
+//!     descriptor::{Architecture, ModelFormat},
+//! };
 //! # fn main() -> Result<(), opg_inference::EngineError> {
 //! let engine = Engine::new(EngineConfig::new("/var/lib/opg/models"))?;
 //! let weights_hash = engine.import("model.safetensors".as_ref())?;
@@ -61,7 +64,6 @@ pub mod demo;
 mod encoder;
 mod engine;
 mod error;
-pub mod host;
 pub mod kernels;
 pub mod mathf;
 pub mod mlp;
@@ -73,6 +75,5 @@ pub use engine::{
 	NUMERICS, PROFILES,
 };
 pub use error::{EngineError, Result};
-pub use host::{EngineHost, Metrics};
-pub use opg_primitives::models::{EngineProfile, ModelDescriptor};
+pub use opg_model::descriptor::{EngineProfile, ModelDescriptor};
 pub use store::{hash_bytes, hash_hex, parse_hash, ModelStore};

@@ -18,7 +18,7 @@ use crate::error::{EngineError, Result};
 use crate::kernels;
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
-use opg_primitives::inference::Rejection;
+use opg_model::task::Rejection;
 use serde::{Deserialize, Serialize};
 
 /// Largest layer width accepted in a configuration (bounds the memory a config can request).

@@ -7,7 +7,7 @@
 //! file is never executed.
 
 use crate::error::{EngineError, Result};
-use sp_core::H256;
+use opg_model::H256;
 use sp_crypto_hashing::blake2_256;
 use std::{
 	fs,
@@ -15,8 +15,8 @@ use std::{
 	path::{Path, PathBuf},
 };
 
-/// blake2-256 of `bytes` as an [`H256`] (`sp_crypto_hashing::blake2_256`, the function behind
-/// `sp_core::hashing::blake2_256`, which the chain uses for the registered hashes).
+/// blake2-256 of `bytes` as an [`H256`] (`sp_crypto_hashing::blake2_256`, the chain's
+/// `BlakeTwo256`, which it uses for the registered hashes).
 pub fn hash_bytes(bytes: &[u8]) -> H256 {
 	H256(blake2_256(bytes))
 }

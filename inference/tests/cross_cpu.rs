@@ -32,7 +32,7 @@ use opg_inference::{
 	demo, hash_bytes, hash_hex, kernels, mathf, perf, CancelToken, Engine, EngineConfig,
 	EngineProfile, ModelDescriptor,
 };
-use opg_primitives::models::{Architecture, ModelFormat};
+use opg_model::descriptor::{Architecture, ModelFormat};
 use std::{
 	io::Read,
 	path::Path,

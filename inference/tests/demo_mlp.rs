@@ -6,9 +6,10 @@ use opg_inference::{
 	demo::{self, encode_f32},
 	Engine, EngineError, EngineProfile, ModelDescriptor,
 };
-use opg_primitives::{
-	inference::Rejection,
-	models::{Architecture, ComparisonRule, ModelFormat},
+use opg_model::{
+	comparison::ComparisonRule,
+	descriptor::{Architecture, ModelFormat},
+	task::Rejection,
 };
 
 fn import_demo(engine: &Engine) -> ModelDescriptor {

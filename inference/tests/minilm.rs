@@ -6,9 +6,10 @@
 mod common;
 
 use opg_inference::{Engine, EngineError, EngineProfile, ModelDescriptor};
-use opg_primitives::{
-	inference::Rejection,
-	models::{Architecture, ComparisonRule, ModelFormat},
+use opg_model::{
+	comparison::ComparisonRule,
+	descriptor::{Architecture, ModelFormat},
+	task::Rejection,
 };
 use serde::Deserialize;
 

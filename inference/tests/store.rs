@@ -3,11 +3,11 @@
 mod common;
 
 use opg_inference::{hash_bytes, hash_hex, parse_hash, EngineError, ModelStore};
-use opg_primitives::models::digest_canonical;
+use opg_model::comparison::digest_canonical;
 
 #[test]
 fn hash_is_blake2_256_like_the_chain() {
-	// The chain's BlakeTwo256 (used by opg-primitives for digests) is the same function.
+	// The chain's BlakeTwo256 (used by opg-model for digests) is the same function.
 	for bytes in [&b""[..], b"abc", &[7u8; 1000]] {
 		assert_eq!(hash_bytes(bytes), digest_canonical(bytes));
 	}

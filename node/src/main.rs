@@ -7,6 +7,7 @@
 mod chain_spec;
 mod cli;
 mod command;
+mod inference_host;
 mod rpc;
 mod service;
 

@@ -280,10 +280,10 @@ pub fn new_full<
 		}
 		let metrics = config
 			.prometheus_registry()
-			.map(opg_inference::Metrics::register)
+			.map(crate::inference_host::Metrics::register)
 			.transpose()
 			.map_err(|e| ServiceError::Other(format!("inference metrics: {e}")))?;
-		let host = Arc::new(opg_inference::EngineHost::new(
+		let host = Arc::new(crate::inference_host::EngineHost::new(
 			Arc::new(engine),
 			metrics,
 			inference.dev_fault_output,

@@ -17,9 +17,10 @@ use opg_primitives::{
 	inference::{commitment, encode_output, Rejection, Salt, TaskId, TaskOutcome},
 	models::{
 		Architecture, ComparisonRule, EngineProfile, InputKind, ModelDescriptor, ModelFormat,
-		ModelId, ModelSpec, OutputKind,
+		ModelId, OutputKind,
 	},
 };
+use pallet_models::ModelSpec;
 use sp_core::H256;
 use sp_runtime::{
 	testing::{TestSignature, UintAuthorityId},

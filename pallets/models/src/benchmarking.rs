@@ -13,7 +13,7 @@ use frame_support::traits::{
 use frame_system::RawOrigin;
 use opg_primitives::models::{
 	Architecture, ComparisonRule, EngineProfile, InputKind, ModelDescriptor, ModelFormat,
-	ModelSpec, OutputKind,
+	OutputKind,
 };
 use sp_core::H256;
 use sp_runtime::traits::{Saturating, StaticLookup};

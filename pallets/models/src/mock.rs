@@ -1,7 +1,7 @@
 //! Test runtime: System, Balances and this pallet, with a staking side made of a configurable set
 //! of validators and an inference side made of a configurable set of models with pending tasks.
 
-use crate::{self as pallet_models, HoldReason};
+use crate::{self as pallet_models, HoldReason, ModelSpec};
 use core::cell::RefCell;
 use frame_support::{
 	derive_impl, parameter_types,
@@ -10,7 +10,7 @@ use frame_support::{
 use opg_primitives::{
 	models::{
 		Architecture, ComparisonRule, EngineProfile, InputKind, ModelDescriptor, ModelFormat,
-		ModelId, ModelSpec, OutputKind, PendingTasksGuard,
+		ModelId, OutputKind, PendingTasksGuard,
 	},
 	staking::{InferenceStaking, SlashReason},
 };

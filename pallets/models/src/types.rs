@@ -1,6 +1,7 @@
 //! The registry's stored types, their aliases and the benchmark helper.
 
 use crate::Config;
+use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
 	traits::{fungible, Get},
@@ -8,8 +9,7 @@ use frame_support::{
 };
 use frame_system::pallet_prelude::BlockNumberFor;
 use opg_primitives::models::{
-	ComparisonRule, InputKind, ModelDescriptor, ModelId, ModelParams, ModelSpec, ModelVersion,
-	OutputKind,
+	ComparisonRule, InputKind, ModelDescriptor, ModelId, ModelParams, ModelVersion, OutputKind,
 };
 use scale_info::TypeInfo;
 use sp_runtime::traits::StaticLookup;
@@ -110,6 +110,32 @@ where
 			comparison: self.comparison,
 		}
 	}
+}
+
+/// What an owner submits to register a model or publish a version. Lengths are checked by the
+/// registry (so that an over-long name is a dispatch error, not an undecodable call).
+#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+pub struct ModelSpec<Balance> {
+	/// Human-readable name, non-empty, at most `MaxNameLen` bytes.
+	pub name: Vec<u8>,
+	/// What to run: the files, the architecture and the engine profile.
+	pub descriptor: ModelDescriptor,
+	/// Size of the weights file in bytes (non-zero).
+	pub size_bytes: u64,
+	/// What a request's input is.
+	pub input: InputKind,
+	/// What the output means.
+	pub output: OutputKind,
+	/// Fee paid to each executor of a task.
+	pub fee_per_executor: Balance,
+	/// Executors per task (`1 ≤ redundancy ≤ MaxRedundancy`).
+	pub redundancy: u32,
+	/// Matching results that settle a task; `None` for the majority, [`majority`](opg_primitives::models::majority)`(redundancy)`.
+	pub quorum: Option<u32>,
+	/// How executors' results are compared.
+	pub comparison: ComparisonRule,
+	/// Optional download hint, non-empty, at most `MaxSourceUriLen` bytes.
+	pub source_uri: Option<Vec<u8>>,
 }
 
 /// Amount of the deposit and fee token.

@@ -238,6 +238,7 @@ impl pallet_inference::BenchmarkHelper<crate::AccountId, crate::Balance, Signatu
 	) -> opg_primitives::models::ModelId {
 		use frame_support::traits::fungible::Mutate;
 		use opg_primitives::models::*;
+		use pallet_models::ModelSpec;
 		let _ = Balances::mint_into(owner, 1_000 * OPG);
 		let model_id = pallet_models::NextModelId::<Runtime>::get();
 		let spec = ModelSpec {

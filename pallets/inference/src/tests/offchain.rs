@@ -629,7 +629,7 @@ fn batches_follow_the_oldest_task_across_models() {
 		assert_ok!(Models::register_model(RuntimeOrigin::signed(OWNER), {
 			let spec = spec(4, None, opg_primitives::models::ComparisonRule::Argmax);
 			let weights_hash = sp_core::H256::repeat_byte(0xBB);
-			opg_primitives::models::ModelSpec {
+			pallet_models::ModelSpec {
 				descriptor: opg_primitives::models::ModelDescriptor {
 					weights_hash,
 					..spec.descriptor

@@ -5,9 +5,10 @@ use crate::{mock::*, Error, Event, FailReason, TaskResults, TaskStatus};
 use frame_support::assert_noop;
 use opg_primitives::{
 	inference::Rejection,
-	models::{Architecture, InputKind, ModelDescriptor, ModelSpec},
+	models::{Architecture, InputKind, ModelDescriptor},
 	staking::SlashReason,
 };
+use pallet_models::ModelSpec;
 use sp_core::H256;
 
 /// Registers a model like the default one with `input`, served by all four validators.

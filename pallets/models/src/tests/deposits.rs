@@ -1,9 +1,8 @@
 //! Deposits: their formula, holds on the owner, release, adjustment and the try-state check.
 
-use crate::{mock::*, Event, HoldReason, Models as ModelsStorage};
+use crate::{mock::*, Event, HoldReason, ModelSpec, Models as ModelsStorage};
 use codec::Encode;
 use frame_support::{assert_ok, traits::fungible::MutateHold};
-use opg_primitives::models::ModelSpec;
 
 #[test]
 fn deposit_is_base_plus_per_byte_of_the_entry() {

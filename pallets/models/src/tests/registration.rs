@@ -90,8 +90,7 @@ fn register_model_with_every_field() {
 fn quorum_defaults_to_majority() {
 	ExtBuilder::default().build_and_execute(|| {
 		for (redundancy, majority) in [(1, 1), (2, 2), (3, 2), (4, 3), (5, 3)] {
-			let model_id =
-				register(ALICE, opg_primitives::models::ModelSpec { redundancy, ..mnist_spec() });
+			let model_id = register(ALICE, crate::ModelSpec { redundancy, ..mnist_spec() });
 			let model = Models::model(model_id).unwrap();
 			assert_eq!((model.redundancy, model.quorum), (redundancy, majority));
 		}
@@ -115,7 +114,7 @@ fn ids_are_sequential_across_owners() {
 #[test]
 fn name_and_uri_at_their_limits_are_accepted() {
 	ExtBuilder::default().build_and_execute(|| {
-		let spec = opg_primitives::models::ModelSpec {
+		let spec = crate::ModelSpec {
 			name: vec![b'n'; MAX_NAME_LEN as usize],
 			source_uri: Some(vec![b'u'; MAX_URI_LEN as usize]),
 			..mnist_spec()
@@ -137,22 +136,21 @@ fn comparison_rules_at_their_limits_are_accepted() {
 			ComparisonRule::TopK { k: 1 },
 			ComparisonRule::TopK { k: MAX_TOP_K },
 		] {
-			let model_id =
-				register(ALICE, opg_primitives::models::ModelSpec { comparison, ..mnist_spec() });
+			let model_id = register(ALICE, crate::ModelSpec { comparison, ..mnist_spec() });
 			assert_eq!(Models::model(model_id).unwrap().comparison, comparison);
 		}
 	});
 }
 
 /// Asserts that registering `spec` by ALICE fails with `error` and changes nothing.
-fn assert_rejected(spec: opg_primitives::models::ModelSpec<Balance>, error: Error<Test>) {
+fn assert_rejected(spec: crate::ModelSpec<Balance>, error: Error<Test>) {
 	assert_noop!(Models::register_model(RuntimeOrigin::signed(ALICE), spec), error);
 }
 
 #[test]
 fn invalid_names_are_rejected() {
 	ExtBuilder::default().build_and_execute(|| {
-		use opg_primitives::models::ModelSpec;
+		use crate::ModelSpec;
 		assert_rejected(ModelSpec { name: vec![], ..mnist_spec() }, Error::NameEmpty);
 		assert_rejected(
 			ModelSpec { name: vec![b'n'; MAX_NAME_LEN as usize + 1], ..mnist_spec() },
@@ -169,7 +167,7 @@ fn invalid_names_are_rejected() {
 #[test]
 fn invalid_source_uris_are_rejected() {
 	ExtBuilder::default().build_and_execute(|| {
-		use opg_primitives::models::ModelSpec;
+		use crate::ModelSpec;
 		assert_rejected(
 			ModelSpec { source_uri: Some(vec![]), ..mnist_spec() },
 			Error::SourceUriEmpty,
@@ -183,7 +181,7 @@ fn invalid_source_uris_are_rejected() {
 
 #[test]
 fn fees_under_the_minimum_are_rejected() {
-	use opg_primitives::models::ModelSpec;
+	use crate::ModelSpec;
 	ExtBuilder::default().build_and_execute(|| {
 		assert_rejected(ModelSpec { fee_per_executor: 0, ..mnist_spec() }, Error::FeeBelowMinimum);
 		assert_rejected(
@@ -200,7 +198,7 @@ fn fees_under_the_minimum_are_rejected() {
 #[test]
 fn zero_size_is_rejected() {
 	ExtBuilder::default().build_and_execute(|| {
-		use opg_primitives::models::ModelSpec;
+		use crate::ModelSpec;
 		assert_rejected(ModelSpec { size_bytes: 0, ..mnist_spec() }, Error::ZeroModelSize);
 	});
 }
@@ -208,7 +206,7 @@ fn zero_size_is_rejected() {
 #[test]
 fn invalid_redundancy_is_rejected() {
 	ExtBuilder::default().build_and_execute(|| {
-		use opg_primitives::models::ModelSpec;
+		use crate::ModelSpec;
 		assert_rejected(ModelSpec { redundancy: 0, ..mnist_spec() }, Error::InvalidRedundancy);
 		assert_rejected(
 			ModelSpec { redundancy: 0, quorum: Some(0), ..mnist_spec() },
@@ -228,7 +226,7 @@ fn invalid_redundancy_is_rejected() {
 #[test]
 fn invalid_quorum_is_rejected() {
 	ExtBuilder::default().build_and_execute(|| {
-		use opg_primitives::models::ModelSpec;
+		use crate::ModelSpec;
 		assert_rejected(ModelSpec { quorum: Some(0), ..mnist_spec() }, Error::InvalidQuorum);
 		assert_rejected(ModelSpec { quorum: Some(4), ..mnist_spec() }, Error::InvalidQuorum);
 		assert_rejected(ModelSpec { quorum: Some(u32::MAX), ..mnist_spec() }, Error::InvalidQuorum);
@@ -238,7 +236,7 @@ fn invalid_quorum_is_rejected() {
 #[test]
 fn invalid_comparison_rules_are_rejected() {
 	ExtBuilder::default().build_and_execute(|| {
-		use opg_primitives::models::ModelSpec;
+		use crate::ModelSpec;
 		assert_rejected(
 			ModelSpec { comparison: ComparisonRule::TopK { k: 0 }, ..mnist_spec() },
 			Error::InvalidTopK,
@@ -267,7 +265,7 @@ fn invalid_comparison_rules_are_rejected() {
 #[test]
 fn empty_input_shapes_are_rejected() {
 	ExtBuilder::default().build_and_execute(|| {
-		use opg_primitives::models::ModelSpec;
+		use crate::ModelSpec;
 		assert_rejected(
 			ModelSpec { input: InputKind::F32Vector { len: 0 }, ..mnist_spec() },
 			Error::InvalidInputShape,

@@ -1,8 +1,8 @@
 //! `remove_model`: pending-task guard, servers cleared, deposit released, version links.
 
-use crate::{mock::*, Error, Event, NextModelId, Servers};
+use crate::{mock::*, Error, Event, ModelSpec, NextModelId, Servers};
 use frame_support::{assert_noop, assert_ok};
-use opg_primitives::models::{ModelProvider, ModelSpec};
+use opg_primitives::models::ModelProvider;
 
 #[test]
 fn remove_model_works() {

@@ -1,8 +1,8 @@
 //! `publish_version`: version chains, links, deposits of both entries.
 
-use crate::{mock::*, Error, Event, ModelStatus, Models as ModelsStorage, NextModelId};
+use crate::{mock::*, Error, Event, ModelSpec, ModelStatus, Models as ModelsStorage, NextModelId};
 use frame_support::{assert_noop, assert_ok, traits::fungible::Mutate};
-use opg_primitives::models::{ModelDescriptor, ModelProvider, ModelSpec};
+use opg_primitives::models::{ModelDescriptor, ModelProvider};
 use sp_core::H256;
 use sp_runtime::{DispatchError, TokenError};
 

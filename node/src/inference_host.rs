@@ -1,8 +1,11 @@
 //! The engine behind the runtime's `opg_inference::run` host function: what a validator node
 //! registers (as an [`InferenceExt`]) for its off-chain workers, with Prometheus metrics and
 //! the test-only fault injection of `--dev-fault-output`.
+//!
+//! The glue between the chain's host interface (`opg_primitives::execution`) and the engine
+//! (`opg_inference`, which has no chain code) lives here, with the node.
 
-use crate::{CancelToken, Engine, EngineError};
+use opg_inference::{CancelToken, Engine, EngineError};
 use opg_primitives::execution::{
 	BatchRequest, InferenceError, InferenceExt, InferenceHost, InferenceRequest,
 };
@@ -169,7 +172,7 @@ impl EngineHost {
 		weights_hash: sp_core::H256,
 		input_len: usize,
 		elapsed: std::time::Duration,
-		result: crate::error::Result<Vec<f32>>,
+		result: opg_inference::Result<Vec<f32>>,
 	) -> Result<Vec<u8>, InferenceError> {
 		match result {
 			Ok(mut values) => {
@@ -250,7 +253,7 @@ fn perturb(values: &mut [f32]) {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use crate::EngineConfig;
+	use opg_inference::EngineConfig;
 	use opg_primitives::{
 		inference::Rejection,
 		models::{Architecture, ComparisonRule, EngineProfile, ModelDescriptor, ModelFormat},
@@ -258,7 +261,7 @@ mod tests {
 	use std::path::PathBuf;
 
 	fn demo_dir() -> PathBuf {
-		PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../inference/models/demo-mlp")
+		opg_inference::demo::model_dir()
 	}
 
 	fn host(fault: bool) -> (tempdir::Dir, EngineHost, InferenceRequest, Registry) {
