@@ -103,6 +103,7 @@ impl Fma for Instruction {
 }
 
 /// [`mathf::fma`]: the same bits in `f64` arithmetic, for CPUs without the instruction.
+#[cfg_attr(target_arch = "aarch64", allow(dead_code))]
 struct Emulated;
 
 impl Fma for Emulated {
@@ -194,6 +195,7 @@ impl KernelPath {
 
 	/// Whether the path runs only where the CPU has AVX2, so that the element-wise kernels can
 	/// be compiled for it too.
+	#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 	fn has_avx2(self) -> bool {
 		matches!(self, Self::Avx512 | Self::Avx2Fma)
 	}
@@ -425,6 +427,8 @@ fn gather<F: Fn(f32) -> f32 + Sync>(
 	bias: Option<&[f32]>,
 	activation: &F,
 ) -> core::result::Result<Vec<f32>, String> {
+	#[cfg(not(target_arch = "x86_64"))]
+	let _ = path;
 	let mut out = vec![0f32; rows * width];
 	let per_task = rows_per_task(rows);
 	out.par_chunks_mut(width * per_task).enumerate().for_each(|(task, rows)| {
@@ -1118,6 +1122,7 @@ impl CustomOp2 for Attention {
 		// than threads. Each row's result is the same whichever task computes it.
 		let threads = rayon::current_num_threads().max(1);
 		let group = tokens.div_ceil(threads.div_ceil(batch).max(1)).max(1);
+		#[cfg(target_arch = "x86_64")]
 		let path = KernelPath::detect();
 		out.par_chunks_exact_mut(tokens * hidden)
 			.zip(qkv_data.par_chunks_exact(tokens * width))
