@@ -15,6 +15,7 @@
 //! | [`Quantized`](ComparisonRule::Quantized) | each value `v` as `round(v × 10^decimals)`, an `i64` little-endian (8 bytes), rounding half away from zero; values beyond the `i64` range saturate to `i64::MAX` / `i64::MIN + 1` (so do `+inf` / `-inf`); NaN becomes `i64::MIN`; `-0.0` becomes `0` |
 //! | [`Argmax`](ComparisonRule::Argmax) | the index of the largest value as `u32` little-endian (4 bytes); nothing for an empty output |
 //! | [`TopK`](ComparisonRule::TopK) | the indices of the `min(k, len)` largest values, largest first, each `u32` little-endian |
+//! | [`Tokens`](ComparisonRule::Tokens) | a generation's SCALE encoding ([`Generation`]: prompt length, token ids, text), re-encoded |
 //!
 //! Ranking (for `Argmax` and `TopK`) compares values numerically, with `-0.0 == +0.0`, every NaN
 //! below every number (including `-inf`) and all NaNs equal; equal values are ranked by
@@ -26,7 +27,9 @@
 //! different integers (a value straddling a rounding boundary) still disagree: quantization makes
 //! such disagreements rare, it cannot make them impossible.
 
-use crate::{blake2_256, H256};
+use crate::{
+	blake2_256, descriptor::OutputKind, generation::Generation, task::decode_output, H256,
+};
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use core::cmp::Ordering;
@@ -81,6 +84,12 @@ pub enum ComparisonRule {
 		/// How many indices are kept.
 		k: u32,
 	},
+	/// Generated text, compared exactly: the revealed output is a SCALE-encoded
+	/// [`Generation`] (prompt length, token ids and their text), whose canonical form is its
+	/// strict re-encoding. The rule of every causal language model, and of no other
+	/// ([`Self::applies_to`]).
+	#[codec(index = 4)]
+	Tokens,
 }
 
 /// Why a [`ComparisonRule`] is not acceptable for registration.
@@ -105,6 +114,27 @@ impl ComparisonRule {
 		}
 	}
 
+	/// Whether this rule compares outputs of `kind`: [`Self::Tokens`] a
+	/// [`OutputKind::Generation`], the others vectors of values.
+	pub fn applies_to(&self, kind: OutputKind) -> bool {
+		matches!(self, Self::Tokens) == matches!(kind, OutputKind::Generation)
+	}
+
+	/// The canonical bytes of a revealed output, `None` if it is malformed: a [`Generation`]'s
+	/// re-encoding under [`Self::Tokens`], else [`Self::canonicalise`] of its little-endian `f32`
+	/// values (whose length must be a multiple of 4).
+	pub fn canonical_output(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+		match self {
+			Self::Tokens => Generation::canonical(bytes),
+			_ => decode_output(bytes).map(|values| self.canonicalise(&values)),
+		}
+	}
+
+	/// The digest of a revealed output: blake2-256 of [`Self::canonical_output`].
+	pub fn digest_output(&self, bytes: &[u8]) -> Option<OutputDigest> {
+		self.canonical_output(bytes).map(|canonical| digest_canonical(&canonical))
+	}
+
 	/// Maps a raw output to its canonical bytes (see the module documentation).
 	///
 	/// Total and deterministic on every input. Parameters outside the validated range are
@@ -112,7 +142,8 @@ impl ComparisonRule {
 	/// keeps `min(k, len)` indices, so `k = 0` keeps none).
 	pub fn canonicalise(&self, output: &[f32]) -> Vec<u8> {
 		match *self {
-			Self::Exact => canonical_exact(output),
+			// `Tokens` compares generations; given values, it compares them exactly.
+			Self::Exact | Self::Tokens => canonical_exact(output),
 			Self::Quantized { decimals } => canonical_quantized(output, decimals),
 			Self::Argmax => indices_to_bytes(&top_k_indices(output, 1)),
 			Self::TopK { k } => indices_to_bytes(&top_k_indices(output, k)),

@@ -4,7 +4,7 @@
 //! The registry (`pallet-models`), the tasks' execution requests and the engine's model cache all
 //! use [`ModelDescriptor`] as is, so that the chain and the engine name a model identically.
 
-use crate::{task::Rejection, H256};
+use crate::{generation::GenerationParams, task::Rejection, H256};
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 
@@ -36,7 +36,8 @@ pub enum ModelFormat {
 	/// An ONNX file (reserved: not executed by the engine yet).
 	#[codec(index = 1)]
 	Onnx,
-	/// A GGUF file (reserved: not executed by the engine yet).
+	/// A GGUF file: the network's weights (quantised or not), its configuration, tokenizer and
+	/// chat template in one file (the engine runs `llama` architectures).
 	#[codec(index = 2)]
 	Gguf,
 }
@@ -70,6 +71,14 @@ pub enum Architecture {
 		config_hash: H256,
 		/// Hash of the tokenizer file (`tokenizer.json`).
 		tokenizer_hash: H256,
+	},
+	/// A causal language model generating text (a `llama` network in a [`ModelFormat::Gguf`]
+	/// file, which also holds its tokenizer and chat template), under the registration's
+	/// generation parameters.
+	#[codec(index = 2)]
+	CausalLm {
+		/// Prompt and generation limits, stop tokens and decoding.
+		generation: GenerationParams,
 	},
 }
 
@@ -195,9 +204,18 @@ pub enum InputKind {
 		/// Number of values (at least 1).
 		len: u32,
 	},
-	/// UTF-8 text of at most `max_bytes` bytes, tokenised with the architecture's tokenizer.
+	/// UTF-8 text of at most `max_bytes` bytes, tokenised with the architecture's tokenizer (a
+	/// causal language model continues it as it is, without a chat template).
 	#[codec(index = 1)]
 	Text {
+		/// Longest input in bytes (at least 1).
+		max_bytes: u32,
+	},
+	/// Chat messages for a causal language model, rendered with the model's chat template: a
+	/// UTF-8 JSON array of `{"role": …, "content": …}` objects (roles `system`, `user`,
+	/// `assistant`), of at most `max_bytes` bytes.
+	#[codec(index = 2)]
+	Chat {
 		/// Longest input in bytes (at least 1).
 		max_bytes: u32,
 	},
@@ -217,23 +235,26 @@ pub enum InputMismatch {
 
 impl InputKind {
 	/// Whether `architecture` takes this kind of input: an `Mlp` a vector, a `BertEmbedding`
-	/// text.
+	/// text, a `CausalLm` text or chat messages.
 	pub fn fits(&self, architecture: &Architecture) -> bool {
 		matches!(
 			(self, architecture),
 			(Self::F32Vector { .. }, Architecture::Mlp { .. })
 				| (Self::Text { .. }, Architecture::BertEmbedding { .. })
+				| (Self::Text { .. } | Self::Chat { .. }, Architecture::CausalLm { .. })
 		)
 	}
 
 	/// Whether an honest executor can reach `rejection` on an input the chain accepted for
 	/// this kind: a vector only `InputShape` (its length is checked, its fit to the files is
-	/// not); a text only `Untokenizable` or `TooManyTokens` (UTF-8 and length are checked).
+	/// not); a text only `Untokenizable` or `TooManyTokens` (UTF-8 and length are checked);
+	/// chat messages also `MalformedChat` (their JSON is not checked on chain).
 	pub fn admits(&self, rejection: Rejection) -> bool {
 		use Rejection::*;
 		match self {
 			Self::F32Vector { .. } => matches!(rejection, InputShape),
 			Self::Text { .. } => matches!(rejection, Untokenizable | TooManyTokens),
+			Self::Chat { .. } => matches!(rejection, MalformedChat | Untokenizable | TooManyTokens),
 		}
 	}
 
@@ -241,7 +262,7 @@ impl InputKind {
 	pub fn is_valid(&self) -> bool {
 		match *self {
 			Self::F32Vector { len } => len >= 1,
-			Self::Text { max_bytes } => max_bytes >= 1,
+			Self::Text { max_bytes } | Self::Chat { max_bytes } => max_bytes >= 1,
 		}
 	}
 
@@ -256,7 +277,7 @@ impl InputKind {
 					return Err(InputMismatch::WrongLength);
 				}
 			},
-			Self::Text { max_bytes } => {
+			Self::Text { max_bytes } | Self::Chat { max_bytes } => {
 				if u64::try_from(input.len()).unwrap_or(u64::MAX) > u64::from(max_bytes) {
 					return Err(InputMismatch::TooLong);
 				}
@@ -269,7 +290,7 @@ impl InputKind {
 	}
 }
 
-/// What a model's output means (its values are always a vector of `f32`).
+/// What a model's output means: a vector of `f32` values, or generated text.
 #[derive(
 	Clone,
 	Copy,
@@ -292,6 +313,19 @@ pub enum OutputKind {
 	/// Any other vector of values.
 	#[codec(index = 2)]
 	Values,
+	/// Generated text: a SCALE-encoded [`Generation`](crate::generation::Generation) (the
+	/// token ids and their text), compared by
+	/// [`ComparisonRule::Tokens`](crate::comparison::ComparisonRule::Tokens).
+	#[codec(index = 3)]
+	Generation,
+}
+
+impl OutputKind {
+	/// Whether `architecture` produces this kind of output: a causal language model a
+	/// `Generation`, every other architecture a vector of values.
+	pub fn fits(&self, architecture: &Architecture) -> bool {
+		matches!(architecture, Architecture::CausalLm { .. }) == matches!(self, Self::Generation)
+	}
 }
 
 #[cfg(test)]
@@ -311,5 +345,39 @@ mod tests {
 		assert!(!InputKind::F32Vector { len: 0 }.is_valid());
 		assert!(!InputKind::Text { max_bytes: 0 }.is_valid());
 		assert!(vector.is_valid() && text.is_valid());
+		let chat = InputKind::Chat { max_bytes: 5 };
+		assert_eq!(chat.check(b"[]"), Ok(()));
+		assert_eq!(chat.check(b"[1234]"), Err(InputMismatch::TooLong));
+		assert_eq!(chat.check(&[0xff]), Err(InputMismatch::NotUtf8));
+		assert!(!InputKind::Chat { max_bytes: 0 }.is_valid());
+	}
+
+	#[test]
+	fn kinds_fit_their_architectures() {
+		use crate::generation::{Decoding, GenerationParams};
+		let h = H256::repeat_byte(1);
+		let mlp = Architecture::Mlp { config_hash: h };
+		let bert = Architecture::BertEmbedding { config_hash: h, tokenizer_hash: h };
+		let llm = Architecture::CausalLm {
+			generation: GenerationParams {
+				max_prompt_tokens: 8,
+				max_new_tokens: 8,
+				stop_tokens: [None; 4],
+				decoding: Decoding::Greedy,
+			},
+		};
+		let (vector, text, chat) = (
+			InputKind::F32Vector { len: 1 },
+			InputKind::Text { max_bytes: 1 },
+			InputKind::Chat { max_bytes: 1 },
+		);
+		assert!(vector.fits(&mlp) && !vector.fits(&bert) && !vector.fits(&llm));
+		assert!(!text.fits(&mlp) && text.fits(&bert) && text.fits(&llm));
+		assert!(!chat.fits(&mlp) && !chat.fits(&bert) && chat.fits(&llm));
+		for kind in [OutputKind::Logits, OutputKind::Embedding, OutputKind::Values] {
+			assert!(kind.fits(&mlp) && kind.fits(&bert) && !kind.fits(&llm));
+		}
+		assert!(!OutputKind::Generation.fits(&mlp) && OutputKind::Generation.fits(&llm));
+		assert!(chat.admits(Rejection::MalformedChat) && !text.admits(Rejection::MalformedChat));
 	}
 }

@@ -10,6 +10,8 @@
 //!   engine profile), and what a request's input and output are;
 //! - [`comparison`]: the [`ComparisonRule`](comparison::ComparisonRule)s, which map a raw `f32`
 //!   output to canonical bytes and a blake2-256 digest (the canonical-form table is there);
+//! - [`generation`]: text generation by causal language models, its parameters and the
+//!   [`Generation`](generation::Generation) executors reveal and compare;
 //! - [`task`]: task and salt types, the executors' [`commitment`](task::commitment), the encoding
 //!   of revealed outputs and the engine's deterministic [`Rejection`](task::Rejection)s.
 //!
@@ -25,6 +27,7 @@ extern crate alloc;
 
 pub mod comparison;
 pub mod descriptor;
+pub mod generation;
 pub mod task;
 
 pub use primitive_types::H256;

@@ -63,9 +63,10 @@ pub fn encode_output(values: &[f32]) -> Vec<u8> {
 	values.iter().flat_map(|value| value.to_le_bytes()).collect()
 }
 
-/// The canonical digest of a revealed output under `rule`; `None` for a malformed output.
+/// The canonical digest of a revealed output under `rule`; `None` for a malformed output
+/// ([`ComparisonRule::digest_output`]).
 pub fn output_digest(rule: &ComparisonRule, bytes: &[u8]) -> Option<OutputDigest> {
-	decode_output(bytes).map(|values| rule.digest(&values))
+	rule.digest_output(bytes)
 }
 
 /// Why a model refuses an input, decided by the input and the model's files alone, so that every
@@ -75,6 +76,9 @@ pub fn output_digest(rule: &ComparisonRule, bytes: &[u8]) -> Option<OutputDigest
 /// an MLP checks the input's length against its configured input size ([`Self::InputShape`]); a
 /// text model checks UTF-8 ([`Self::NotUtf8`]), then tokenises ([`Self::Untokenizable`]), then
 /// counts tokens against `min(256, the model's max_position_embeddings)`
+/// ([`Self::TooManyTokens`]). A causal language model checks UTF-8, then (chat input) parses
+/// the messages and renders its chat template ([`Self::MalformedChat`]), then tokenises
+/// ([`Self::Untokenizable`]), then counts the prompt's tokens against its `max_prompt_tokens`
 /// ([`Self::TooManyTokens`]). Limits a node operator can change (input bytes, time) are never
 /// rejections: an executor that hits one does not commit.
 #[derive(
@@ -100,9 +104,14 @@ pub enum Rejection {
 	/// Text the model's tokenizer refuses.
 	#[codec(index = 2)]
 	Untokenizable,
-	/// Text with more tokens than the model takes.
+	/// Text with more tokens than the model takes (for a causal language model: a prompt,
+	/// after its chat template, over `max_prompt_tokens`).
 	#[codec(index = 3)]
 	TooManyTokens,
+	/// Chat messages that are not a JSON array of `{"role", "content"}` string pairs with roles
+	/// `system`, `user` or `assistant`, or that the model's chat template refuses.
+	#[codec(index = 4)]
+	MalformedChat,
 }
 
 impl Rejection {
@@ -208,7 +217,7 @@ mod tests {
 	#[test]
 	fn rejection_digests_are_distinct_and_never_an_outputs() {
 		use Rejection::*;
-		let all = [InputShape, NotUtf8, Untokenizable, TooManyTokens];
+		let all = [InputShape, NotUtf8, Untokenizable, TooManyTokens, MalformedChat];
 		for (i, a) in all.iter().enumerate() {
 			for b in &all[i + 1..] {
 				assert_ne!(a.digest(), b.digest());
