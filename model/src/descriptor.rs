@@ -4,7 +4,11 @@
 //! The registry (`pallet-models`), the tasks' execution requests and the engine's model cache all
 //! use [`ModelDescriptor`] as is, so that the chain and the engine name a model identically.
 
-use crate::{generation::GenerationParams, task::Rejection, H256};
+use crate::{
+	generation::{GenerationParams, PromptFormat},
+	task::Rejection,
+	H256,
+};
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 
@@ -235,14 +239,20 @@ pub enum InputMismatch {
 
 impl InputKind {
 	/// Whether `architecture` takes this kind of input: an `Mlp` a vector, a `BertEmbedding`
-	/// text, a `CausalLm` text or chat messages.
+	/// text, a `CausalLm` text if its prompt is [`PromptFormat::Raw`], chat messages if it is
+	/// [`PromptFormat::Chat`].
 	pub fn fits(&self, architecture: &Architecture) -> bool {
-		matches!(
-			(self, architecture),
-			(Self::F32Vector { .. }, Architecture::Mlp { .. })
-				| (Self::Text { .. }, Architecture::BertEmbedding { .. })
-				| (Self::Text { .. } | Self::Chat { .. }, Architecture::CausalLm { .. })
-		)
+		match (self, architecture) {
+			(Self::F32Vector { .. }, Architecture::Mlp { .. }) |
+			(Self::Text { .. }, Architecture::BertEmbedding { .. }) => true,
+			(Self::Text { .. }, Architecture::CausalLm { generation }) => {
+				generation.prompt == PromptFormat::Raw
+			},
+			(Self::Chat { .. }, Architecture::CausalLm { generation }) => {
+				generation.prompt == PromptFormat::Chat
+			},
+			_ => false,
+		}
 	}
 
 	/// Whether an honest executor can reach `rejection` on an input the chain accepted for
@@ -354,12 +364,13 @@ mod tests {
 
 	#[test]
 	fn kinds_fit_their_architectures() {
-		use crate::generation::{Decoding, GenerationParams};
+		use crate::generation::Decoding;
 		let h = H256::repeat_byte(1);
 		let mlp = Architecture::Mlp { config_hash: h };
 		let bert = Architecture::BertEmbedding { config_hash: h, tokenizer_hash: h };
 		let llm = Architecture::CausalLm {
 			generation: GenerationParams {
+				prompt: PromptFormat::Chat,
 				max_prompt_tokens: 8,
 				max_new_tokens: 8,
 				stop_tokens: [None; 4],
@@ -372,8 +383,13 @@ mod tests {
 			InputKind::Chat { max_bytes: 1 },
 		);
 		assert!(vector.fits(&mlp) && !vector.fits(&bert) && !vector.fits(&llm));
-		assert!(!text.fits(&mlp) && text.fits(&bert) && text.fits(&llm));
+		assert!(!text.fits(&mlp) && text.fits(&bert) && !text.fits(&llm));
 		assert!(!chat.fits(&mlp) && !chat.fits(&bert) && chat.fits(&llm));
+		let Architecture::CausalLm { generation } = llm else { unreachable!() };
+		let raw = Architecture::CausalLm {
+			generation: GenerationParams { prompt: PromptFormat::Raw, ..generation },
+		};
+		assert!(text.fits(&raw) && !chat.fits(&raw));
 		for kind in [OutputKind::Logits, OutputKind::Embedding, OutputKind::Values] {
 			assert!(kind.fits(&mlp) && kind.fits(&bert) && !kind.fits(&llm));
 		}

@@ -62,8 +62,32 @@ pub enum Decoding {
 	},
 }
 
-/// What a registration fixes about generation: bounds on work, when to stop, and how to pick
-/// tokens. Part of the model's [`Architecture`](crate::descriptor::Architecture), so every
+/// How a request's input becomes the prompt.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	Hash,
+)]
+pub enum PromptFormat {
+	/// The input is the prompt, as it is (UTF-8 text; [`InputKind::Text`](crate::descriptor::InputKind)).
+	#[codec(index = 0)]
+	Raw,
+	/// The input is chat messages ([`InputKind::Chat`](crate::descriptor::InputKind)), rendered
+	/// with the model's chat template, ending with the assistant's turn.
+	#[codec(index = 1)]
+	Chat,
+}
+
+/// What a registration fixes about generation: how the prompt is made, bounds on work, when to
+/// stop, and how to pick tokens. Part of the model's [`Architecture`](crate::descriptor::Architecture), so every
 /// executor generates under the same parameters.
 #[derive(
 	Clone,
@@ -79,6 +103,8 @@ pub enum Decoding {
 	Hash,
 )]
 pub struct GenerationParams {
+	/// How the input becomes the prompt.
+	pub prompt: PromptFormat,
 	/// Most tokens of a prompt (after the chat template); a longer one is rejected
 	/// ([`Rejection::TooManyTokens`](crate::task::Rejection)). `1..=`[`MAX_PROMPT_TOKENS`].
 	pub max_prompt_tokens: u32,
@@ -171,6 +197,7 @@ mod tests {
 
 	fn params() -> GenerationParams {
 		GenerationParams {
+			prompt: PromptFormat::Chat,
 			max_prompt_tokens: 512,
 			max_new_tokens: 64,
 			stop_tokens: [Some(2), None, None, None],
