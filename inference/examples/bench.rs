@@ -131,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 		let (model, texts) = (model.clone(), texts.clone());
 		engine.execute(&CancelToken::new(), move || match &*model {
 			LoadedModel::Bert(bert) => bert.embed_batch(&texts),
-			LoadedModel::Mlp(_) => Ok(Vec::new()),
+			LoadedModel::Mlp(_) | LoadedModel::Llm(_) => Ok(Vec::new()),
 		})
 	};
 	// A warm-up batch, and a fifth as many batches as single runs (at least 3), unless a slow

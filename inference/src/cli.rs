@@ -7,7 +7,7 @@
 //! is tested without building the node.
 
 use crate::{
-	engine::{Engine, EngineConfig},
+	engine::{CancelToken, Engine, EngineConfig},
 	error::{EngineError, Result},
 	store::{hash_hex, parse_hash, ModelStore},
 	EngineProfile, ModelDescriptor,
@@ -15,6 +15,7 @@ use crate::{
 use opg_model::{
 	comparison::{ComparisonRule, OutputDigest, MAX_QUANTIZED_DECIMALS, MAX_TOP_K},
 	descriptor::{Architecture, ModelFormat},
+	generation::{Decoding, Generation, GenerationParams, PromptFormat, MAX_STOP_TOKENS},
 	H256,
 };
 use std::{
@@ -42,10 +43,16 @@ pub enum ModelsAction {
 	/// tokenizer.json. With --tokenizer the architecture is BertEmbedding and the input is UTF-8
 	/// text; without it, Mlp and the input is f32 values.
 	///
+	/// With --generate, HASH is a GGUF language model (tokenizer and chat template inside) and
+	/// the input a prompt, or with --chat JSON chat messages; the generation parameters are
+	/// those of the model's registration, and the tokens are those executors reveal.
+	///
 	/// Examples:
 	///   models run <weights> --config <config> --input 0,0.5,1,...
 	///   models run <weights> --config <config> --input-file x.f32
 	///   models run <weights> --config <config> --tokenizer <tokenizer> --input "A sentence."
+	///   models run <gguf> --generate --chat --max-new-tokens 64 \
+	///     --input '[{"role":"user","content":"What is 2 + 2?"}]'
 	#[command(verbatim_doc_comment)]
 	Run(RunArgs),
 }
@@ -57,8 +64,33 @@ pub struct RunArgs {
 	#[arg(value_parser = parse_hash_arg)]
 	pub hash: H256,
 	/// Hash of the configuration file (MLP JSON config or Hugging Face config.json).
-	#[arg(long, value_parser = parse_hash_arg)]
-	pub config: H256,
+	#[arg(long, value_parser = parse_hash_arg, required_unless_present = "generate")]
+	pub config: Option<H256>,
+	/// The weights are a GGUF causal language model: generate text.
+	#[arg(long, conflicts_with_all = ["config", "tokenizer"])]
+	pub generate: bool,
+	/// (--generate) The input is chat messages, a JSON array of {"role", "content"}, rendered
+	/// with the model's chat template; without it, the input is the prompt as it is.
+	#[arg(long, requires = "generate")]
+	pub chat: bool,
+	/// (--generate) Most prompt tokens (the registration's max_prompt_tokens).
+	#[arg(long, default_value_t = 512, requires = "generate")]
+	pub max_prompt_tokens: u32,
+	/// (--generate) Most generated tokens (the registration's max_new_tokens).
+	#[arg(long, default_value_t = 64, requires = "generate")]
+	pub max_new_tokens: u32,
+	/// (--generate) A stop token id besides the model's end of sequence (up to 4 times).
+	#[arg(long = "stop", requires = "generate")]
+	pub stop_tokens: Vec<u32>,
+	/// (--generate) Sample at this temperature, in thousandths, instead of decoding greedily.
+	#[arg(long, requires = "generate")]
+	pub temperature_milli: Option<u16>,
+	/// (--generate) Nucleus probability of sampling, in thousandths.
+	#[arg(long, default_value_t = 1000, requires = "temperature_milli")]
+	pub top_p_milli: u16,
+	/// (--generate) The sampling seed, 32 bytes in hex (a task's seed, to reproduce it).
+	#[arg(long, value_parser = parse_hash_arg, requires = "temperature_milli")]
+	pub seed: Option<H256>,
 	/// Hash of the tokenizer.json: runs the model as a BERT sentence embedder.
 	#[arg(long, value_parser = parse_hash_arg)]
 	pub tokenizer: Option<H256>,
@@ -134,19 +166,49 @@ impl ModelsCmd {
 }
 
 /// The model of `models run`'s arguments.
-pub fn descriptor(args: &RunArgs) -> ModelDescriptor {
+pub fn descriptor(args: &RunArgs) -> Result<ModelDescriptor> {
+	if args.generate {
+		let mut stop_tokens = [None; MAX_STOP_TOKENS];
+		if args.stop_tokens.len() > MAX_STOP_TOKENS {
+			return Err(EngineError::InvalidInput(format!("at most {MAX_STOP_TOKENS} --stop")));
+		}
+		for (slot, &token) in stop_tokens.iter_mut().zip(&args.stop_tokens) {
+			*slot = Some(token);
+		}
+		let generation = GenerationParams {
+			prompt: if args.chat { PromptFormat::Chat } else { PromptFormat::Raw },
+			max_prompt_tokens: args.max_prompt_tokens,
+			max_new_tokens: args.max_new_tokens,
+			stop_tokens,
+			decoding: match args.temperature_milli {
+				None => Decoding::Greedy,
+				Some(temperature_milli) => {
+					Decoding::Sample { temperature_milli, top_p_milli: args.top_p_milli }
+				},
+			},
+		};
+		generation
+			.validate()
+			.map_err(|e| EngineError::InvalidInput(format!("generation parameters: {e:?}")))?;
+		return Ok(ModelDescriptor {
+			weights_hash: args.hash,
+			format: ModelFormat::Gguf,
+			architecture: Architecture::CausalLm { generation },
+			profile: EngineProfile::REPRODUCIBLE_F32,
+		});
+	}
+	let config_hash =
+		args.config.ok_or_else(|| EngineError::InvalidInput("give --config".into()))?;
 	let architecture = match args.tokenizer {
-		Some(tokenizer_hash) => {
-			Architecture::BertEmbedding { config_hash: args.config, tokenizer_hash }
-		},
-		None => Architecture::Mlp { config_hash: args.config },
+		Some(tokenizer_hash) => Architecture::BertEmbedding { config_hash, tokenizer_hash },
+		None => Architecture::Mlp { config_hash },
 	};
-	ModelDescriptor {
+	Ok(ModelDescriptor {
 		weights_hash: args.hash,
 		format: ModelFormat::Safetensors,
 		architecture,
 		profile: EngineProfile::REPRODUCIBLE_F32,
-	}
+	})
 }
 
 /// The engine's input bytes from `--input` / `--input-file`: comma-separated `f32` become
@@ -154,7 +216,9 @@ pub fn descriptor(args: &RunArgs) -> ModelDescriptor {
 pub fn input_bytes(args: &RunArgs, architecture: &Architecture) -> Result<Vec<u8>> {
 	match (&args.input, &args.input_file, architecture) {
 		(Some(text), _, Architecture::Mlp { .. }) => parse_f32_list(text),
-		(Some(text), _, Architecture::BertEmbedding { .. }) => Ok(text.as_bytes().to_vec()),
+		(Some(text), _, Architecture::BertEmbedding { .. } | Architecture::CausalLm { .. }) => {
+			Ok(text.as_bytes().to_vec())
+		},
 		(None, Some(path), _) => {
 			std::fs::read(path).map_err(|source| EngineError::Io { path: path.clone(), source })
 		},
@@ -190,8 +254,10 @@ pub fn rules(decimals: u8, top_k: u32) -> [ComparisonRule; 4] {
 /// What `models run` found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunReport {
-	/// The raw output.
+	/// The raw output (empty for a language model).
 	pub output: Vec<f32>,
+	/// A language model's generation.
+	pub generation: Option<Generation>,
 	/// Each rule with the digest of the output's canonical form under it.
 	pub digests: Vec<(ComparisonRule, OutputDigest)>,
 	/// Loading the model (hash checks and parsing) from the store.
@@ -204,34 +270,63 @@ pub struct RunReport {
 
 /// Loads the model of `args` and runs it once on its input.
 pub fn run(engine: &Engine, args: &RunArgs) -> Result<RunReport> {
-	let descriptor = descriptor(args);
+	let descriptor = descriptor(args)?;
 	let input = input_bytes(args, &descriptor.architecture)?;
 	let start = Instant::now();
 	engine.load(&descriptor)?;
 	let load_time = start.elapsed();
 	let start = Instant::now();
+	if args.generate {
+		let seed = args.seed.unwrap_or_default().0;
+		let bytes = engine.run_output(&descriptor, &input, seed, &CancelToken::new())?;
+		let run_time = start.elapsed();
+		let rule = ComparisonRule::Tokens;
+		let digest = rule
+			.digest_output(&bytes)
+			.ok_or_else(|| EngineError::Worker("the generation does not decode".into()))?;
+		return Ok(RunReport {
+			output: Vec::new(),
+			generation: Generation::decode_output(&bytes),
+			digests: vec![(rule, digest)],
+			load_time,
+			run_time,
+			threads: engine.info().threads,
+		});
+	}
 	let output = engine.run(&descriptor, &input)?;
 	let run_time = start.elapsed();
 	let digests = rules(args.decimals, args.top_k)
 		.into_iter()
 		.map(|rule| (rule, rule.digest(&output)))
 		.collect();
-	Ok(RunReport { output, digests, load_time, run_time, threads: engine.info().threads })
+	Ok(RunReport {
+		output,
+		generation: None,
+		digests,
+		load_time,
+		run_time,
+		threads: engine.info().threads,
+	})
 }
 
 impl RunReport {
 	/// Human-readable report; shows at most `show` values (all with 0).
 	pub fn render(&self, show: usize) -> String {
 		let mut out = String::new();
-		let shown = if show == 0 { self.output.len() } else { show.min(self.output.len()) };
-		let values: Vec<String> = self.output.iter().take(shown).map(|v| format!("{v}")).collect();
-		let more = if shown < self.output.len() {
-			format!(", … ({} more)", self.output.len().saturating_sub(shown))
+		if let Some(generation) = &self.generation {
+			let ids: Vec<String> = generation.tokens.iter().map(u32::to_string).collect();
+			let _ = writeln!(out, "prompt: {} tokens", generation.prompt_tokens);
+			let _ = writeln!(out, "generated ({} tokens): [{}]", ids.len(), ids.join(", "));
+			let _ = writeln!(out, "text: {}", generation.text);
+			let tokens = generation.prompt_tokens as f64 + generation.tokens.len() as f64;
+			let _ = writeln!(
+				out,
+				"speed: {:.1} tokens/s (prompt and generation)",
+				tokens / self.run_time.as_secs_f64().max(1e-9)
+			);
 		} else {
-			String::new()
-		};
-		let _ =
-			writeln!(out, "output ({} values): [{}{more}]", self.output.len(), values.join(", "));
+			self.render_values(&mut out, show);
+		}
 		for (rule, digest) in &self.digests {
 			let _ = writeln!(out, "digest {:<24} {digest:?}", format!("{rule:?}"));
 		}
@@ -243,6 +338,18 @@ impl RunReport {
 			self.load_time.as_secs_f64() * 1e3,
 		);
 		out
+	}
+
+	fn render_values(&self, out: &mut String, show: usize) {
+		let shown = if show == 0 { self.output.len() } else { show.min(self.output.len()) };
+		let values: Vec<String> = self.output.iter().take(shown).map(|v| format!("{v}")).collect();
+		let more = if shown < self.output.len() {
+			format!(", … ({} more)", self.output.len().saturating_sub(shown))
+		} else {
+			String::new()
+		};
+		let _ =
+			writeln!(out, "output ({} values): [{}{more}]", self.output.len(), values.join(", "));
 	}
 }
 
@@ -290,11 +397,44 @@ mod tests {
 		let ModelsAction::Run(args) = &cmd.action else { panic!("run") };
 		assert_eq!(args.hash, H256([1; 32]));
 		assert_eq!((args.threads, args.decimals, args.top_k), (1, 4, 5));
-		assert_eq!(descriptor(args).architecture, Architecture::Mlp { config_hash: H256([1; 32]) });
+		let mlp = descriptor(args).unwrap();
+		assert_eq!(mlp.architecture, Architecture::Mlp { config_hash: H256([1; 32]) });
 		let cmd = parse(&["run", H, "--config", H, "--tokenizer", H, "--input", "hi"]).unwrap();
 		let ModelsAction::Run(args) = &cmd.action else { panic!("run") };
-		assert!(matches!(descriptor(args).architecture, Architecture::BertEmbedding { .. }));
-		assert_eq!(input_bytes(args, &descriptor(args).architecture).unwrap(), b"hi");
+		let bert = descriptor(args).unwrap();
+		assert!(matches!(bert.architecture, Architecture::BertEmbedding { .. }));
+		assert_eq!(input_bytes(args, &bert.architecture).unwrap(), b"hi");
+	}
+
+	#[test]
+	fn parses_a_generation_with_the_registrations_parameters() {
+		let cmd = parse(&["run", H, "--generate", "--chat", "--input", "[]"]).unwrap();
+		let ModelsAction::Run(args) = &cmd.action else { panic!("run") };
+		let model = descriptor(args).unwrap();
+		assert_eq!(model.format, ModelFormat::Gguf);
+		let Architecture::CausalLm { generation } = model.architecture else { panic!("llm") };
+		assert_eq!(generation.prompt, PromptFormat::Chat);
+		assert_eq!((generation.max_prompt_tokens, generation.max_new_tokens), (512, 64));
+		assert_eq!(generation.decoding, Decoding::Greedy);
+		let cmd = parse(&[
+			"run", H, "--generate", "--max-new-tokens", "8", "--stop", "7", "--stop", "9",
+			"--temperature-milli", "700", "--top-p-milli", "900", "--seed", H, "--input", "Hi",
+		])
+		.unwrap();
+		let ModelsAction::Run(args) = &cmd.action else { panic!("run") };
+		let Architecture::CausalLm { generation } = descriptor(args).unwrap().architecture else {
+			panic!("llm")
+		};
+		assert_eq!(generation.prompt, PromptFormat::Raw);
+		assert_eq!(generation.stop_tokens, [Some(7), Some(9), None, None]);
+		let sample = Decoding::Sample { temperature_milli: 700, top_p_milli: 900 };
+		assert_eq!(generation.decoding, sample);
+		// Bounds are the chain's.
+		let cmd = parse(&["run", H, "--generate", "--max-new-tokens", "0", "--input", "x"]).unwrap();
+		let ModelsAction::Run(args) = &cmd.action else { panic!("run") };
+		assert!(descriptor(args).is_err());
+		assert!(parse(&["run", H, "--generate", "--config", H, "--input", "x"]).is_err());
+		assert!(parse(&["run", H, "--chat", "--input", "x"]).is_err(), "--chat needs --generate");
 	}
 
 	#[test]

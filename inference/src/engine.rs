@@ -2,10 +2,12 @@
 
 use crate::{
 	bert::BertEmbedder,
+	llm::CausalLm,
 	error::{EngineError, Result},
 	mlp::{Mlp, MlpConfig},
 	store::ModelStore,
 };
+use codec::Encode;
 use opg_model::{
 	descriptor::{Architecture, EngineProfile, ModelDescriptor, ModelFormat},
 	H256,
@@ -127,14 +129,30 @@ pub enum LoadedModel {
 	Mlp(Mlp),
 	/// A BERT sentence embedder.
 	Bert(Box<BertEmbedder>),
+	/// A causal language model.
+	Llm(Box<CausalLm>),
 }
 
 impl LoadedModel {
-	/// Runs one raw input.
+	/// Runs one raw input of a model whose output is a vector of values.
 	pub fn run(&self, input: &[u8]) -> Result<Vec<f32>> {
 		match self {
 			Self::Mlp(mlp) => mlp.run(&mlp.decode_input(input)?),
 			Self::Bert(bert) => bert.embed(utf8(input)?),
+			Self::Llm(_) => Err(EngineError::InvalidInput(
+				"a language model generates text: run_output gives its generation".into(),
+			)),
+		}
+	}
+
+	/// Runs one raw input and returns what an executor reveals: the values as little-endian
+	/// `f32`, or a language model's SCALE-encoded
+	/// [`Generation`](opg_model::generation::Generation) (drawn with `seed` if it samples;
+	/// stopped with [`EngineError::Timeout`] when `stop` is set).
+	pub fn run_output(&self, input: &[u8], seed: &[u8; 32], stop: &AtomicBool) -> Result<Vec<u8>> {
+		match self {
+			Self::Llm(llm) => Ok(llm.generate(input, seed, stop)?.encode()),
+			_ => Ok(opg_model::task::encode_output(&self.run(input)?)),
 		}
 	}
 
@@ -160,6 +178,7 @@ impl LoadedModel {
 				let outputs = bert.embed_ids_batch(&valid)?;
 				Ok(merge(tokenized, outputs))
 			},
+			Self::Llm(_) => Ok(inputs.iter().map(|input| self.run(input)).collect()),
 		}
 	}
 }
@@ -196,6 +215,8 @@ fn files(descriptor: &ModelDescriptor) -> Vec<H256> {
 		Architecture::BertEmbedding { config_hash, tokenizer_hash } => {
 			vec![descriptor.weights_hash, config_hash, tokenizer_hash]
 		},
+		// The GGUF file holds the configuration, the tokenizer and the chat template too.
+		Architecture::CausalLm { .. } => vec![descriptor.weights_hash],
 	}
 }
 
@@ -314,10 +335,15 @@ impl Engine {
 		if !implements(&descriptor.profile) {
 			return Err(EngineError::UnsupportedProfile(descriptor.profile));
 		}
+		let causal = matches!(descriptor.architecture, Architecture::CausalLm { .. });
 		match descriptor.format {
-			ModelFormat::Safetensors => {},
+			ModelFormat::Safetensors if !causal => {},
+			ModelFormat::Gguf if causal => {},
 			ModelFormat::Onnx => return Err(EngineError::UnsupportedFormat("Onnx")),
-			ModelFormat::Gguf => return Err(EngineError::UnsupportedFormat("Gguf")),
+			ModelFormat::Safetensors => {
+				return Err(EngineError::UnsupportedFormat("a language model in safetensors"))
+			},
+			ModelFormat::Gguf => return Err(EngineError::UnsupportedFormat("Gguf other than a language model")),
 		}
 		if let Some(model) = self.lock_cache().get(descriptor) {
 			return Ok(model);
@@ -349,6 +375,9 @@ impl Engine {
 					)?)))
 				})?
 			},
+			Architecture::CausalLm { generation } => {
+				contain_panic(move || Ok(LoadedModel::Llm(Box::new(CausalLm::load(&weights, generation)?))))?
+			},
 		};
 		let model = Arc::new(model);
 		self.lock_cache().insert(*descriptor, model.clone(), bytes);
@@ -378,6 +407,43 @@ impl Engine {
 		let model = self.load(descriptor)?;
 		let input = input.to_vec();
 		self.execute(cancel, move || model.run(&input))
+	}
+
+	/// Runs `input` and returns what an executor reveals ([`LoadedModel::run_output`]): the
+	/// values as little-endian `f32`, or a language model's encoded generation, drawn with
+	/// `seed` if the model samples. A generation's time limit is the configured one per 32
+	/// tokens it may generate (at least one); when it runs out, or on cancellation, the
+	/// generation stops at its next token.
+	pub fn run_output(
+		&self,
+		descriptor: &ModelDescriptor,
+		input: &[u8],
+		seed: [u8; 32],
+		cancel: &CancelToken,
+	) -> Result<Vec<u8>> {
+		if input.len() > self.config.max_input_bytes {
+			return Err(EngineError::InputTooLarge {
+				what: "bytes",
+				size: input.len(),
+				max: self.config.max_input_bytes,
+			});
+		}
+		let model = self.load(descriptor)?;
+		let limit = match descriptor.architecture {
+			Architecture::CausalLm { generation } => {
+				self.config.timeout.saturating_mul(generation.max_new_tokens.div_ceil(32).max(1))
+			},
+			_ => self.config.timeout,
+		};
+		let input = input.to_vec();
+		let stop = Arc::new(AtomicBool::new(false));
+		let flag = stop.clone();
+		let result =
+			self.execute_within(cancel, limit, move || model.run_output(&input, &seed, &flag));
+		if matches!(result, Err(EngineError::Timeout | EngineError::Cancelled)) {
+			stop.store(true, Ordering::Relaxed);
+		}
+		result
 	}
 
 	/// Runs `descriptor` on several inputs in one forward pass (tasks of one model due

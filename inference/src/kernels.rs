@@ -64,14 +64,14 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Sum of the lanes, pairwise (fixed order).
 #[inline]
-fn reduce(acc: [f32; LANES]) -> f32 {
+pub(crate) fn reduce(acc: [f32; LANES]) -> f32 {
 	let [a, b, c, d, e, f, g, h] = acc;
 	((a + e) + (c + g)) + ((b + f) + (d + h))
 }
 
 /// `Σ x` with [`LANES`] partial sums.
 #[inline]
-fn sum(xs: &[f32]) -> f32 {
+pub(crate) fn sum(xs: &[f32]) -> f32 {
 	let mut acc = [0f32; LANES];
 	let chunks = xs.chunks_exact(LANES);
 	let tail: f32 = chunks.remainder().iter().sum();
@@ -85,15 +85,15 @@ fn sum(xs: &[f32]) -> f32 {
 
 /// Whether the portable path's fused multiply-add is an instruction: every aarch64 CPU has one,
 /// and so does an x86-64 build for a CPU with FMA3.
-const HARDWARE_FMA: bool = cfg!(any(target_arch = "aarch64", target_feature = "fma"));
+pub(crate) const HARDWARE_FMA: bool = cfg!(any(target_arch = "aarch64", target_feature = "fma"));
 
 /// One fused multiply-add `a · b + c`, rounded once: how a kernel path computes it.
-trait Fma {
+pub(crate) trait Fma {
 	fn fma(a: f32, b: f32, c: f32) -> f32;
 }
 
 /// The CPU's instruction (`f32::mul_add` where the code is compiled for a CPU that has one).
-struct Instruction;
+pub(crate) struct Instruction;
 
 impl Fma for Instruction {
 	#[inline(always)]
@@ -104,7 +104,7 @@ impl Fma for Instruction {
 
 /// [`mathf::fma`]: the same bits in `f64` arithmetic, for CPUs without the instruction.
 #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
-struct Emulated;
+pub(crate) struct Emulated;
 
 impl Fma for Emulated {
 	#[inline(always)]
@@ -196,7 +196,7 @@ impl KernelPath {
 	/// Whether the path runs only where the CPU has AVX2, so that the element-wise kernels can
 	/// be compiled for it too.
 	#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-	fn has_avx2(self) -> bool {
+	pub(crate) fn has_avx2(self) -> bool {
 		matches!(self, Self::Avx512 | Self::Avx2Fma)
 	}
 

@@ -65,9 +65,11 @@ mod encoder;
 mod engine;
 mod error;
 pub mod kernels;
+pub mod llm;
 pub mod mathf;
 pub mod mlp;
 pub mod perf;
+pub mod quant;
 pub mod store;
 
 pub use engine::{

@@ -1,5 +1,6 @@
 //! The engine's own transcendental functions: `exp`, `tanh`, the logistic sigmoid and the tanh
-//! approximation of GELU, in `+ − × ÷` only.
+//! approximation of GELU, in `+ − × ÷` only (and, for a model's constants, `ln`, `pow`, `sin`
+//! and `cos` in `f64`).
 //!
 //! `f32::exp` and `f32::tanh` call the platform's libm, whose last bit differs between C
 //! libraries, their versions and instruction sets; executors comparing digests would then
@@ -80,6 +81,72 @@ pub fn exp64(x: f64) -> f64 {
 		p * pow2(k - 1000) * pow2(1000)
 	} else {
 		p * pow2(k)
+	}
+}
+
+/// `ln(x)` in `f64` for a positive finite `x`, for the engine's internal use (constants of a
+/// model, not a kernel): the exponent of `x` exactly, then three Newton steps
+/// `y ← y + 2 (m − e^y) / (m + e^y)` on the significand `m ∈ [1, 2)` from `y = (m − 1)`, each
+/// tripling the correct digits (as far as [`exp64`] allows). Relative error below 1e-14; NaN for
+/// other `x`.
+pub fn ln64(x: f64) -> f64 {
+	if !(x > 0.0) || !x.is_finite() {
+		return f64::NAN;
+	}
+	// A subnormal is scaled into the normal range first (exactly).
+	let (x, bias) = if x < f64::MIN_POSITIVE { (x * pow2(54), -54.0) } else { (x, 0.0) };
+	let bits = x.to_bits();
+	let exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
+	let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+	let mut y = m - 1.0;
+	for _ in 0..4 {
+		let e = exp64(y);
+		y += 2.0 * (m - e) / (m + e);
+	}
+	let k = exponent as f64 + bias;
+	(k * LN2_HI + y) + k * LN2_LO
+}
+
+/// `base^e` in `f64` for a positive finite `base`: `exp(e · ln(base))`, for the engine's
+/// internal use (a model's constants).
+pub fn pow64(base: f64, e: f64) -> f64 {
+	exp64(e * ln64(base))
+}
+
+/// `π / 2` in three parts (fdlibm's `pio2_1`, `pio2_2`, `pio2_2t`; the first two of 33
+/// significant bits, so that `k · part` is exact for `|k| < 2^20`): Cody and Waite's reduction.
+const HALF_PI_1: f64 = f64::from_bits(0x3FF9_21FB_5440_0000);
+const HALF_PI_2: f64 = f64::from_bits(0x3DD0_B461_1A60_0000);
+const HALF_PI_3: f64 = f64::from_bits(0x3BA3_198A_2E03_7073);
+
+/// `(sin x, cos x)` in `f64` for `|x| < 2^20`, for the engine's internal use (rotary position
+/// angles): `x = k·π/2 + r` with `|r| ≤ π/4` by a three-part reduction, Taylor polynomials of
+/// degree 17 and 16 in `r` (truncation below 1e-16), and the quadrant's signs. Absolute error
+/// below 1e-15 over that range; NaN beyond it.
+pub fn sin_cos64(x: f64) -> (f64, f64) {
+	if !(x.abs() < 1_048_576.0) {
+		return (f64::NAN, f64::NAN);
+	}
+	let k = round_even(x * core::f64::consts::FRAC_2_PI);
+	let r = ((x - k * HALF_PI_1) - k * HALF_PI_2) - k * HALF_PI_3;
+	let r2 = r * r;
+	// sin r = r (1 − r²/3! + r⁴/5! − …), cos r = 1 − r²/2! + r⁴/4! − …, by Horner.
+	let mut s = 0.0;
+	let mut c = 0.0;
+	for n in (1..=8).rev() {
+		// Terms r^(2n)/(2n+1)! and r^(2n)/(2n)! with alternating signs, built from the end.
+		let sn = 1.0 / ((2 * n) as f64 * (2 * n + 1) as f64);
+		let cn = 1.0 / ((2 * n - 1) as f64 * (2 * n) as f64);
+		s = 1.0 - r2 * sn * s;
+		c = 1.0 - r2 * cn * c;
+	}
+	let sin = r * s;
+	let cos = c;
+	match (k as i64).rem_euclid(4) {
+		0 => (sin, cos),
+		1 => (cos, -sin),
+		2 => (-sin, -cos),
+		_ => (-cos, sin),
 	}
 }
 
@@ -261,6 +328,28 @@ fn fma_odd(a: f32, b: f32, c: f32) -> f32 {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn ln_pow_sin_cos_match_the_platform_closely() {
+		for x in [1e-300, 5e-324, 0.1, 0.5, 1.0, 1.5, 2.0, 10.0, 1e5, 1e300] {
+			let (ours, libm) = (ln64(x), x.ln());
+			assert!((ours - libm).abs() <= 1e-14 * libm.abs().max(1.0), "ln {x}: {ours} {libm}");
+		}
+		assert!(ln64(0.0).is_nan() && ln64(-1.0).is_nan() && ln64(f64::INFINITY).is_nan());
+		for i in 0..32 {
+			let e = -f64::from(2 * i) / 64.0;
+			let (ours, libm) = (pow64(100_000.0, e), 100_000f64.powf(e));
+			assert!((ours - libm).abs() <= 1e-13 * libm, "pow {e}: {ours} {libm}");
+		}
+		let mut x = -5000.0;
+		while x < 5000.0 {
+			let (s, c) = sin_cos64(x);
+			assert!((s - x.sin()).abs() < 2e-13 && (c - x.cos()).abs() < 2e-13, "{x}: {s} {c}");
+			x += 0.377;
+		}
+		assert_eq!(sin_cos64(0.0), (0.0, 1.0));
+		assert!(sin_cos64(f64::NAN).0.is_nan() && sin_cos64(2e6).1.is_nan());
+	}
 
 	/// Units in the last place between two finite `f32`s of the same sign.
 	fn ulps(a: f32, b: f32) -> u32 {

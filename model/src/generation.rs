@@ -23,10 +23,11 @@ pub const MAX_NEW_TOKENS: u32 = 512;
 /// Most stop tokens a registration lists (besides the model's end-of-sequence token).
 pub const MAX_STOP_TOKENS: usize = 4;
 
-/// Most bytes of text one generated token adds to [`Generation::text`]: the engine refuses to
-/// load a model whose vocabulary has a longer token (UTF-8 repair may triple a token's bytes,
-/// so the longest token it accepts has a third of this).
-pub const MAX_TEXT_BYTES_PER_TOKEN: u32 = 96;
+/// Bytes of [`Generation::text`] per token of [`GenerationParams::max_new_tokens`]: generation
+/// stops before a token that would make the text longer than `max_new_tokens` times this (most
+/// tokens are a few bytes; a vocabulary may have tokens of 60 spaces or dashes). So a generation's
+/// size is bounded without bounding the vocabulary.
+pub const MAX_TEXT_BYTES_PER_TOKEN: u32 = 32;
 
 /// Largest [`Decoding::Sample`] temperature, in thousandths.
 pub const MAX_TEMPERATURE_MILLI: u16 = 4000;
@@ -108,7 +109,8 @@ pub struct GenerationParams {
 	/// Most tokens of a prompt (after the chat template); a longer one is rejected
 	/// ([`Rejection::TooManyTokens`](crate::task::Rejection)). `1..=`[`MAX_PROMPT_TOKENS`].
 	pub max_prompt_tokens: u32,
-	/// Most tokens generated. `1..=`[`MAX_NEW_TOKENS`].
+	/// Most tokens generated. `1..=`[`MAX_NEW_TOKENS`]. Generation also stops before the text
+	/// would exceed `max_new_tokens ·` [`MAX_TEXT_BYTES_PER_TOKEN`] bytes.
 	pub max_new_tokens: u32,
 	/// Tokens that end generation besides the model's end-of-sequence token (and are kept as
 	/// the last generated token); unused slots are `None`.
@@ -154,6 +156,11 @@ impl GenerationParams {
 		self.stop_tokens.contains(&Some(token))
 	}
 
+	/// Most bytes of a generation's text: `max_new_tokens ·` [`MAX_TEXT_BYTES_PER_TOKEN`].
+	pub fn max_text_bytes(&self) -> u32 {
+		self.max_new_tokens.saturating_mul(MAX_TEXT_BYTES_PER_TOKEN)
+	}
+
 	/// Longest SCALE encoding of a [`Generation`] under these parameters: what the chain must
 	/// accept as a revealed output.
 	pub fn max_output_bytes(&self) -> u32 {
@@ -173,8 +180,9 @@ pub struct Generation {
 	pub prompt_tokens: u32,
 	/// The generated token ids, the last one a stop token if generation stopped early.
 	pub tokens: Vec<u32>,
-	/// The generated tokens decoded to UTF-8 by the model's tokenizer, every invalid sequence
-	/// replaced by U+FFFD.
+	/// The generated tokens decoded to UTF-8 by the model's tokenizer (special tokens left out),
+	/// every invalid sequence replaced by U+FFFD; at most
+	/// [`GenerationParams::max_text_bytes`].
 	pub text: String,
 }
 
@@ -232,7 +240,7 @@ mod tests {
 		let longest = Generation {
 			prompt_tokens: u32::MAX,
 			tokens: vec![u32::MAX; MAX_NEW_TOKENS as usize],
-			text: "\u{fffd}".repeat((MAX_NEW_TOKENS * MAX_TEXT_BYTES_PER_TOKEN / 3) as usize),
+			text: "x".repeat((MAX_NEW_TOKENS * MAX_TEXT_BYTES_PER_TOKEN) as usize),
 		};
 		assert!(longest.encode().len() as u32 <= p.max_output_bytes());
 	}

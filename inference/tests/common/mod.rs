@@ -39,3 +39,21 @@ pub fn minilm_dir() -> PathBuf {
 	}
 	dir
 }
+
+/// Where SmolLM2-135M-Instruct's GGUF file is: `$OPG_SMOLLM2_GGUF`, else where
+/// `scripts/fetch-test-models.sh smollm2` unpacks it. Fails the test with instructions when
+/// missing.
+pub fn smollm2_gguf() -> PathBuf {
+	let path = std::env::var_os("OPG_SMOLLM2_GGUF").map(PathBuf::from).unwrap_or_else(|| {
+		PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+			.join(".cache/opg-chain/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
+	});
+	assert!(
+		path.is_file(),
+		"SmolLM2-135M-Instruct is missing: {} not found. Fetch it (about 93 MB, once) with\n\n    \
+		 export OPG_SMOLLM2_GGUF=\"$(scripts/fetch-test-models.sh smollm2)\"\n\nfrom the \
+		 repository root, then rerun the tests.",
+		path.display()
+	);
+	path
+}
