@@ -68,9 +68,14 @@ fn top2_gap(logits: &[f32]) -> f64 {
 	f64::from(sorted[0]) - f64::from(sorted[1])
 }
 
+/// The chat template renders as transformers' `apply_chat_template`, and the tokens are
+/// llama.cpp's, the reference implementation of GGUF tokenizers. (transformers' GGUF tokenizer
+/// leaves out the `smollm` pre-tokenizer's digit split: on the `code` case it splits the spaces
+/// before `8080` differently. The greedy comparison below feeds both models transformers' ids.)
 #[test]
-fn prompts_render_and_tokenize_as_the_reference() {
+fn prompts_render_as_transformers_and_tokenize_as_llama_cpp() {
 	let reference = reference();
+	let mut differ = Vec::new();
 	for case in reference["cases"].as_array().expect("cases") {
 		let name = case["name"].as_str().unwrap_or("?");
 		let (format, input) = input(case);
@@ -78,8 +83,12 @@ fn prompts_render_and_tokenize_as_the_reference() {
 		let prompt = model.prompt(&input).expect("prompt");
 		assert_eq!(prompt, case["rendered"].as_str().expect("rendered"), "{name}: rendering");
 		let tokens = model.tokenize(&prompt).expect("tokens");
-		assert_eq!(tokens, ids(&case["prompt_ids"]), "{name}: prompt tokens");
+		assert_eq!(tokens, ids(&case["llama_cpp_prompt_ids"]), "{name}: prompt tokens");
+		if tokens != ids(&case["prompt_ids"]) {
+			differ.push(name.to_owned());
+		}
 	}
+	assert_eq!(differ, ["code"], "cases where transformers' GGUF tokenizer differs");
 }
 
 #[test]
