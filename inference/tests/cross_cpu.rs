@@ -10,9 +10,10 @@
 //!
 //! The fingerprint: the engine's transcendental functions (special values included), its
 //! matrix-product kernel, the fused BERT kernels (GELU both ways, ReLU, layer norm, attention),
-//! the demo MLP on all 1,797 digits and all-MiniLM-L6-v2 on [`sentences`] (over a hundred of
-//! varied length, scripts and edge cases, two of them refused as too long; the refusal is part of
-//! the fingerprint).
+//! the products on quantised weights and the sampler of language models, the demo MLP on all
+//! 1,797 digits, all-MiniLM-L6-v2 on [`sentences`] (over a hundred of varied length, scripts
+//! and edge cases, two of them refused as too long; the refusal is part of the fingerprint), and
+//! SmolLM2-135M-Instruct: a chat prompt's tokens and a short greedy generation.
 //!
 //! qemu computes in software: what this catches is a result that depends on which code the
 //! program picks for the CPU (its own dispatch, candle's, glibc's), not a CPU's arithmetic. The
@@ -29,10 +30,13 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use opg_inference::{
-	demo, hash_bytes, hash_hex, kernels, mathf, perf, CancelToken, Engine, EngineConfig,
-	EngineProfile, ModelDescriptor,
+	demo, hash_bytes, hash_hex, kernels, llm, mathf, perf, quant, CancelToken, Engine,
+	EngineConfig, EngineProfile, LoadedModel, ModelDescriptor,
 };
-use opg_model::descriptor::{Architecture, ModelFormat};
+use opg_model::{
+	descriptor::{Architecture, ModelFormat},
+	generation::{Decoding, Generation, GenerationParams, PromptFormat},
+};
 use std::{
 	io::Read,
 	path::Path,
@@ -92,6 +96,30 @@ fn fingerprint() -> Vec<String> {
 		"linear",
 		&kernels::linear(&x, &w, Some(&bias), depth, width).expect("shapes"),
 	);
+
+	// Products on quantised weights (GGUF blocks with random scales and values), 5 rows.
+	for (name, kind) in [("qlinear-q4_1", quant::QuantKind::Q4_1), ("qlinear-q8_0", quant::QuantKind::Q8_0)] {
+		let (width, depth) = (40, 96);
+		let mut blocks = Vec::new();
+		let values = random(width * depth / quant::BLOCK * kind.block_bytes());
+		for (i, v) in values.iter().enumerate() {
+			// Scales and minimums are f16: keep them in a sane range (byte 1 of each half).
+			let byte = (v.to_bits() >> 7) as u8;
+			let in_half = i % kind.block_bytes();
+			blocks.push(if in_half < 4 && in_half % 2 == 1 { 0x20 | (byte & 0x8f) } else { byte });
+		}
+		let weights = quant::QuantWeights::new(kind, &blocks, width, depth).expect("shapes");
+		add(&mut lines, started, name, &quant::qlinear(&random(5 * depth), &weights).expect("product"));
+	}
+	// The sampler on random scores, several seeds and settings.
+	let logits: Vec<f32> = random(1000).iter().map(|v| v * 8.0).collect();
+	let draws: Vec<f32> = (0..64u32)
+		.map(|step| {
+			let (t, p) = [(1000, 1000), (700, 900), (1500, 500), (50, 1000)][step as usize % 4];
+			llm::sample(&logits, t, p, &[step as u8; 32], step) as f32
+		})
+		.collect();
+	add(&mut lines, started, "llm-sample", &draws);
 
 	// The fused kernels of the BERT encoder, on random tensors.
 	let device = Device::Cpu;
@@ -179,6 +207,37 @@ fn fingerprint() -> Vec<String> {
 		}
 	}
 	eprintln!("minilm: {:.1} s", started.elapsed().as_secs_f64());
+
+	// SmolLM2-135M-Instruct: a chat prompt's tokens, and a short generation (a raw prompt of 5
+	// tokens and 6 new ones: under emulation a step takes seconds).
+	let gguf = engine.import(&common::smollm2_gguf()).expect("the GGUF file");
+	let llm = |prompt: PromptFormat, max_new_tokens: u32| ModelDescriptor {
+		weights_hash: gguf,
+		format: ModelFormat::Gguf,
+		architecture: Architecture::CausalLm {
+			generation: GenerationParams {
+				prompt,
+				max_prompt_tokens: 256,
+				max_new_tokens,
+				stop_tokens: [None; 4],
+				decoding: Decoding::Greedy,
+			},
+		},
+		profile: EngineProfile::REPRODUCIBLE_F32,
+	};
+	let raw = engine
+		.run_output(&llm(PromptFormat::Raw, 6), b"The capital of France is", [0; 32], &CancelToken::new())
+		.expect("a generation");
+	let generation = Generation::decode_output(&raw).expect("decodes");
+	let ids: Vec<f32> = generation.tokens.iter().map(|&t| t as f32).collect();
+	add(&mut lines, started, "smollm2-generation", &ids);
+	lines.push(format!("smollm2-text {:?}", generation.text));
+	let loaded = engine.load(&llm(PromptFormat::Chat, 1)).expect("SmolLM2 loads");
+	let LoadedModel::Llm(chat) = &*loaded else { panic!("a language model") };
+	let messages = r#"[{"role": "system", "content": "Réponds en français, s'il te plaît."}, {"role": "user", "content": "Combien font 1234 + 5678 ? 🤔"}]"#;
+	let prompt = chat.tokenize(&chat.prompt(messages.as_bytes()).expect("chat")).expect("tokens");
+	let prompt: Vec<f32> = prompt.iter().map(|&t| t as f32).collect();
+	add(&mut lines, started, "smollm2-chat-prompt", &prompt);
 
 	let test = kernels::self_test();
 	eprintln!("self-test: {:?}, {:.2} GFLOP/s", test.path, test.gflops);
