@@ -320,16 +320,181 @@ fn strip_product(
 	}
 }
 
+/// [`strip_rows`] in AVX-512 intrinsics: tiles of 8 rows, then single rows. The same
+/// operations in the same order: each weight `d · q + m` (a multiply and an add, each rounded),
+/// then one fused multiply-add per row and column, inputs in increasing order.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn strip_avx512(weights: &QuantWeights, strip: usize, x: &[f32], rows: usize, out: &mut [f32]) {
-	strip_rows::<Instruction>(weights, strip, x, rows, out)
+	let mut first = 0;
+	while first + 8 <= rows {
+		tile_avx512::<8>(weights, strip, x, first, out);
+		first += 8;
+	}
+	while first < rows {
+		tile_avx512::<1>(weights, strip, x, first, out);
+		first += 1;
+	}
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[allow(unsafe_code)]
+fn tile_avx512<const R: usize>(
+	weights: &QuantWeights,
+	strip: usize,
+	x: &[f32],
+	first: usize,
+	out: &mut [f32],
+) {
+	use core::arch::x86_64::*;
+	let depth = weights.depth;
+	assert!((first + R) * depth <= x.len() && (first + R) * STRIP <= out.len());
+	let mut acc = [[_mm512_setzero_ps(); 2]; R];
+	for b in 0..depth / BLOCK {
+		let (scales, values) = weights.block(strip, b);
+		let xs = |r: usize, k: usize| x[(first + r) * depth + b * BLOCK + k];
+		// SAFETY: `block` returns a block's scales (32 or 64 `f32`) and values (16 or 32 bytes
+		// per input), which the loads below stay within.
+		unsafe {
+			let d0 = _mm512_loadu_ps(scales.as_ptr());
+			let d1 = _mm512_loadu_ps(scales.as_ptr().add(16));
+			match weights.kind {
+				QuantKind::Q4_1 => {
+					assert!(scales.len() >= 64 && values.len() >= BLOCK * 16);
+					let m0 = _mm512_loadu_ps(scales.as_ptr().add(32));
+					let m1 = _mm512_loadu_ps(scales.as_ptr().add(48));
+					let nibble = _mm512_set1_epi32(0xf);
+					for k in 0..BLOCK {
+						let bytes = _mm_loadu_si128(values.as_ptr().add(k * 16).cast());
+						let q = _mm512_cvtepu8_epi32(bytes);
+						let lo = _mm512_cvtepi32_ps(_mm512_and_si512(q, nibble));
+						let hi = _mm512_cvtepi32_ps(_mm512_srli_epi32::<4>(q));
+						let w0 = _mm512_add_ps(_mm512_mul_ps(d0, lo), m0);
+						let w1 = _mm512_add_ps(_mm512_mul_ps(d1, hi), m1);
+						for (r, acc) in acc.iter_mut().enumerate() {
+							let xv = _mm512_set1_ps(xs(r, k));
+							acc[0] = _mm512_fmadd_ps(xv, w0, acc[0]);
+							acc[1] = _mm512_fmadd_ps(xv, w1, acc[1]);
+						}
+					}
+				},
+				QuantKind::Q8_0 => {
+					assert!(scales.len() >= 32 && values.len() >= BLOCK * 32);
+					for k in 0..BLOCK {
+						let lo = _mm_loadu_si128(values.as_ptr().add(k * 32).cast());
+						let hi = _mm_loadu_si128(values.as_ptr().add(k * 32 + 16).cast());
+						let w0 = _mm512_mul_ps(d0, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)));
+						let w1 = _mm512_mul_ps(d1, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)));
+						for (r, acc) in acc.iter_mut().enumerate() {
+							let xv = _mm512_set1_ps(xs(r, k));
+							acc[0] = _mm512_fmadd_ps(xv, w0, acc[0]);
+							acc[1] = _mm512_fmadd_ps(xv, w1, acc[1]);
+						}
+					}
+				},
+			}
+		}
+	}
+	for (r, acc) in acc.iter().enumerate() {
+		// SAFETY: row `first + r` of `out` has `STRIP` values (asserted above).
+		unsafe {
+			let at = out.as_mut_ptr().add((first + r) * STRIP);
+			_mm512_storeu_ps(at, acc[0]);
+			_mm512_storeu_ps(at.add(16), acc[1]);
+		}
+	}
+}
+
+/// [`strip_rows`] in AVX2 intrinsics: tiles of 2 rows, then single rows; the same operations
+/// in the same order as [`strip_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn strip_avx2(weights: &QuantWeights, strip: usize, x: &[f32], rows: usize, out: &mut [f32]) {
+	let mut first = 0;
+	while first + 2 <= rows {
+		tile_avx2::<2>(weights, strip, x, first, out);
+		first += 2;
+	}
+	while first < rows {
+		tile_avx2::<1>(weights, strip, x, first, out);
+		first += 1;
+	}
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn strip_avx2(weights: &QuantWeights, strip: usize, x: &[f32], rows: usize, out: &mut [f32]) {
-	strip_rows::<Instruction>(weights, strip, x, rows, out)
+#[allow(unsafe_code)]
+fn tile_avx2<const R: usize>(
+	weights: &QuantWeights,
+	strip: usize,
+	x: &[f32],
+	first: usize,
+	out: &mut [f32],
+) {
+	use core::arch::x86_64::*;
+	let depth = weights.depth;
+	assert!((first + R) * depth <= x.len() && (first + R) * STRIP <= out.len());
+	let mut acc = [[_mm256_setzero_ps(); 4]; R];
+	for b in 0..depth / BLOCK {
+		let (scales, values) = weights.block(strip, b);
+		let xs = |r: usize, k: usize| x[(first + r) * depth + b * BLOCK + k];
+		// SAFETY: as in `tile_avx512`.
+		unsafe {
+			let d: [__m256; 4] = core::array::from_fn(|i| _mm256_loadu_ps(scales.as_ptr().add(8 * i)));
+			match weights.kind {
+				QuantKind::Q4_1 => {
+					assert!(scales.len() >= 64 && values.len() >= BLOCK * 16);
+					let m: [__m256; 4] =
+						core::array::from_fn(|i| _mm256_loadu_ps(scales.as_ptr().add(32 + 8 * i)));
+					let nibble = _mm256_set1_epi32(0xf);
+					for k in 0..BLOCK {
+						let row = values.as_ptr().add(k * 16);
+						// Bytes 0..8: columns 0..8 (low) and 16..24 (high); 8..16: 8..16, 24..32.
+						let a = _mm256_cvtepu8_epi32(_mm_loadl_epi64(row.cast()));
+						let c = _mm256_cvtepu8_epi32(_mm_loadl_epi64(row.add(8).cast()));
+						let q = [
+							_mm256_and_si256(a, nibble),
+							_mm256_and_si256(c, nibble),
+							_mm256_srli_epi32::<4>(a),
+							_mm256_srli_epi32::<4>(c),
+						];
+						let w: [__m256; 4] = core::array::from_fn(|i| {
+							_mm256_add_ps(_mm256_mul_ps(d[i], _mm256_cvtepi32_ps(q[i])), m[i])
+						});
+						for (r, acc) in acc.iter_mut().enumerate() {
+							let xv = _mm256_set1_ps(xs(r, k));
+							for i in 0..4 {
+								acc[i] = _mm256_fmadd_ps(xv, w[i], acc[i]);
+							}
+						}
+					}
+				},
+				QuantKind::Q8_0 => {
+					assert!(scales.len() >= 32 && values.len() >= BLOCK * 32);
+					for k in 0..BLOCK {
+						let row = values.as_ptr().add(k * 32);
+						let w: [__m256; 4] = core::array::from_fn(|i| {
+							let q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(row.add(8 * i).cast()));
+							_mm256_mul_ps(d[i], _mm256_cvtepi32_ps(q))
+						});
+						for (r, acc) in acc.iter_mut().enumerate() {
+							let xv = _mm256_set1_ps(xs(r, k));
+							for i in 0..4 {
+								acc[i] = _mm256_fmadd_ps(xv, w[i], acc[i]);
+							}
+						}
+					}
+				},
+			}
+		}
+	}
+	for (r, acc) in acc.iter().enumerate() {
+		for (i, &v) in acc.iter().enumerate() {
+			// SAFETY: row `first + r` of `out` has `STRIP` values (asserted above).
+			unsafe { _mm256_storeu_ps(out.as_mut_ptr().add((first + r) * STRIP + 8 * i), v) };
+		}
+	}
 }
 
 /// One strip's `[rows][STRIP]` outputs: tiles of [`TILE_ROWS`] rows, then one row at a time.
