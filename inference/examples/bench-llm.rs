@@ -2,7 +2,7 @@
 //!
 //!     bench-llm GGUF THREADS RUNS
 //!
-//! Loads the model (greedy, a chat prompt of about 100 tokens), then RUNS times: the prompt's
+//! Loads the model (greedy, the chat prompt of `scripts/bench-llm-ref.py`, about 100 tokens), then RUNS times: the prompt's
 //! forward pass (prefill tokens/s) and 64 generated tokens one at a time with the key-value cache
 //! (decode tokens/s), stop tokens ignored. Prints the medians and the process's peak resident
 //! memory as one `RESULT` line.
@@ -11,14 +11,21 @@ use opg_inference::llm::CausalLm;
 use opg_model::generation::{Decoding, GenerationParams, PromptFormat};
 use std::time::Instant;
 
-/// The prompt `scripts/bench-llm-ref.py` uses too.
-pub const PROMPT: &str = r#"[{"role": "system", "content": "You are a concise assistant that answers questions about science and history with short, factual paragraphs."}, {"role": "user", "content": "Explain in a few sentences how photosynthesis turns sunlight, water and carbon dioxide into sugar and oxygen, and why this process matters for almost every living thing on Earth, including the animals that never eat plants directly."}]"#;
+/// The chat messages `scripts/bench-llm-ref.py` uses too.
+pub const PROMPT: &str = concat!(
+	r#"[{"role": "system", "content": "You are a careful technical writer. Answer in plain English, "#,
+	r#"in short paragraphs, without lists."}, {"role": "user", "content": "A network of "#,
+	r#"validators runs a small language model for its users. Each validator computes the same "#,
+	r#"answer from the same prompt, and the network only accepts an answer when the validators "#,
+	r#"agree on every token. Explain why the order of floating point additions matters for this, "#,
+	r#"and what a validator has to fix so that its results match the others exactly."}]"#
+);
 
 const NEW_TOKENS: usize = 64;
 
 fn median(mut values: Vec<f64>) -> f64 {
 	values.sort_by(f64::total_cmp);
-	values[values.len() / 2]
+	values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn peak_rss_mib() -> f64 {

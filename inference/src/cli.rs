@@ -54,7 +54,7 @@ pub enum ModelsAction {
 	///   models run <gguf> --generate --chat --max-new-tokens 64 \
 	///     --input '[{"role":"user","content":"What is 2 + 2?"}]'
 	#[command(verbatim_doc_comment)]
-	Run(RunArgs),
+	Run(Box<RunArgs>),
 }
 
 /// Arguments of `models run`.
@@ -502,7 +502,7 @@ mod tests {
 		// The same input from a file of little-endian f32 gives the same output.
 		let file = dir.join("input.f32");
 		std::fs::write(&file, crate::demo::encode_f32(&sample.input)).unwrap();
-		let args = RunArgs { input: None, input_file: Some(file), ..args.clone() };
+		let args = RunArgs { input: None, input_file: Some(file), ..(**args).clone() };
 		assert_eq!(run(&engine, &args).unwrap().output, report.output);
 		let text = cmd.run(&dir).unwrap();
 		assert!(text.contains("digest Argmax"), "{text}");

@@ -90,7 +90,7 @@ pub fn exp64(x: f64) -> f64 {
 /// tripling the correct digits (as far as [`exp64`] allows). Relative error below 1e-14; NaN for
 /// other `x`.
 pub fn ln64(x: f64) -> f64 {
-	if !(x > 0.0) || !x.is_finite() {
+	if x.is_nan() || x <= 0.0 || !x.is_finite() {
 		return f64::NAN;
 	}
 	// A subnormal is scaled into the normal range first (exactly).
@@ -124,7 +124,7 @@ const HALF_PI_3: f64 = f64::from_bits(0x3BA3_198A_2E03_7073);
 /// degree 17 and 16 in `r` (truncation below 1e-16), and the quadrant's signs. Absolute error
 /// below 1e-15 over that range; NaN beyond it.
 pub fn sin_cos64(x: f64) -> (f64, f64) {
-	if !(x.abs() < 1_048_576.0) {
+	if x.is_nan() || x.abs() >= 1_048_576.0 {
 		return (f64::NAN, f64::NAN);
 	}
 	let k = round_even(x * core::f64::consts::FRAC_2_PI);

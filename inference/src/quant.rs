@@ -21,9 +21,13 @@
 
 // Index arithmetic stays within buffers whose sizes are checked at entry; float arithmetic is the
 // computation itself.
-#![allow(clippy::arithmetic_side_effects)]
+// Indexing too: an index out of bounds would be a bug of this module, and the engine runs every
+// model inside `catch_unwind` (a panic fails that inference, not the node).
+#![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
-use crate::kernels::{Emulated, Fma, Instruction, KernelPath, HARDWARE_FMA};
+#[cfg(not(target_arch = "aarch64"))]
+use crate::kernels::{Emulated, HARDWARE_FMA};
+use crate::kernels::{Fma, Instruction, KernelPath};
 use rayon::prelude::*;
 
 /// Values per quantisation block (GGUF's `QK4_1` and `QK8_0`).

@@ -115,7 +115,12 @@ fn fingerprint() -> Vec<String> {
 	let logits: Vec<f32> = random(1000).iter().map(|v| v * 8.0).collect();
 	let draws: Vec<f32> = (0..64u32)
 		.map(|step| {
-			let (t, p) = [(1000, 1000), (700, 900), (1500, 500), (50, 1000)][step as usize % 4];
+			let (t, p) = match step % 4 {
+				0 => (1000, 1000),
+				1 => (700, 900),
+				2 => (1500, 500),
+				_ => (50, 1000),
+			};
 			llm::sample(&logits, t, p, &[step as u8; 32], step) as f32
 		})
 		.collect();
