@@ -48,6 +48,11 @@ use std::{
 /// that loops without end is refused for every executor alike instead of hanging them.
 const TEMPLATE_FUEL: u64 = 2_000_000;
 
+/// Most bytes of key-value cache one generation may hold (prompt and generated positions of every
+/// block): a model whose registration allows more is refused at load, so that no registration can
+/// make executors run out of memory.
+pub const MAX_KV_CACHE_BYTES: usize = 1 << 30;
+
 /// The network's shape, from the GGUF metadata (`llama.*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LlamaConfig {
@@ -109,6 +114,9 @@ pub struct CausalLm {
 	rope: Vec<(f32, f32)>,
 	/// Characters of each token's string (byte-level tokens spell each byte as one).
 	token_chars: Vec<usize>,
+	/// Bytes of the longest token's text (a byte-level token's characters, a special token's
+	/// UTF-8 bytes).
+	longest_token: usize,
 }
 
 /// The keys and values of the positions computed so far, per block.
@@ -182,6 +190,12 @@ impl CausalLm {
 			)));
 		}
 		let kv = c.kv_heads * c.head_dim();
+		let cache_bytes = positions.saturating_mul(kv).saturating_mul(c.layers).saturating_mul(8);
+		if cache_bytes > MAX_KV_CACHE_BYTES {
+			return Err(EngineError::InvalidConfig(format!(
+				"a key-value cache of {cache_bytes} bytes for {positions} positions, at most {MAX_KV_CACHE_BYTES}"
+			)));
+		}
 		let tensors = Tensors { content: &content, data: gguf };
 		let embed = tensors.matrix("token_embd.weight", c.vocab, c.hidden)?;
 		let output = if content.tensor_infos.contains_key("output.weight") {
@@ -235,9 +249,11 @@ impl CausalLm {
 			return Err(EngineError::InvalidConfig("chat prompts but no chat template".into()));
 		}
 		let rope = rope_table(c, positions);
-		let token_chars = tokens.iter().map(|t| t.chars().count()).collect();
+		let token_chars: Vec<usize> = tokens.iter().map(|t| t.chars().count()).collect();
+		let longest_token = tokens.iter().map(String::len).max().unwrap_or(1).max(1);
 		Ok(Self {
 			token_chars,
+			longest_token,
 			config,
 			params,
 			embed,
@@ -306,6 +322,15 @@ impl CausalLm {
 	/// [`Rejection::Untokenizable`] if the tokenizer fails or gives none, and
 	/// [`Rejection::TooManyTokens`] over `max_prompt_tokens`.
 	pub fn tokenize(&self, prompt: &str) -> Result<Vec<u32>> {
+		let max = self.params.max_prompt_tokens as usize;
+		// No token is longer than the longest of the vocabulary: a longer prompt has too many
+		// tokens for sure, and is refused before the tokenizer spends time on it.
+		if prompt.len() > max.saturating_mul(self.longest_token) {
+			return Err(rejected(
+				Rejection::TooManyTokens,
+				format!("{} bytes of prompt, more than {max} tokens", prompt.len()),
+			));
+		}
 		let encoding = self
 			.tokenizer
 			.encode(prompt, false)
@@ -320,7 +345,6 @@ impl CausalLm {
 		if ids.is_empty() {
 			return Err(rejected(Rejection::Untokenizable, "the prompt has no tokens"));
 		}
-		let max = self.params.max_prompt_tokens as usize;
 		if ids.len() > max {
 			return Err(rejected(
 				Rejection::TooManyTokens,

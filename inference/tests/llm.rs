@@ -157,7 +157,20 @@ fn the_models_rejections_are_deterministic() {
 	assert_eq!(rejection(chat, br#"[{"role": "user", "content": "hi", "x": 1}]"#), Rejection::MalformedChat);
 	let long = format!(r#"[{{"role": "user", "content": "{}"}}]"#, "word ".repeat(600));
 	assert_eq!(rejection(chat, long.as_bytes()), Rejection::TooManyTokens);
+	// Refused by its length alone, before the tokenizer runs.
+	let huge = format!(r#"[{{"role": "user", "content": "{}"}}]"#, "x".repeat(200_000));
+	assert_eq!(rejection(chat, huge.as_bytes()), Rejection::TooManyTokens);
 	assert_eq!(rejection(model(PromptFormat::Raw), b""), Rejection::Untokenizable);
+}
+
+#[test]
+fn a_registration_beyond_the_models_context_is_refused_at_load() {
+	// 8,192 positions (the model's context) are allowed: 30 blocks × 192 keys and values × 8
+	// bytes = 46 KB a position, 377 MB of key-value cache, under `MAX_KV_CACHE_BYTES`.
+	let within = GenerationParams { max_prompt_tokens: 7_680, max_new_tokens: 512, ..params(PromptFormat::Chat, Decoding::Greedy) };
+	assert!(CausalLm::load(bytes(), within).is_ok());
+	let beyond = GenerationParams { max_prompt_tokens: 8_000, max_new_tokens: 512, ..within };
+	assert!(matches!(CausalLm::load(bytes(), beyond), Err(opg_inference::EngineError::InvalidConfig(_))));
 }
 
 #[test]
