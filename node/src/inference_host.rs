@@ -6,8 +6,9 @@
 //! (`opg_inference`, which has no chain code) lives here, with the node.
 
 use opg_inference::{CancelToken, Engine, EngineError};
-use opg_primitives::execution::{
-	BatchRequest, InferenceError, InferenceExt, InferenceHost, InferenceRequest,
+use opg_primitives::{
+	execution::{BatchRequest, InferenceError, InferenceExt, InferenceHost, InferenceRequest},
+	models::Architecture,
 };
 use std::{sync::Arc, time::Instant};
 use substrate_prometheus_endpoint::{
@@ -92,7 +93,12 @@ impl EngineHost {
 impl InferenceHost for EngineHost {
 	fn run(&self, request: &InferenceRequest) -> Result<Vec<u8>, InferenceError> {
 		let start = Instant::now();
-		let result = self.engine.run(&request.model, &request.input);
+		let result = self.engine.run_output(
+			&request.model,
+			&request.input,
+			request.seed,
+			&CancelToken::new(),
+		);
 		let elapsed = start.elapsed();
 		if let Some(metrics) = &self.metrics {
 			metrics.latency.observe(elapsed.as_secs_f64());
@@ -102,6 +108,12 @@ impl InferenceHost for EngineHost {
 
 	fn run_batch(&self, request: &BatchRequest) -> Vec<Result<Vec<u8>, InferenceError>> {
 		let count = request.inputs.len();
+		if matches!(request.model.architecture, Architecture::CausalLm { .. }) {
+			// A generation's length depends on its input: no shared pass, one at a time.
+			return (0..count)
+				.map(|i| request.single(i).map_or(Err(InferenceError::Failed), |one| self.run(&one)))
+				.collect();
+		}
 		let start = Instant::now();
 		let results =
 			self.engine.run_batch(&request.model, request.inputs.clone(), &CancelToken::new());
@@ -124,7 +136,8 @@ impl InferenceHost for EngineHost {
 				.into_iter()
 				.zip(&request.inputs)
 				.map(|(result, input)| {
-					self.report(request.model.weights_hash, input.len(), share, result)
+					let bytes = result.map(|values| opg_primitives::inference::encode_output(&values));
+					self.report(request.model.weights_hash, input.len(), share, bytes)
 				})
 				.collect(),
 			Err(
@@ -172,22 +185,22 @@ impl EngineHost {
 		weights_hash: sp_core::H256,
 		input_len: usize,
 		elapsed: std::time::Duration,
-		result: opg_inference::Result<Vec<f32>>,
+		result: opg_inference::Result<Vec<u8>>,
 	) -> Result<Vec<u8>, InferenceError> {
 		match result {
-			Ok(mut values) => {
+			Ok(mut output) => {
 				if let Some(metrics) = &self.metrics {
 					metrics.executed.inc();
 				}
 				log::debug!(
 					target: LOG_TARGET,
-					"ran model {weights_hash:?} on {input_len} input bytes in {elapsed:?}: {} values",
-					values.len()
+					"ran model {weights_hash:?} on {input_len} input bytes in {elapsed:?}: {} output bytes",
+					output.len()
 				);
 				if self.fault_output {
-					perturb(&mut values);
+					output = perturb(&output);
 				}
-				Ok(opg_primitives::inference::encode_output(&values))
+				Ok(output)
 			},
 			Err(error) => {
 				let reason = classify(&error);
@@ -241,13 +254,25 @@ fn reason_label(reason: InferenceError) -> &'static str {
 
 /// `--dev-fault-output`: every value + 1.0, then rotated left by one, so the canonical form
 /// differs under every comparison rule (unless all values are equal).
-fn perturb(values: &mut [f32]) {
+fn perturb(output: &[u8]) -> Vec<u8> {
+	use codec::Encode;
+	// A generation gets another last token (and the text of none); values are shifted.
+	if let Some(mut generation) = opg_model::generation::Generation::decode_output(output) {
+		match generation.tokens.last_mut() {
+			Some(last) => *last = last.wrapping_add(1),
+			None => generation.tokens.push(0),
+		}
+		generation.text.push('?');
+		return generation.encode();
+	}
+	let mut values = opg_primitives::inference::decode_output(output).unwrap_or_default();
 	for value in values.iter_mut() {
 		*value += 1.0;
 	}
 	if !values.is_empty() {
 		values.rotate_left(1);
 	}
+	opg_primitives::inference::encode_output(&values)
 }
 
 #[cfg(test)]
@@ -279,6 +304,7 @@ mod tests {
 				profile: EngineProfile::REPRODUCIBLE_F32,
 			},
 			input: opg_primitives::inference::encode_output(&[0.5f32; 64]),
+			seed: [0; 32],
 		};
 		(dir, EngineHost::new(Arc::new(engine), Some(metrics), fault), request, registry)
 	}
@@ -313,7 +339,7 @@ mod tests {
 			vec![1, 2, 3],
 			opg_primitives::inference::encode_output(&[0.25f32; 64]),
 		];
-		let batch = BatchRequest { model: request.model, inputs: inputs.clone() };
+		let batch = BatchRequest { model: request.model, inputs: inputs.clone(), seeds: Vec::new() };
 		let results = host.run_batch(&batch);
 		let alone: Vec<_> =
 			(0..inputs.len()).map(|i| host.run(&batch.single(i).unwrap())).collect();

@@ -39,6 +39,9 @@ pub struct InferenceRequest {
 	pub model: ModelDescriptor,
 	/// The task's input (little-endian `f32` values or UTF-8 text, per the model).
 	pub input: Vec<u8>,
+	/// The task's seed: what a sampling language model draws its tokens from (zero for a
+	/// request of a runtime from before seeds, and unused by other models).
+	pub seed: [u8; 32],
 }
 
 /// What the off-chain worker asks the node to run in one engine pass: several inputs of one
@@ -49,12 +52,19 @@ pub struct BatchRequest {
 	pub model: ModelDescriptor,
 	/// The tasks' inputs, in order.
 	pub inputs: Vec<Vec<u8>>,
+	/// The tasks' seeds, in the same order (see [`InferenceRequest::seed`]); a missing one is
+	/// zero.
+	pub seeds: Vec<[u8; 32]>,
 }
 
 impl BatchRequest {
 	/// The request for the input at `index` alone.
 	pub fn single(&self, index: usize) -> Option<InferenceRequest> {
-		Some(InferenceRequest { model: self.model, input: self.inputs.get(index)?.clone() })
+		Some(InferenceRequest {
+			model: self.model,
+			input: self.inputs.get(index)?.clone(),
+			seed: self.seeds.get(index).copied().unwrap_or_default(),
+		})
 	}
 }
 
@@ -106,7 +116,11 @@ pub mod v1 {
 
 	impl From<InferenceRequest> for super::InferenceRequest {
 		fn from(old: InferenceRequest) -> Self {
-			Self { model: model(old.weights_hash, old.format, old.architecture), input: old.input }
+			Self {
+				model: model(old.weights_hash, old.format, old.architecture),
+				input: old.input,
+				seed: [0; 32],
+			}
 		}
 	}
 
@@ -115,6 +129,7 @@ pub mod v1 {
 			Self {
 				model: model(old.weights_hash, old.format, old.architecture),
 				inputs: old.inputs,
+				seeds: Vec::new(),
 			}
 		}
 	}
@@ -226,8 +241,9 @@ pub trait OpgInference {
 		let Some(model) = decode_model(model) else {
 			return Err(InferenceError::Unsupported);
 		};
-		run_on_host(engine!(self), &InferenceRequest { model, input: input.to_vec() })
+		run_on_host(engine!(self), &InferenceRequest { model, input: input.to_vec(), seed: [0; 32] })
 	}
+
 
 	/// [`run_batch`](opg_inference::run_batch) of a runtime from before engine profiles.
 	fn run_batch(
@@ -250,7 +266,26 @@ pub trait OpgInference {
 		let Some(model) = decode_model(model) else {
 			return vec![Err(InferenceError::Unsupported); inputs.len()];
 		};
-		run_batch_on_host(engine!(self), &BatchRequest { model, inputs })
+		run_batch_on_host(engine!(self), &BatchRequest { model, inputs, seeds: Vec::new() })
+	}
+
+	/// [`run_batch`](opg_inference::run_batch) with each task's seed (one per input, in order),
+	/// from which a sampling language model draws its tokens, so that every executor of a task
+	/// draws the same ones. A missing seed is zero.
+	///
+	/// (Version 3 passes the seeds: a runtime calling it needs a node that provides it, so nodes
+	/// upgrade before such a runtime is enacted.)
+	#[version(3)]
+	fn run_batch(
+		&mut self,
+		model: PassFatPointerAndRead<&[u8]>,
+		inputs: PassFatPointerAndDecode<Vec<Vec<u8>>>,
+		seeds: PassFatPointerAndDecode<Vec<[u8; 32]>>,
+	) -> AllocateAndReturnByCodec<Vec<Result<Vec<u8>, InferenceError>>> {
+		let Some(model) = decode_model(model) else {
+			return vec![Err(InferenceError::Unsupported); inputs.len()];
+		};
+		run_batch_on_host(engine!(self), &BatchRequest { model, inputs, seeds })
 	}
 }
 
@@ -335,7 +370,7 @@ mod tests {
 	}
 
 	fn call_run_batch(batch: BatchRequest) -> Vec<Result<Vec<u8>, InferenceError>> {
-		opg_inference::run_batch(&batch.model.encode(), batch.inputs)
+		opg_inference::run_batch(&batch.model.encode(), batch.inputs, batch.seeds)
 	}
 
 	fn request(input: &[u8]) -> InferenceRequest {
@@ -347,6 +382,7 @@ mod tests {
 				profile: EngineProfile::REPRODUCIBLE_F32,
 			},
 			input: input.to_vec(),
+			seed: [0; 32],
 		}
 	}
 
@@ -381,7 +417,11 @@ mod tests {
 
 	fn batch(inputs: &[&[u8]]) -> BatchRequest {
 		let one = request(&[]);
-		BatchRequest { model: one.model, inputs: inputs.iter().map(|i| i.to_vec()).collect() }
+		BatchRequest {
+			model: one.model,
+			inputs: inputs.iter().map(|i| i.to_vec()).collect(),
+			seeds: Vec::new(),
+		}
 	}
 
 	#[test]
@@ -407,6 +447,20 @@ mod tests {
 				vec![Err(InferenceError::Unavailable); 2]
 			);
 		});
+	}
+
+	#[test]
+	fn each_input_reaches_the_host_with_its_seed() {
+		let host = Arc::new(Recorder(Mutex::new(Vec::new())));
+		let mut ext = sp_io::TestExternalities::default();
+		ext.register_extension(InferenceExt::new(host.clone()));
+		let seeded = BatchRequest { seeds: vec![[7; 32], [9; 32]], ..batch(&[&[1], &[2], &[3]]) };
+		ext.execute_with(|| {
+			assert_eq!(call_run_batch(seeded).len(), 3);
+		});
+		let seeds: Vec<[u8; 32]> = host.0.lock().unwrap().iter().map(|r| r.seed).collect();
+		// A missing seed is zero.
+		assert_eq!(seeds, vec![[7; 32], [9; 32], [0; 32]]);
 	}
 
 	struct Short;
@@ -446,7 +500,7 @@ mod tests {
 		ext.execute_with(|| {
 			assert_eq!(opg_inference::run(&later, &[1]), Err(InferenceError::Unsupported));
 			assert_eq!(
-				opg_inference::run_batch(&later, vec![vec![1], vec![2]]),
+				opg_inference::run_batch(&later, vec![vec![1], vec![2]], Vec::new()),
 				vec![Err(InferenceError::Unsupported); 2]
 			);
 			// Trailing bytes are not a model either.
@@ -479,7 +533,7 @@ mod tests {
 		};
 		assert_eq!(
 			BatchRequest::from(old_batch),
-			BatchRequest { model: now.model, inputs: vec![vec![1], vec![]] }
+			BatchRequest { model: now.model, inputs: vec![vec![1], vec![]], seeds: Vec::new() }
 		);
 	}
 }
