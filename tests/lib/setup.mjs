@@ -96,6 +96,7 @@ export function mlpModel({
       input: { F32Vector: { len: inputLen } },
       output: 'Logits',
       feePerExecutor: fee,
+      tokenFees: null,
       redundancy,
       quorum,
       comparison,
@@ -135,9 +136,50 @@ export function bertModel({
       input: { Text: { maxBytes: 16_384 } },
       output: 'Embedding',
       feePerExecutor: fee,
+      tokenFees: null,
       redundancy,
       quorum,
       comparison,
+      sourceUri: null,
+    },
+  };
+}
+
+/**
+ * A causal language model in one GGUF file (its tokenizer and chat template inside): chat
+ * messages (JSON) in, a generation out (the token ids and their text), compared by `Tokens`.
+ * Generation is greedy unless `decoding` says otherwise; `tokenFees` (per prompt token, per
+ * generated token, paid to each executor on top of `fee`) are escrowed at the limits and charged
+ * for what the generation used.
+ */
+export function llmModel({
+  name, gguf, fee = OPG, redundancy = 3, quorum = null, maxPromptTokens = 256, maxNewTokens = 32,
+  stopTokens = [], decoding = { Greedy: null }, tokenFees = null, maxBytes = 4_096, profile = REPRODUCIBLE_F32,
+}) {
+  const hashes = { weights: fileHash(gguf) };
+  const stops = [0, 1, 2, 3].map((i) => (i < stopTokens.length ? stopTokens[i] : null));
+  const generation = { prompt: 'Chat', maxPromptTokens, maxNewTokens, stopTokens: stops, decoding };
+  return {
+    name,
+    files: { weights: gguf },
+    hashes,
+    generation,
+    spec: {
+      name,
+      descriptor: {
+        weightsHash: hashes.weights,
+        format: 'Gguf',
+        architecture: { CausalLm: { generation } },
+        profile,
+      },
+      sizeBytes: statSync(gguf).size,
+      input: { Chat: { maxBytes } },
+      output: 'Generation',
+      feePerExecutor: fee,
+      tokenFees,
+      redundancy,
+      quorum,
+      comparison: { Tokens: null },
       sourceUri: null,
     },
   };

@@ -97,6 +97,39 @@ export function runModelLocally(modelDir, model, inputHex, { decimals = 4 } = {}
   return report;
 }
 
+/** A revealed generation (`opg_model::generation::Generation`, SCALE): `{ promptTokens, tokens,
+ * text }`. */
+export function decodeGeneration(api, u8a) {
+  const [promptTokens, tokens, text] = api.createType('(u32, Vec<u32>, Text)', u8a);
+  const decoded = { promptTokens: promptTokens.toNumber(), tokens: tokens.map((t) => t.toNumber()), text: text.toString() };
+  if (api.createType('(u32, Vec<u32>, Text)', [decoded.promptTokens, decoded.tokens, decoded.text]).toU8a().length !== u8a.length) {
+    throw new Error('not exactly a generation');
+  }
+  return decoded;
+}
+
+/**
+ * Generates with `model` (from `llmModel`) from the chat `messages` with `opg-node models run
+ * --generate`, against the store `modelDir`, under the model's registered generation parameters:
+ * `{ promptTokens, tokens, text, digest }` as printed (`digest` under `Tokens`).
+ */
+export function generateLocally(modelDir, model, messages) {
+  const inputFile = join(tempDir('opg-run-'), 'input.json');
+  writeFileSync(inputFile, JSON.stringify(messages));
+  const g = model.generation;
+  const args = ['models', '--model-dir', modelDir, 'run', model.hashes.weights, '--generate', '--chat',
+    '--max-prompt-tokens', String(g.maxPromptTokens), '--max-new-tokens', String(g.maxNewTokens)];
+  for (const stop of g.stopTokens) if (stop !== null) args.push('--stop', String(stop));
+  args.push('--input-file', inputFile);
+  const text = runNodeCommand(args);
+  const prompt = /^prompt: (\d+) tokens$/m.exec(text);
+  const generated = /^generated \((\d+) tokens\): \[(.*)\]$/m.exec(text);
+  const digest = /^digest Tokens\s+(0x[0-9a-f]{64})$/m.exec(text);
+  if (!prompt || !generated || !digest) throw new Error(`unexpected output of models run --generate:\n${text}`);
+  const tokens = generated[2] === '' ? [] : generated[2].split(', ').map(Number);
+  return { promptTokens: Number(prompt[1]), tokens, digest: digest[1] };
+}
+
 // --- Requests and their events -----------------------------------------------------------------
 
 /** What a request of `redundancy` executors of a model with `feePerExecutor` holds in escrow:
@@ -107,6 +140,19 @@ export function escrowOf(api, feePerExecutor, redundancy) {
   return fees + (fees * parts + 999_999_999n) / 1_000_000_000n;
 }
 
+/** The most a task of `model` (a registry entry) pays each executor: its fee, plus for a language
+ * model with token fees the price of its longest prompt and generation. */
+export function perExecutorAtMost(model) {
+  let fee = model.feePerExecutor.toBigInt();
+  if (model.tokenFees.isSome && model.descriptor.architecture.isCausalLm) {
+    const prices = model.tokenFees.unwrap();
+    const g = model.descriptor.architecture.asCausalLm.generation;
+    fee += prices.perPromptToken.toBigInt() * g.maxPromptTokens.toBigInt()
+      + prices.perGeneratedToken.toBigInt() * g.maxNewTokens.toBigInt();
+  }
+  return fee;
+}
+
 /**
  * `signer` requests an inference of `modelId` on `inputHex` (`redundancy`: null for the model's)
  * and waits for its block. Returns `{ taskId, block, hash, escrow, txFee }`; throws on a dispatch
@@ -114,7 +160,7 @@ export function escrowOf(api, feePerExecutor, redundancy) {
  */
 export async function requestInference(api, signer, modelId, inputHex, { redundancy = null, nonce } = {}) {
   const model = (await api.query.models.models(modelId)).unwrap();
-  const escrow = escrowOf(api, model.feePerExecutor.toBigInt(), redundancy ?? model.redundancy.toNumber());
+  const escrow = escrowOf(api, perExecutorAtMost(model), redundancy ?? model.redundancy.toNumber());
   const result = await sendInBlock(api.tx.inference.requestInference(modelId, inputHex, escrow, redundancy), signer, { nonce });
   if (result.dispatchError) {
     const detail = result.dispatchError.isModule ? api.registry.findMetaError(result.dispatchError.asModule) : null;
