@@ -146,6 +146,7 @@ impl pallet_models::Config for Test {
 	type MaxRedundancy = ConstU32<MAX_REDUNDANCY>;
 	type MaxServersPerModel = ConstU32<MAX_SERVERS>;
 	type MinFeePerExecutor = ConstU64<1>;
+	type MaxOutputLen = ConstU32<MAX_OUTPUT>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = ();
@@ -387,6 +388,7 @@ pub fn spec(
 		input: InputKind::Text { max_bytes: MAX_INPUT },
 		output: OutputKind::Logits,
 		fee_per_executor: FEE_PER_EXECUTOR,
+		token_fees: None,
 		redundancy,
 		quorum,
 		comparison,
