@@ -65,7 +65,7 @@ pub const NO_SHOW_SLASH: Perbill = Perbill::from_percent(5);
 pub const MAX_REDUNDANCY: u32 = 5;
 pub const MAX_SERVERS: u32 = 8;
 pub const MAX_INPUT: u32 = 64;
-pub const MAX_OUTPUT: u32 = 64;
+pub const MAX_OUTPUT: u32 = 1_024;
 pub const COMMIT_PERIOD: BlockNumber = 5;
 /// Blocks a replacement needs before the commit deadline: drawn at the end of block `b`, its
 /// commit is in block `b + 1` at the earliest.
