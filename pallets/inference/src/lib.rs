@@ -817,13 +817,12 @@ pub mod pallet {
 			let quorum = Self::scaled_quorum(model.quorum, model.redundancy, redundancy);
 			// A causal language model's token fees are held for its longest prompt and
 			// generation; settlement refunds what the settled generation did not use.
-			let token_charge = model.token_fees.clone().zip(model.generation()).map(|(prices, limits)| {
-				TokenCharge {
+			let token_charge =
+				model.token_fees.zip(model.generation()).map(|(prices, limits)| TokenCharge {
 					prices,
 					max_prompt_tokens: limits.max_prompt_tokens,
 					max_new_tokens: limits.max_new_tokens,
-				}
-			});
+				});
 			let max_token_fees = match &token_charge {
 				Some(charge) => charge.max().ok_or(Error::<T>::FeeOverflow)?,
 				None => Zero::zero(),

@@ -1012,10 +1012,8 @@ pub fn generation_ms<T: Config>(
 	generation: &opg_primitives::models::GenerationParams,
 	or_default: bool,
 ) -> Option<u64> {
-	let measured = StorageValueRef::persistent(&storage_key(b"speed/", &model))
-		.get::<u64>()
-		.ok()
-		.flatten();
+	let measured =
+		StorageValueRef::persistent(&storage_key(b"speed/", &model)).get::<u64>().ok().flatten();
 	let per_token = measured.or(or_default.then_some(DEFAULT_MS_PER_TOKEN))?;
 	Some(per_token.saturating_mul(u64::from(generation.max_new_tokens)))
 }
@@ -1031,10 +1029,10 @@ fn note_generation_speed(
 	let tokens: u64 = outcomes
 		.iter()
 		.filter_map(|outcome| match outcome {
-			Ok(TaskOutcome::Output(output)) => opg_primitives::models::Generation::decode_output(
-				output,
-			)
-			.map(|generation| u64::try_from(generation.tokens.len()).unwrap_or(u64::MAX)),
+			Ok(TaskOutcome::Output(output)) => {
+				opg_primitives::models::Generation::decode_output(output)
+					.map(|generation| u64::try_from(generation.tokens.len()).unwrap_or(u64::MAX))
+			},
 			_ => None,
 		})
 		.sum();

@@ -164,11 +164,12 @@ impl<T: Config> Pallet<T> {
 	) -> (BalanceOf<T>, BalanceOf<T>) {
 		let Some(charge) = token_charge else { return (task.fee_per_executor, task.protocol_fee) };
 		let (prompt, generated) = match outcome {
-			TaskOutcome::Output(output) => Generation::decode_output(output)
-				.map_or((0, 0), |generation| {
+			TaskOutcome::Output(output) => {
+				Generation::decode_output(output).map_or((0, 0), |generation| {
 					let generated = u32::try_from(generation.tokens.len()).unwrap_or(u32::MAX);
 					(generation.prompt_tokens, generated)
-				}),
+				})
+			},
 			TaskOutcome::Rejected(_) => (0, 0),
 		};
 		// The request checked that the maximum does not overflow; the counts are capped by it.

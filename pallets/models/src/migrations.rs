@@ -1,8 +1,8 @@
 //! Storage migrations.
 
 use crate::{pallet::*, ModelInfoOf, ModelStatus, LOG_TARGET};
-use codec::{Decode, Encode};
 use alloc::vec::Vec;
+use codec::{Decode, Encode};
 use frame_support::{
 	migrations::VersionedMigration, pallet_prelude::*, storage::unhashed,
 	traits::UncheckedOnRuntimeUpgrade,

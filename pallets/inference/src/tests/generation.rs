@@ -165,8 +165,7 @@ fn settlement_charges_the_generated_tokens_and_refunds_the_rest() {
 		// 1,000 + 5 × 10 + 3 × 50 each; the protocol fee scaled by 1,200 / 1,560.
 		let per_executor = FEE_PER_EXECUTOR + 5 * PER_PROMPT_TOKEN + 3 * PER_GENERATED_TOKEN;
 		let task = Inference::task(task_id).unwrap();
-		let protocol_fee =
-			(task.protocol_fee * per_executor).div_ceil(HELD_PER_EXECUTOR);
+		let protocol_fee = (task.protocol_fee * per_executor).div_ceil(HELD_PER_EXECUTOR);
 		let paid = 3 * per_executor;
 		let refunded = task.escrow - paid - protocol_fee;
 		assert!(matches!(task.status, TaskStatus::Settled { .. }));
@@ -230,7 +229,10 @@ fn a_rejection_pays_the_base_fee_only() {
 			reveal_rejection(task_id, *v, Rejection::MalformedChat);
 		}
 		let task = Inference::task(task_id).unwrap();
-		assert_eq!(task.status, TaskStatus::Rejected { rejection: Rejection::MalformedChat, at: 3 });
+		assert_eq!(
+			task.status,
+			TaskStatus::Rejected { rejection: Rejection::MalformedChat, at: 3 }
+		);
 		let paid = 3 * FEE_PER_EXECUTOR;
 		let protocol_fee = (task.protocol_fee * FEE_PER_EXECUTOR).div_ceil(HELD_PER_EXECUTOR);
 		let refunded = task.escrow - paid - protocol_fee;
@@ -251,8 +253,7 @@ fn a_failed_task_refunds_everything() {
 		let alice = free(ALICE);
 		let (task_id, drawn) = assigned(model, b"[]");
 		// Three different generations: no quorum of 2.
-		let outputs: Vec<Vec<u8>> =
-			(0..3).map(|i| answer(4, &[10 + i, 2], "different")).collect();
+		let outputs: Vec<Vec<u8>> = (0..3).map(|i| answer(4, &[10 + i, 2], "different")).collect();
 		for (v, output) in drawn.iter().zip(&outputs) {
 			commit_bytes(task_id, *v, output);
 		}
@@ -308,9 +309,7 @@ fn generations_are_revealed_under_tokens_and_malformed_ones_refused() {
 			Error::<Test>::CommitmentMismatch
 		);
 		assert_ok!(try_reveal(task_id, v, output.clone(), salt_of(v)));
-		System::assert_last_event(
-			Event::ResultRevealed { task_id, executor: v, digest }.into(),
-		);
+		System::assert_last_event(Event::ResultRevealed { task_id, executor: v, digest }.into());
 	});
 }
 

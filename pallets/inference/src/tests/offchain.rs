@@ -1018,8 +1018,7 @@ fn a_worker_executes_at_most_twice_the_draws_of_a_block() {
 
 /// Registers a chat model generating at most 8 tokens, served by all four validators; returns
 /// its id and generation parameters.
-fn language_model() -> (opg_primitives::models::ModelId, opg_primitives::models::GenerationParams)
-{
+fn language_model() -> (opg_primitives::models::ModelId, opg_primitives::models::GenerationParams) {
 	use opg_primitives::models::*;
 	let model_id = pallets_models_next_id();
 	let generation = GenerationParams {
@@ -1135,8 +1134,12 @@ fn a_generation_too_slow_for_its_deadline_is_declined_at_once() {
 		.set(&100u64);
 		UintAuthorityId::set_all_keys([key_of(V2)]);
 		*node.host.raw.lock().unwrap() = Some(
-			opg_primitives::models::Generation { prompt_tokens: 1, tokens: vec![1], text: "a".into() }
-				.encode(),
+			opg_primitives::models::Generation {
+				prompt_tokens: 1,
+				tokens: vec![1],
+				text: "a".into(),
+			}
+			.encode(),
 		);
 		run_worker();
 		assert_eq!(*node.host.batches.lock().unwrap(), vec![1]);

@@ -89,8 +89,7 @@ fn a_rule_that_does_not_compare_the_output_kind_is_refused() {
 fn a_language_model_is_a_gguf_file_and_only_it_is() {
 	ExtBuilder::default().build_and_execute(|| {
 		let llm = llm_spec();
-		let safetensors =
-			ModelDescriptor { format: ModelFormat::Safetensors, ..llm.descriptor };
+		let safetensors = ModelDescriptor { format: ModelFormat::Safetensors, ..llm.descriptor };
 		assert_rejected(ModelSpec { descriptor: safetensors, ..llm }, Error::FormatMismatch);
 		let mnist = mnist_spec();
 		let gguf = ModelDescriptor { format: ModelFormat::Gguf, ..mnist.descriptor };
