@@ -21,8 +21,51 @@ pub use opg_model::{
 		Architecture, ComputeType, EngineProfile, InputKind, InputMismatch, KernelSet,
 		ModelDescriptor, ModelFormat, ModelId, ModelVersion, OutputKind,
 	},
+	generation::{
+		Decoding, Generation, GenerationParams, InvalidGeneration, MAX_NEW_TOKENS,
+		MAX_PROMPT_TOKENS, MAX_TEMPERATURE_MILLI,
+	},
 	task::majority,
 };
+use sp_runtime::traits::{CheckedAdd, CheckedMul};
+
+/// What a causal language model charges per token, paid to each paid executor of a task on top
+/// of its `fee_per_executor`: a task pays for the work its prompt and its generation cause.
+///
+/// A request holds the most it can cost: `max_prompt_tokens` prompt tokens and `max_new_tokens`
+/// generated ones ([`TokenFees::charge`] of the limits); settlement charges the counts of the
+/// settled [`Generation`] and refunds the rest (see `pallet-inference`'s settlement).
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	Default,
+)]
+pub struct TokenFees<Balance> {
+	/// Price of one token of the prompt (after the chat template), as the executors counted it
+	/// ([`Generation::prompt_tokens`]).
+	pub per_prompt_token: Balance,
+	/// Price of one generated token ([`Generation::tokens`]).
+	pub per_generated_token: Balance,
+}
+
+impl<Balance: CheckedAdd + CheckedMul + From<u32>> TokenFees<Balance> {
+	/// `per_prompt_token × prompt_tokens + per_generated_token × generated_tokens`; `None` when
+	/// it overflows the balance type.
+	pub fn charge(&self, prompt_tokens: u32, generated_tokens: u32) -> Option<Balance> {
+		let prompt = self.per_prompt_token.checked_mul(&Balance::from(prompt_tokens))?;
+		let generated = self.per_generated_token.checked_mul(&Balance::from(generated_tokens))?;
+		prompt.checked_add(&generated)
+	}
+}
+
 /// The parameters of a runnable model, as other pallets and the off-chain worker see them.
 #[derive(
 	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug,
@@ -40,12 +83,25 @@ pub struct ModelParams<Balance> {
 	pub output: OutputKind,
 	/// Fee paid to each executor of a task.
 	pub fee_per_executor: Balance,
+	/// Prices per token paid to each executor on top of `fee_per_executor` (causal language
+	/// models only).
+	pub token_fees: Option<TokenFees<Balance>>,
 	/// Executors per task.
 	pub redundancy: u32,
 	/// Matching results that settle a task.
 	pub quorum: u32,
 	/// How executors' results are compared.
 	pub comparison: ComparisonRule,
+}
+
+impl<Balance> ModelParams<Balance> {
+	/// The generation parameters of a causal language model; `None` for other architectures.
+	pub fn generation(&self) -> Option<GenerationParams> {
+		match self.descriptor.architecture {
+			Architecture::CausalLm { generation } => Some(generation),
+			_ => None,
+		}
+	}
 }
 
 /// The model registry as other pallets see it (implemented by `pallet-models`).
@@ -87,6 +143,16 @@ impl PendingTasksGuard for () {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn token_fees_charge_both_counts_and_refuse_overflow() {
+		let fees = TokenFees { per_prompt_token: 2u64, per_generated_token: 5 };
+		assert_eq!(fees.charge(10, 3), Some(35));
+		assert_eq!(fees.charge(0, 0), Some(0));
+		let dear = TokenFees { per_prompt_token: u64::MAX, per_generated_token: 1 };
+		assert_eq!(dear.charge(2, 0), None);
+		assert_eq!(dear.charge(1, 1), None);
+	}
 
 	#[test]
 	fn pending_tasks_unit_impl_is_never_pending() {

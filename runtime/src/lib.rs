@@ -79,10 +79,10 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	authoring_version: 1,
 	// Bump on every change of runtime logic; `transaction_version` on every change of calls or
 	// transaction extensions.
-	spec_version: 110,
+	spec_version: 111,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
-	transaction_version: 6,
+	transaction_version: 7,
 	system_version: 1,
 };
 
@@ -205,8 +205,12 @@ pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 /// All migrations of the runtime, aside from the ones declared in the pallets.
 #[allow(unused_parens)]
 /// Storage migrations run at the next runtime upgrade (each is versioned: it runs once).
-type Migrations =
-	(pallet_inference::migrations::V0ToV1<Runtime>, pallet_models::migrations::V0ToV1<Runtime>);
+/// The registry's run in order: a chain at version 0 goes to 1, then to 2.
+type Migrations = (
+	pallet_inference::migrations::V0ToV1<Runtime>,
+	pallet_models::migrations::V0ToV1<Runtime>,
+	pallet_models::migrations::V1ToV2<Runtime>,
+);
 
 /// Executive: handles dispatch to the various modules.
 pub type Executive = frame_executive::Executive<

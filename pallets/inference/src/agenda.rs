@@ -66,6 +66,10 @@ use frame_system::pallet_prelude::BlockNumberFor;
 use opg_primitives::{inference::TaskId, staking::InferenceStaking};
 use sp_runtime::traits::{One, Saturating, Zero};
 
+/// Bytes of a [`TaskTokenCharges`] key: the storage prefix (32), the `Twox64Concat` hash (8)
+/// and the task id (8).
+const TOKEN_CHARGE_KEY_LEN: u64 = 48;
+
 /// Blocks tried after the first possible assignment block when a request's plan does not fit.
 pub const SCHEDULE_PROBE: u32 = 16;
 /// Blocks tried after the planned expiry when its block is full (a late expiry only keeps a
@@ -135,6 +139,18 @@ impl<T: Config> Pallet<T> {
 			.max(T::WeightInfo::fail_reveals(r))
 			.saturating_add(Self::staking_calls_weight(r))
 			.saturating_add(Self::release_tasks_weight(r))
+			.saturating_add(Self::token_charge_read_weight())
+	}
+
+	/// Reading a task's [`TaskTokenCharges`] entry at settlement, beyond the benchmark (whose
+	/// model has no token fees): one read and its proof. (Settling on a generation decodes it
+	/// once more to count its tokens, which costs less than the benchmark's canonicalisation
+	/// of the longest `Quantized` output.)
+	pub(crate) fn token_charge_read_weight() -> Weight {
+		let proof = u64::try_from(TokenChargeOf::<T>::max_encoded_len())
+			.unwrap_or(u64::MAX)
+			.saturating_add(TOKEN_CHARGE_KEY_LEN);
+		T::DbWeight::get().reads(1).saturating_add(Weight::from_parts(0, proof))
 	}
 
 	/// Worst-case weight of `cancel` for a task of redundancy `r`, which pays its executors and
@@ -188,9 +204,12 @@ impl<T: Config> Pallet<T> {
 		Self::stale_weight().saturating_add(Self::reveal_deadline_weight(r))
 	}
 
-	/// Reservation of an expiry.
+	/// Reservation of an expiry: the benchmark, and the removal of a [`TaskTokenCharges`]
+	/// entry that its task did not have.
 	pub fn expire_reserve() -> Weight {
-		Self::stale_weight().saturating_add(T::WeightInfo::expire())
+		Self::stale_weight()
+			.saturating_add(T::WeightInfo::expire())
+			.saturating_add(T::DbWeight::get().writes(1))
 	}
 
 	/// Reservation of one replacement draw among `servers` servers.
@@ -214,6 +233,8 @@ impl<T: Config> Pallet<T> {
 	/// it reserves, so that its fee pays for all of it.
 	pub fn request_weight(input_len: u32, servers: u32, r: u32, probed: u32) -> Weight {
 		T::WeightInfo::request_inference(input_len, servers)
+			// A token charge written, beyond the benchmark (whose model has no token fees).
+			.saturating_add(T::DbWeight::get().writes(1))
 			.saturating_add(Self::plan_weight(probed))
 			.saturating_add(Self::task_reserve(r, servers))
 	}
@@ -621,6 +642,7 @@ impl<T: Config> Pallet<T> {
 		}
 		Tasks::<T>::remove(task_id);
 		TaskResults::<T>::remove(task_id);
+		TaskTokenCharges::<T>::remove(task_id);
 		let _ = RevealedOutputs::<T>::clear_prefix(task_id, T::MaxRedundancy::get(), None);
 		Self::deposit_event(Event::TaskExpired { task_id });
 		Self::expire_reserve()

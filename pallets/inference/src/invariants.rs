@@ -10,7 +10,10 @@ use frame_support::{
 };
 use frame_system::pallet_prelude::BlockNumberFor;
 use opg_primitives::staking::InferenceStaking;
-use sp_runtime::{traits::Saturating, TryRuntimeError};
+use sp_runtime::{
+	traits::{CheckedAdd, CheckedMul, Saturating},
+	TryRuntimeError,
+};
 
 impl<T: Config> Pallet<T> {
 	/// Checks:
@@ -24,7 +27,9 @@ impl<T: Config> Pallet<T> {
 	/// - each block's [`AgendaLoad`] counts its items, and its reserved weight covers what
 	///   they may use and fits the agenda's budget;
 	/// - inference keys belong to registered validators, and `KeyOwners` is the reverse of
-	///   `InferenceKeys`.
+	///   `InferenceKeys`;
+	/// - every [`TaskTokenCharges`] entry belongs to a stored task, whose escrow is the fee of
+	///   its longest prompt and generation (and the protocol fee).
 	pub fn do_try_state() -> Result<(), TryRuntimeError> {
 		let mut escrow: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
 		let mut open: BTreeMap<u32, u32> = BTreeMap::new();
@@ -171,6 +176,18 @@ impl<T: Config> Pallet<T> {
 			OpenTasks::<T>::iter().count() == open.len(),
 			"a model with open tasks is missing from OpenTasks"
 		);
+		for (task_id, charge) in TaskTokenCharges::<T>::iter() {
+			let task = Tasks::<T>::get(task_id).ok_or("a token charge outlived its task")?;
+			let held = charge
+				.max()
+				.and_then(|max| max.checked_add(&task.fee_per_executor))
+				.and_then(|per_executor| per_executor.checked_mul(&task.redundancy.into()))
+				.ok_or("a token charge overflows")?;
+			ensure!(
+				held.saturating_add(task.protocol_fee) == task.escrow,
+				"a task's escrow is not its longest prompt and generation's fees"
+			);
+		}
 		let indexed: BTreeSet<_> = ExecutorTasks::<T>::iter_keys().collect();
 		ensure!(indexed == waiting, "ExecutorTasks differs from the executors still to act");
 

@@ -5,8 +5,10 @@
 //!
 //! 1. [`request_inference`](Pallet::request_inference): the requester names an `Active` model of
 //!    `pallet-models` and an input, which must fit the model's declared
-//!    [`InputKind`](opg_primitives::models::InputKind) (length, UTF-8, size); the fee (`fee_per_executor × redundancy`, plus
-//!    `ProtocolFee` of that) is held from it with [`HoldReason::Escrow`]. `TaskCreated`.
+//!    [`InputKind`](opg_primitives::models::InputKind) (length, UTF-8, size); the fee
+//!    (`fee_per_executor × redundancy`, plus `ProtocolFee` of that; for a causal language model
+//!    with token fees, each executor's share also holds the fees of the longest prompt and
+//!    generation) is held from it with [`HoldReason::Escrow`]. `TaskCreated`.
 //! 2. Assignment, at the end of the *next* block, or of a later one when the agenda is full
 //!    (see [`agenda`]; `on_finalize`, after BABE's): `redundancy`
 //!    distinct eligible validators serving the model are drawn with probability proportional to
@@ -22,8 +24,9 @@
 //!    committer has revealed, the task settles at once.
 //! 5. Settlement (or at the reveal deadline, see [`settlement`]): reveals are grouped by digest;
 //!    a group of at least `quorum` settles the task (`TaskSettled`, or `TaskRejected` when the
-//!    group revealed a rejection): each member is paid `fee_per_executor` through the staking
-//!    pallet (commission, then delegators pro rata), the protocol fee goes to
+//!    group revealed a rejection): each member is paid `fee_per_executor` (plus the token fees
+//!    of the settled generation's prompt and generated tokens, see [`settlement`]) through the
+//!    staking pallet (commission, then delegators pro rata), the protocol fee goes to
 //!    `ProtocolFeeDestination` and the rest of the escrow returns to the requester. Members of
 //!    other groups, committers that never revealed and executors that never committed are
 //!    charged as [`offences`] describes: at most one slash per validator per offence span.
@@ -176,8 +179,11 @@ pub mod pallet {
 	>;
 	/// A task's input.
 	pub type InputOf<T> = BoundedVec<u8, <T as Config>::MaxInputLen>;
-	/// A revealed or settled output (little-endian `f32` values).
+	/// A revealed or settled output (little-endian `f32` values, or a SCALE-encoded
+	/// `Generation` for a causal language model).
 	pub type OutputOf<T> = BoundedVec<u8, <T as Config>::MaxOutputLen>;
+	/// What a task pays each executor per token (see [`TokenCharge`]).
+	pub type TokenChargeOf<T> = TokenCharge<BalanceOf<T>>;
 	/// A revealed outcome: an output or a rejection.
 	pub type OutcomeOf<T> = TaskOutcome<OutputOf<T>>;
 	/// A settled output's canonical form (see [`SettledResult`]).
@@ -187,7 +193,9 @@ pub mod pallet {
 		SettledResult<<T as frame_system::Config>::AccountId, CanonicalOf<T>, OutputOf<T>>;
 
 	/// The longest canonical form of an output: `2 × MaxOutputLen` (a `Quantized` rule maps
-	/// each 4-byte `f32` to an 8-byte integer; the other rules never lengthen an output).
+	/// each 4-byte `f32` to an 8-byte integer; the other rules never lengthen an output, and a
+	/// generation's canonical form, its minimal re-encoding, is at most as long as the revealed
+	/// bytes).
 	pub struct CanonicalBound<T>(core::marker::PhantomData<T>);
 	impl<T: Config> Get<u32> for CanonicalBound<T> {
 		fn get() -> u32 {
@@ -375,6 +383,13 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type TaskResults<T: Config> =
 		StorageMap<_, Twox64Concat, TaskId, SettledResultOf<T>, OptionQuery>;
+
+	/// What tasks of causal language models with token fees pay each executor per token, fixed
+	/// at their request; absent for every other task. Kept as long as the task (pruned at its
+	/// expiry). Key: see [`Tasks`].
+	#[pallet::storage]
+	pub type TaskTokenCharges<T: Config> =
+		StorageMap<_, Twox64Concat, TaskId, TokenChargeOf<T>, OptionQuery>;
 
 	/// For each distinct digest revealed in a task's reveal phase, the outcome (output or
 	/// rejection) of the revealer of that digest that comes first in the task's draw order, with
@@ -623,8 +638,9 @@ pub mod pallet {
 		AlreadyRevealed,
 		/// The output is longer than `MaxOutputLen` bytes.
 		OutputTooLong,
-		/// The output is not a sequence of little-endian `f32` values (length not a multiple
-		/// of 4).
+		/// The output is malformed for the model's comparison rule: not a sequence of
+		/// little-endian `f32` values (length not a multiple of 4), or, for `Tokens`, not exactly
+		/// the SCALE encoding of a `Generation` (token ids and UTF-8 text).
 		MalformedOutput,
 		/// The digest of the output, salt and caller do not match the commitment: reveal exactly
 		/// the output and salt committed to.
@@ -746,7 +762,11 @@ pub mod pallet {
 		/// Requests an inference of `model_id` on `input`, paying at most `max_fee`.
 		///
 		/// The fee, `fee_per_executor × redundancy` plus `ProtocolFee` of that, is held from the
-		/// caller ([`HoldReason::Escrow`]) until the task ends. `redundancy` defaults to the
+		/// caller ([`HoldReason::Escrow`]) until the task ends. For a causal language model with
+		/// token fees, each executor's share also holds the token fees of the model's longest
+		/// prompt and generation (`per_prompt_token × max_prompt_tokens + per_generated_token ×
+		/// max_new_tokens`); settlement refunds what the settled generation did not use (see
+		/// [`settlement`]). `redundancy` defaults to the
 		/// model's; the quorum is the model's, scaled to the chosen redundancy (rounded up).
 		/// Executors are drawn at the end of the next block, or of a later one when the agenda
 		/// of the next blocks is full: the request reserves the worst-case weight of each
@@ -795,9 +815,24 @@ pub mod pallet {
 				Error::<T>::InvalidRedundancy
 			);
 			let quorum = Self::scaled_quorum(model.quorum, model.redundancy, redundancy);
+			// A causal language model's token fees are held for its longest prompt and
+			// generation; settlement refunds what the settled generation did not use.
+			let token_charge =
+				model.token_fees.zip(model.generation()).map(|(prices, limits)| TokenCharge {
+					prices,
+					max_prompt_tokens: limits.max_prompt_tokens,
+					max_new_tokens: limits.max_new_tokens,
+				});
+			let max_token_fees = match &token_charge {
+				Some(charge) => charge.max().ok_or(Error::<T>::FeeOverflow)?,
+				None => Zero::zero(),
+			};
 			let executor_fees = model
 				.fee_per_executor
-				.checked_mul(&BalanceOf::<T>::from(redundancy))
+				.checked_add(&max_token_fees)
+				.and_then(|per_executor| {
+					per_executor.checked_mul(&BalanceOf::<T>::from(redundancy))
+				})
 				.ok_or(Error::<T>::FeeOverflow)?;
 			let protocol_fee = T::ProtocolFee::get().mul_ceil(executor_fees);
 			let escrow = executor_fees.checked_add(&protocol_fee).ok_or(Error::<T>::FeeOverflow)?;
@@ -844,6 +879,9 @@ pub mod pallet {
 				},
 			);
 			TaskInputs::<T>::insert(task_id, input);
+			if let Some(charge) = token_charge {
+				TaskTokenCharges::<T>::insert(task_id, charge);
+			}
 			OpenTasks::<T>::mutate(model_id, |open| *open = open.saturating_add(1));
 			Self::deposit_event(Event::TaskCreated { task_id, model_id, requester, fee: escrow });
 			Ok(Some(Self::request_weight(input_len, servers_len, redundancy, probed)).into())
@@ -885,8 +923,8 @@ pub mod pallet {
 		}
 
 		/// Reveals the caller's result for `task_id`: its `outcome`, the raw output (little-endian
-		/// `f32` values) or the model's [`Rejection`] of the input, and the `salt` of its
-		/// commitment.
+		/// `f32` values, or a causal language model's SCALE-encoded `Generation`) or the model's
+		/// [`Rejection`] of the input, and the `salt` of its commitment.
 		///
 		/// The chain computes the outcome's digest (the output's canonical digest with the
 		/// model's comparison rule, or [`Rejection::digest`]) and checks
@@ -1033,7 +1071,9 @@ pub mod pallet {
 			let mut paid = BalanceOf::<T>::zero();
 			let mut returned = BalanceOf::<T>::zero();
 			for executor in task.executors.iter() {
-				Self::pay_executor(task_id, &task, &executor.who, &mut paid, &mut returned);
+				// No token was generated: the base fee only.
+				let fee = task.fee_per_executor;
+				Self::pay_executor(task_id, &task, &executor.who, fee, &mut paid, &mut returned);
 			}
 			let rest = task.escrow.saturating_sub(paid).saturating_sub(returned);
 			let refunded = Self::release(&task.requester, rest).saturating_add(returned);

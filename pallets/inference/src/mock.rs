@@ -65,7 +65,7 @@ pub const NO_SHOW_SLASH: Perbill = Perbill::from_percent(5);
 pub const MAX_REDUNDANCY: u32 = 5;
 pub const MAX_SERVERS: u32 = 8;
 pub const MAX_INPUT: u32 = 64;
-pub const MAX_OUTPUT: u32 = 64;
+pub const MAX_OUTPUT: u32 = 1_024;
 pub const COMMIT_PERIOD: BlockNumber = 5;
 /// Blocks a replacement needs before the commit deadline: drawn at the end of block `b`, its
 /// commit is in block `b + 1` at the earliest.
@@ -146,6 +146,7 @@ impl pallet_models::Config for Test {
 	type MaxRedundancy = ConstU32<MAX_REDUNDANCY>;
 	type MaxServersPerModel = ConstU32<MAX_SERVERS>;
 	type MinFeePerExecutor = ConstU64<1>;
+	type MaxOutputLen = ConstU32<MAX_OUTPUT>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = ();
@@ -387,6 +388,7 @@ pub fn spec(
 		input: InputKind::Text { max_bytes: MAX_INPUT },
 		output: OutputKind::Logits,
 		fee_per_executor: FEE_PER_EXECUTOR,
+		token_fees: None,
 		redundancy,
 		quorum,
 		comparison,

@@ -14,6 +14,17 @@
 //!   `commit_result(commitment(digest, salt, validator))` signed by the key;
 //! - **reveal phase**: submits `reveal_result(outcome, salt)` from what it stored.
 //!
+//! A causal language model's tasks run **one input at a time** (a generation takes seconds and
+//! the engine does not batch generations): each is its own engine call. Its output is the
+//! SCALE-encoded [`Generation`](opg_primitives::models::Generation), checked against the rule
+//! before it is committed. The worker times each generation and keeps its speed (milliseconds
+//! per generated token) in the node's persistent off-chain storage; with it, a generation whose
+//! longest run (`max_new_tokens` at that speed) would not end, and its commit land, before the
+//! commit deadline is declined at once as [`DeclineReason::Overloaded`] while a replacement can
+//! still be drawn, and the commit claim of a task being generated keeps other workers (of the
+//! next blocks) off it for that long, not just [`RESUBMIT_AFTER`] blocks (with no measurement
+//! yet, at [`DEFAULT_MS_PER_TOKEN`]).
+//!
 //! When the model refuses the input for a reason its files decide
 //! ([`InferenceError::Rejected`]), that [`Rejection`](opg_primitives::inference::Rejection) is
 //! the result: the worker commits to it and reveals it like an output, and a quorum on it ends
@@ -88,6 +99,10 @@ pub fn max_executions<T: Config>() -> u32 {
 pub const MAX_ENGINE_BATCH: usize = 32;
 /// Blocks after which a commit or reveal submitted but not yet on-chain is submitted again.
 pub const RESUBMIT_AFTER: u64 = 2;
+/// Milliseconds per generated token assumed for a causal language model this node has not
+/// timed yet (see [`generation_ms`]): what keeps another worker from running a generation
+/// that is still running.
+pub const DEFAULT_MS_PER_TOKEN: u64 = 100;
 /// Milliseconds of one block's worker after which it starts no further execution (the rest
 /// waits for the next block's worker, or is declined near its deadline).
 pub const EXECUTION_BUDGET_MS: u64 = 4_000;
@@ -299,8 +314,7 @@ impl<T: Config> Worker<T> {
 		// Per model: (milliseconds, padded bytes) of its last batch in this block.
 		let mut costs: Vec<(ModelId, u64, u64)> = Vec::new();
 		let mut commits = Vec::new();
-		while let Some(oldest) = remaining.first() {
-			let model = oldest.task.model_id;
+		while let Some(model) = remaining.first().map(|oldest| oldest.task.model_id) {
 			let elapsed = sp_io::offchain::timestamp().diff(&started).millis();
 			if elapsed >= EXECUTION_BUDGET_MS {
 				let late = margin.saturating_add(elapsed.saturating_div(MIN_BLOCK_MS));
@@ -316,9 +330,43 @@ impl<T: Config> Worker<T> {
 				}
 				break;
 			}
-			let cost =
-				costs.iter().find(|(id, _, _)| *id == model).map(|(_, ms, bytes)| (*ms, *bytes));
+			let params = T::Models::model_params(model);
+			let generation = params.as_ref().and_then(|params| params.generation());
+			if let Some(generation) = generation {
+				// A generation that cannot finish and commit before its deadline, at this node's
+				// measured speed for its longest output, is declined now, while a replacement
+				// can still be drawn.
+				if let Some(needed) = generation_ms::<T>(model, &generation, false) {
+					let deadline = remaining.first().map_or(0, |oldest| oldest.deadline);
+					let blocks_left =
+						deadline.saturating_sub(self.now.saturating_add(COMMIT_LANDING));
+					let time_left = blocks_left.saturating_mul(MIN_BLOCK_MS);
+					if needed.saturating_add(elapsed) > time_left {
+						let oldest = remaining.remove(0);
+						log::warn!(
+							target: LOG_TARGET,
+							"task {}: a generation of model {model} may take {needed} ms here, more \
+							 than the {time_left} ms left before its commit deadline; declining it",
+							oldest.task_id,
+						);
+						self.decline(
+							oldest.task_id,
+							oldest.fingerprint,
+							DeclineReason::Overloaded,
+							None,
+						);
+						continue;
+					}
+				}
+			}
+			// A causal language model runs one input at a time: its engine does not batch
+			// generations, and each can take seconds.
+			let cost = costs
+				.iter()
+				.find(|(id, _, _)| *id == model && generation.is_none())
+				.map(|(_, ms, bytes)| (*ms, *bytes));
 			let left = EXECUTION_BUDGET_MS.saturating_sub(elapsed);
+			let Some(oldest) = remaining.first() else { break };
 			// Indices of the batch in `remaining`: the oldest, then its model's next tasks while
 			// the estimated cost fits what is left of the budget.
 			let mut picked: Vec<usize> = alloc::vec![0];
@@ -378,6 +426,9 @@ impl<T: Config> Worker<T> {
 			let before = sp_io::offchain::timestamp();
 			let outcomes = self.execute(model, inputs);
 			let took = sp_io::offchain::timestamp().diff(&before).millis();
+			if generation.is_some() {
+				note_generation_speed(model, took, &outcomes);
+			}
 			match costs.iter_mut().find(|(id, _, _)| *id == model) {
 				Some(entry) => *entry = (model, took, padded),
 				None => costs.push((model, took, padded)),
@@ -576,8 +627,13 @@ impl<T: Config> Worker<T> {
 		results
 			.into_iter()
 			.map(|result| match result {
-				Ok(output) if output.len() > max || output.len() % 4 != 0 => {
-					// The chain would refuse the reveal: committing to it would only earn a slash.
+				Ok(output)
+					if output.len() > max
+						|| params.comparison.canonical_output(&output).is_none() =>
+				{
+					// The chain would refuse the reveal (too long, or malformed for the rule: not
+					// whole `f32`s, or not exactly a `Generation`): committing to it would only
+					// earn a slash.
 					Err(InferenceError::InvalidModel)
 				},
 				Ok(output) => Ok(TaskOutcome::Output(output)),
@@ -592,6 +648,12 @@ impl<T: Config> Worker<T> {
 	/// after recording the attempt; `None` otherwise or when another worker won the race.
 	fn claim(&self, task_id: TaskId, fingerprint: Fingerprint, step: Step) -> Option<TaskRecord> {
 		let now = self.now;
+		// How long a commit claim of a task not yet executed keeps others off: a worker may
+		// still be executing it (a generation can outlast several blocks).
+		let executing = match step {
+			Step::Reveal => RESUBMIT_AFTER,
+			Step::Commit | Step::Decline => execution_hold::<T>(task_id),
+		};
 		let claimed = StorageValueRef::persistent(&self.record_key(task_id, fingerprint)).mutate(
 			|stored: Result<Option<TaskRecord>, StorageRetrievalError>| {
 				let mut record = stored.ok().flatten().unwrap_or_default();
@@ -599,17 +661,19 @@ impl<T: Config> Worker<T> {
 					at.is_some_and(|at| now < at.saturating_add(wait) && now >= at)
 				};
 				let declining = record.declined_at.map(|(at, _)| at);
+				let commit_hold =
+					if record.executed.is_none() { executing } else { RESUBMIT_AFTER };
 				let busy = match step {
 					// A task the node failed to execute is declined, never retried.
 					Step::Commit => {
-						recent(record.commit_at, RESUBMIT_AFTER)
+						recent(record.commit_at, commit_hold)
 							|| record.failed.is_some()
 							|| recent(declining, RESUBMIT_AFTER)
 					},
 					Step::Reveal => recent(record.reveal_at, RESUBMIT_AFTER),
 					// Not while a worker executes it, and never once it has an outcome.
 					Step::Decline => {
-						recent(record.commit_at, RESUBMIT_AFTER)
+						recent(record.commit_at, commit_hold)
 							|| record.executed.is_some()
 							|| recent(declining, RESUBMIT_AFTER)
 					},
@@ -921,6 +985,63 @@ pub(crate) fn batches<T: Config, E>(entries: Vec<E>, fits: impl Fn(&[E]) -> bool
 		out.push(current);
 	}
 	out
+}
+
+/// Blocks a commit submitted after an execution needs to land before the commit deadline: one
+/// for the pool, one for inclusion.
+const COMMIT_LANDING: u64 = 2;
+
+/// Blocks a commit claim of `task_id`, not yet executed, keeps other workers from executing it:
+/// [`RESUBMIT_AFTER`], plus, for a causal language model, the blocks (of [`MIN_BLOCK_MS`]) its
+/// longest generation may take here.
+fn execution_hold<T: Config>(task_id: TaskId) -> u64 {
+	let generation_blocks = Tasks::<T>::get(task_id)
+		.and_then(|task| {
+			let params = T::Models::model_params(task.model_id)?;
+			generation_ms::<T>(task.model_id, &params.generation()?, true)
+		})
+		.map_or(0, |ms| ms.div_ceil(MIN_BLOCK_MS));
+	RESUBMIT_AFTER.saturating_add(generation_blocks)
+}
+
+/// Milliseconds the longest generation of `model` (`max_new_tokens`) may take on this node:
+/// its last measured time per generated token (prefill included) times `max_new_tokens`; with
+/// no measurement, [`DEFAULT_MS_PER_TOKEN`]'s if `or_default`, else `None`.
+pub fn generation_ms<T: Config>(
+	model: ModelId,
+	generation: &opg_primitives::models::GenerationParams,
+	or_default: bool,
+) -> Option<u64> {
+	let measured =
+		StorageValueRef::persistent(&storage_key(b"speed/", &model)).get::<u64>().ok().flatten();
+	let per_token = measured.or(or_default.then_some(DEFAULT_MS_PER_TOKEN))?;
+	Some(per_token.saturating_mul(u64::from(generation.max_new_tokens)))
+}
+
+/// Records this node's speed on `model` from a generation that took `took` ms: milliseconds
+/// per generated token (at least one token counted), kept in the node's persistent off-chain
+/// storage for [`generation_ms`].
+fn note_generation_speed(
+	model: ModelId,
+	took: u64,
+	outcomes: &[Result<TaskOutcome<Vec<u8>>, InferenceError>],
+) {
+	let tokens: u64 = outcomes
+		.iter()
+		.filter_map(|outcome| match outcome {
+			Ok(TaskOutcome::Output(output)) => {
+				opg_primitives::models::Generation::decode_output(output)
+					.map(|generation| u64::try_from(generation.tokens.len()).unwrap_or(u64::MAX))
+			},
+			_ => None,
+		})
+		.sum();
+	if tokens == 0 {
+		// A rejection or a failure says nothing about the speed of a generation.
+		return;
+	}
+	let per_token = took.div_ceil(tokens).max(1);
+	StorageValueRef::persistent(&storage_key(b"speed/", &model)).set(&per_token);
 }
 
 /// An input's share of an engine batch's cost: its length (a batch is padded to its longest

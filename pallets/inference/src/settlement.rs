@@ -8,6 +8,19 @@
 //! credit to `ProtocolFeeDestination`; everything else is released back to the requester. A
 //! reward the staking side refuses (the validator deregistered meanwhile) goes back to the
 //! requester too. So for every task: `escrow = paid + protocol fee + refunded`.
+//!
+//! ## Token fees
+//!
+//! A task of a causal language model with token fees ([`TaskTokenCharges`]) holds, per executor,
+//! `fee_per_executor + per_prompt_token × max_prompt_tokens + per_generated_token ×
+//! max_new_tokens`, and the protocol fee on that. Settled on a generation, each paid executor
+//! gets `fee_per_executor + per_prompt_token × p + per_generated_token × n`, where `p` is the
+//! generation's `prompt_tokens` and `n` its number of `tokens` (each capped at the limit the
+//! escrow covers), and the protocol fee is scaled by the same ratio, rounded up:
+//! `ceil(protocol_fee × paid per executor / held per executor)`. Settled on a rejection, each
+//! paid executor gets `fee_per_executor` alone (no token was generated), with the protocol fee
+//! scaled likewise. A failed or cancelled task pays no token fee. Whatever is not paid is
+//! refunded, so the conservation above holds in every case.
 
 use crate::{pallet::*, types::*, LOG_TARGET};
 use alloc::vec::Vec;
@@ -16,11 +29,16 @@ use frame_support::traits::{
 	Imbalance, OnUnbalanced,
 };
 use opg_primitives::{
-	inference::{decode_output, TaskId, TaskOutcome},
+	inference::{TaskId, TaskOutcome},
+	models::Generation,
 	staking::{InferenceStaking, SlashReason},
 };
 use sp_core::H256;
-use sp_runtime::traits::{Get, Saturating, Zero};
+use sp_runtime::{
+	helpers_128bit::multiply_by_rational_with_rounding,
+	traits::{Get, Saturating, Zero},
+	Rounding, SaturatedConversion,
+};
 
 impl<T: Config> Pallet<T> {
 	/// The digest a quorum agreed on: the largest group of equal digests among the reveals, if
@@ -48,12 +66,23 @@ impl<T: Config> Pallet<T> {
 			return;
 		};
 		let escrow_reason = HoldReason::Escrow.into();
+		let (_, outcome) = RevealedOutputs::<T>::take(task_id, digest)
+			.unwrap_or_else(|| (0, TaskOutcome::Output(Default::default())));
+		let (per_executor, protocol_fee_due) =
+			Self::charges(&task, TaskTokenCharges::<T>::get(task_id).as_ref(), &outcome);
 		let mut paid = BalanceOf::<T>::zero();
 		let mut returned = BalanceOf::<T>::zero();
 		for executor in task.executors.iter() {
 			match executor.revealed {
 				Some(revealed) if revealed == digest => {
-					Self::pay_executor(task_id, &task, &executor.who, &mut paid, &mut returned);
+					Self::pay_executor(
+						task_id,
+						&task,
+						&executor.who,
+						per_executor,
+						&mut paid,
+						&mut returned,
+					);
 				},
 				Some(_) => Self::punish(task_id, &executor.who, SlashReason::Mismatch),
 				None if executor.commitment.is_some() => {
@@ -65,7 +94,7 @@ impl<T: Config> Pallet<T> {
 		let (fee_credit, _) = <T::Currency as BalancedHold<T::AccountId>>::slash(
 			&escrow_reason,
 			&task.requester,
-			task.protocol_fee,
+			protocol_fee_due,
 		);
 		let protocol_fee = fee_credit.peek();
 		T::ProtocolFeeDestination::on_unbalanced(fee_credit);
@@ -73,15 +102,15 @@ impl<T: Config> Pallet<T> {
 			task.escrow.saturating_sub(paid).saturating_sub(protocol_fee).saturating_sub(returned);
 		let refunded = Self::release(&task.requester, rest).saturating_add(returned);
 
-		let (_, outcome) = RevealedOutputs::<T>::take(task_id, digest)
-			.unwrap_or_else(|| (0, TaskOutcome::Output(Default::default())));
 		let _ = RevealedOutputs::<T>::clear_prefix(task_id, T::MaxRedundancy::get(), None);
 		let now = frame_system::Pallet::<T>::block_number();
 		match outcome {
 			TaskOutcome::Output(output) => {
-				// The reveal checked that the output decodes and canonicalises to `digest`.
-				let canonical: CanonicalOf<T> = decode_output(&output)
-					.map(|values| task.comparison.canonicalise(&values))
+				// The reveal checked that the output canonicalises to `digest`; its canonical
+				// form fits `CanonicalBound` (see there).
+				let canonical: CanonicalOf<T> = task
+					.comparison
+					.canonical_output(&output)
 					.and_then(|canonical| canonical.try_into().ok())
 					.unwrap_or_default();
 				// The first quorum member in draw order: the revealer whose output was kept.
@@ -123,21 +152,64 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Pays `executor` the task's `fee_per_executor` out of the requester's escrow, through the
-	/// staking side (commission, then its stakers); adds it to `paid`, or, when the staking side
-	/// refuses it (the validator deregistered meanwhile), gives it back to the requester and adds
-	/// it to `returned`.
+	/// What each paid executor of `task` gets for `outcome`, and the protocol fee due (see
+	/// [Token fees](self#token-fees)): `fee_per_executor` and the task's `protocol_fee` without
+	/// token fees; with them, the token fees of the settled generation's counts (none for a
+	/// rejection, or for an output that is not a generation) and the protocol fee scaled to
+	/// match.
+	pub(crate) fn charges(
+		task: &TaskInfoOf<T>,
+		token_charge: Option<&TokenChargeOf<T>>,
+		outcome: &OutcomeOf<T>,
+	) -> (BalanceOf<T>, BalanceOf<T>) {
+		let Some(charge) = token_charge else { return (task.fee_per_executor, task.protocol_fee) };
+		let (prompt, generated) = match outcome {
+			TaskOutcome::Output(output) => {
+				Generation::decode_output(output).map_or((0, 0), |generation| {
+					let generated = u32::try_from(generation.tokens.len()).unwrap_or(u32::MAX);
+					(generation.prompt_tokens, generated)
+				})
+			},
+			TaskOutcome::Rejected(_) => (0, 0),
+		};
+		// The request checked that the maximum does not overflow; the counts are capped by it.
+		let held = charge.max().unwrap_or_else(Zero::zero).saturating_add(task.fee_per_executor);
+		let due = charge
+			.for_counts(prompt, generated)
+			.unwrap_or_else(Zero::zero)
+			.saturating_add(task.fee_per_executor)
+			.min(held);
+		let protocol_fee = if held.is_zero() {
+			task.protocol_fee
+		} else {
+			multiply_by_rational_with_rounding(
+				task.protocol_fee.saturated_into::<u128>(),
+				due.saturated_into::<u128>(),
+				held.saturated_into::<u128>(),
+				Rounding::Up,
+			)
+			.map_or(task.protocol_fee, |fee| fee.saturated_into())
+			.min(task.protocol_fee)
+		};
+		(due, protocol_fee)
+	}
+
+	/// Pays `executor` `amount` out of the requester's escrow, through the staking side
+	/// (commission, then its stakers); adds it to `paid`, or, when the staking side refuses it
+	/// (the validator deregistered meanwhile), gives it back to the requester and adds it to
+	/// `returned`.
 	pub(crate) fn pay_executor(
 		task_id: TaskId,
 		task: &TaskInfoOf<T>,
 		executor: &T::AccountId,
+		amount: BalanceOf<T>,
 		paid: &mut BalanceOf<T>,
 		returned: &mut BalanceOf<T>,
 	) {
 		let (credit, _) = <T::Currency as BalancedHold<T::AccountId>>::slash(
 			&HoldReason::Escrow.into(),
 			&task.requester,
-			task.fee_per_executor,
+			amount,
 		);
 		let amount = credit.peek();
 		match T::Staking::reward(executor, credit) {

@@ -7,7 +7,7 @@ use frame_support::{
 use opg_primitives::staking::SlashReason;
 use opg_primitives::{
 	inference::{Rejection, TaskId},
-	models::{ComparisonRule, ModelId, OutputDigest},
+	models::{ComparisonRule, ModelId, OutputDigest, TokenFees},
 };
 use scale_info::TypeInfo;
 use sp_core::H256;
@@ -285,12 +285,14 @@ where
 	Output: Clone + PartialEq + Eq + core::fmt::Debug,
 {
 	/// The attested result: the canonical form of the quorum's outputs under the task's
-	/// comparison rule (`ComparisonRule::canonicalise`), whose blake2-256 is the digest every
-	/// member of the quorum committed to and revealed.
+	/// comparison rule (`ComparisonRule::canonical_output`), whose blake2-256 is the digest
+	/// every member of the quorum committed to and revealed. Under `Tokens`, the generation
+	/// itself (its strict SCALE encoding): the prompt's length, the token ids and their text.
 	pub canonical: Canonical,
-	/// The raw output (little-endian `f32` values) revealed by `publisher`. It canonicalises to
-	/// `canonical`; beyond that (digits below a `Quantized` rule's precision, the scores behind
-	/// an `Argmax`) it is that one member's values, attested by no one else.
+	/// The raw output revealed by `publisher` (little-endian `f32` values, or a generation's
+	/// SCALE encoding). It canonicalises to `canonical`; beyond that (digits below a
+	/// `Quantized` rule's precision, the scores behind an `Argmax`) it is that one member's
+	/// values, attested by no one else. (A generation's raw output is its canonical form.)
 	pub output: Output,
 	/// The quorum member whose raw output is published: the first of the quorum's members in
 	/// the task's draw order (`TaskInfo::executors`), whatever the order of the reveals.
@@ -375,4 +377,37 @@ pub struct OffenceSpan<BlockNumber> {
 	pub reason: SlashReason,
 	/// The task of that fault.
 	pub task_id: TaskId,
+}
+
+/// What a task of a causal language model with token fees pays each paid executor on top of its
+/// `fee_per_executor`, fixed at the request: the model's prices then, and the token counts its
+/// escrow covers (the model's limits). Settlement charges the settled generation's counts, at
+/// most these, and refunds the rest (see [`crate::settlement`]).
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug,
+)]
+pub struct TokenCharge<Balance> {
+	/// Prices per prompt token and per generated token.
+	pub prices: TokenFees<Balance>,
+	/// Prompt tokens the escrow covers: the model's `max_prompt_tokens`.
+	pub max_prompt_tokens: u32,
+	/// Generated tokens the escrow covers: the model's `max_new_tokens`.
+	pub max_new_tokens: u32,
+}
+
+impl<Balance: sp_runtime::traits::CheckedAdd + sp_runtime::traits::CheckedMul + From<u32>>
+	TokenCharge<Balance>
+{
+	/// The most it charges an executor: the prices of the longest prompt and generation (what
+	/// the escrow holds on top of `fee_per_executor`); `None` on overflow.
+	pub fn max(&self) -> Option<Balance> {
+		self.prices.charge(self.max_prompt_tokens, self.max_new_tokens)
+	}
+
+	/// What it charges an executor for a generation of `generated` tokens from a prompt of
+	/// `prompt` tokens, each count capped at what the escrow covers; `None` on overflow (never
+	/// when [`Self::max`] does not overflow).
+	pub fn for_counts(&self, prompt: u32, generated: u32) -> Option<Balance> {
+		self.prices.charge(prompt.min(self.max_prompt_tokens), generated.min(self.max_new_tokens))
+	}
 }

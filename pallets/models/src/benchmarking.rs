@@ -47,6 +47,7 @@ fn spec<T: Config>(n: u32, u: u32) -> ModelSpecOf<T> {
 		input: InputKind::Text { max_bytes: 16_384 },
 		output: OutputKind::Embedding,
 		fee_per_executor: T::MinFeePerExecutor::get(),
+		token_fees: None,
 		redundancy: T::MaxRedundancy::get(),
 		quorum: None,
 		comparison: ComparisonRule::TopK { k: 5 },

@@ -11,10 +11,11 @@ use frame_support::{
 	traits::{fungible::MutateHold, tokens::Precision, Get},
 };
 use opg_primitives::models::{
-	majority, InvalidRule, ModelId, ModelParams, ModelProvider, ModelVersion,
+	majority, Architecture, GenerationParams, InvalidGeneration, InvalidRule, ModelFormat, ModelId,
+	ModelParams, ModelProvider, ModelVersion, TokenFees,
 };
 use sp_runtime::{
-	traits::{Saturating, Zero},
+	traits::{CheckedAdd, CheckedMul, Saturating, Zero},
 	DispatchError,
 };
 
@@ -78,8 +79,23 @@ impl<T: Config> Pallet<T> {
 		};
 		ensure!(spec.size_bytes > 0, Error::<T>::ZeroModelSize);
 		ensure!(spec.input.is_valid(), Error::<T>::InvalidInputShape);
-		ensure!(spec.input.fits(&spec.descriptor.architecture), Error::<T>::InputKindMismatch);
+		let architecture = &spec.descriptor.architecture;
+		ensure!(spec.input.fits(architecture), Error::<T>::InputKindMismatch);
+		ensure!(spec.output.fits(architecture), Error::<T>::OutputKindMismatch);
+		ensure!(spec.comparison.applies_to(spec.output), Error::<T>::RuleMismatch);
+		let generation = match *architecture {
+			Architecture::CausalLm { generation } => Some(generation),
+			_ => None,
+		};
+		ensure!(
+			generation.is_some() == (spec.descriptor.format == ModelFormat::Gguf),
+			Error::<T>::FormatMismatch
+		);
+		if let Some(generation) = generation {
+			Self::check_generation(&generation)?;
+		}
 		ensure!(spec.fee_per_executor >= T::MinFeePerExecutor::get(), Error::<T>::FeeBelowMinimum);
+		Self::check_token_fees(spec.fee_per_executor, spec.token_fees.as_ref(), generation)?;
 		let quorum = Self::check_redundancy_and_quorum(spec.redundancy, spec.quorum)?;
 		spec.comparison.validate().map_err(|e| match e {
 			InvalidRule::TooManyDecimals => Error::<T>::TooManyDecimals,
@@ -97,6 +113,7 @@ impl<T: Config> Pallet<T> {
 			input: spec.input,
 			output: spec.output,
 			fee_per_executor: spec.fee_per_executor,
+			token_fees: spec.token_fees,
 			redundancy: spec.redundancy,
 			quorum,
 			comparison: spec.comparison,
@@ -107,6 +124,40 @@ impl<T: Config> Pallet<T> {
 		};
 		info.deposit = Self::deposit_for(&info);
 		Ok(info)
+	}
+
+	/// Checks a causal language model's generation parameters: their bounds, and that its
+	/// longest generation fits a reveal (`MaxOutputLen`).
+	pub(crate) fn check_generation(generation: &GenerationParams) -> Result<(), DispatchError> {
+		generation.validate().map_err(|e| match e {
+			InvalidGeneration::PromptLimit => Error::<T>::InvalidPromptLimit,
+			InvalidGeneration::NewTokenLimit => Error::<T>::InvalidNewTokenLimit,
+			InvalidGeneration::Sampling => Error::<T>::InvalidSampling,
+		})?;
+		ensure!(
+			generation.max_output_bytes() <= T::MaxOutputLen::get(),
+			Error::<T>::GenerationTooLong
+		);
+		Ok(())
+	}
+
+	/// Checks `token_fees`: only a causal language model (`generation`) has them, and the most
+	/// a task of the largest redundancy pays its executors (`fee_per_executor` plus the token
+	/// fees of the longest prompt and generation, each) does not overflow.
+	pub(crate) fn check_token_fees(
+		fee_per_executor: BalanceOf<T>,
+		token_fees: Option<&TokenFees<BalanceOf<T>>>,
+		generation: Option<GenerationParams>,
+	) -> Result<(), DispatchError> {
+		let Some(fees) = token_fees else { return Ok(()) };
+		let generation = generation.ok_or(Error::<T>::TokenFeesNotApplicable)?;
+		fees.charge(generation.max_prompt_tokens, generation.max_new_tokens)
+			.and_then(|tokens| tokens.checked_add(&fee_per_executor))
+			.and_then(|per_executor| {
+				per_executor.checked_mul(&BalanceOf::<T>::from(T::MaxRedundancy::get()))
+			})
+			.ok_or(Error::<T>::TokenFeesOverflow)?;
+		Ok(())
 	}
 
 	/// `ModelDepositBase + ModelDepositPerByte × encoded size of the entry`, saturating (the

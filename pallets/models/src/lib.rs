@@ -125,7 +125,7 @@ pub mod pallet {
 	use sp_runtime::traits::{CheckedAdd, CheckedMul, StaticLookup, Zero};
 
 	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -176,6 +176,13 @@ pub mod pallet {
 		/// validators work for free. Must not be zero.
 		#[pallet::constant]
 		type MinFeePerExecutor: Get<BalanceOf<Self>>;
+
+		/// Longest output the inference side accepts in a reveal (its `MaxOutputLen`): a causal
+		/// language model whose longest generation
+		/// ([`GenerationParams::max_output_bytes`](opg_primitives::models::GenerationParams::max_output_bytes))
+		/// is longer is refused, since its executors could not reveal it.
+		#[pallet::constant]
+		type MaxOutputLen: Get<u32>;
 
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
@@ -307,7 +314,7 @@ pub mod pallet {
 		/// declare the number of `f32` values the model takes, or its longest text in bytes.
 		InvalidInputShape,
 		/// The input kind does not fit the architecture: an `Mlp` takes an `F32Vector`, a
-		/// `BertEmbedding` `Text`.
+		/// `BertEmbedding` `Text`, a `CausalLm` `Text` (a raw prompt) or `Chat`.
 		InputKindMismatch,
 		/// The caller is a validator that cannot take tasks (chilled, jailed, or with an own bond
 		/// under the minimum): `activate` (or bond) first.
@@ -315,6 +322,34 @@ pub mod pallet {
 		/// The fee per executor is below `MinFeePerExecutor`, the chain's cost of one executor's
 		/// share of a task: ask at least the minimum.
 		FeeBelowMinimum,
+		/// The output kind does not fit the architecture: a `CausalLm` outputs a `Generation`,
+		/// every other architecture `Logits`, `Embedding` or `Values`.
+		OutputKindMismatch,
+		/// The comparison rule does not compare this output kind: a `Generation` is compared
+		/// with `Tokens`, vectors of values with `Exact`, `Quantized`, `Argmax` or `TopK`.
+		RuleMismatch,
+		/// The weights format does not fit the architecture: a `CausalLm` is a `Gguf` file, and
+		/// only a `CausalLm` is.
+		FormatMismatch,
+		/// `max_prompt_tokens` is zero or above `MAX_PROMPT_TOKENS`: pick one in
+		/// `1..=MAX_PROMPT_TOKENS`.
+		InvalidPromptLimit,
+		/// `max_new_tokens` is zero or above `MAX_NEW_TOKENS`: pick one in
+		/// `1..=MAX_NEW_TOKENS`.
+		InvalidNewTokenLimit,
+		/// `Sample` decoding with a temperature of zero or above `MAX_TEMPERATURE_MILLI`, or a
+		/// `top_p_milli` of zero or above 1000: pick them in range, or `Greedy`.
+		InvalidSampling,
+		/// The longest generation of these parameters (`max_output_bytes`, about 100 bytes per
+		/// new token) is longer than `MaxOutputLen`, so executors could not reveal it: lower
+		/// `max_new_tokens`.
+		GenerationTooLong,
+		/// Token fees were given for a model that is not a causal language model: pass `None`.
+		TokenFeesNotApplicable,
+		/// The most a task can cost (the fee per executor plus the token fees of the longest
+		/// prompt and generation, times `MaxRedundancy`) overflows the balance type: lower the
+		/// fees.
+		TokenFeesOverflow,
 	}
 
 	#[pallet::hooks]
@@ -363,8 +398,12 @@ pub mod pallet {
 		///   [`Error::SourceUriTooLong`], [`Error::ZeroModelSize`], [`Error::InvalidRedundancy`],
 		///   [`Error::InvalidQuorum`], [`Error::InvalidTopK`], [`Error::TooManyDecimals`],
 		///   [`Error::InvalidInputShape`], [`Error::InputKindMismatch`],
-		///   [`Error::FeeBelowMinimum`], [`Error::ModelIdsExhausted`]; the currency's error (`TokenError::FundsUnavailable`)
-		///   if the caller cannot afford the deposit.
+		///   [`Error::OutputKindMismatch`], [`Error::RuleMismatch`], [`Error::FormatMismatch`],
+		///   [`Error::InvalidPromptLimit`], [`Error::InvalidNewTokenLimit`],
+		///   [`Error::InvalidSampling`], [`Error::GenerationTooLong`],
+		///   [`Error::TokenFeesNotApplicable`], [`Error::TokenFeesOverflow`],
+		///   [`Error::FeeBelowMinimum`], [`Error::ModelIdsExhausted`]; the currency's error
+		///   (`TokenError::FundsUnavailable`) if the caller cannot afford the deposit.
 		/// - Event: [`Event::ModelRegistered`].
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::register_model(

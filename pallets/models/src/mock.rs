@@ -9,8 +9,8 @@ use frame_support::{
 };
 use opg_primitives::{
 	models::{
-		Architecture, ComparisonRule, EngineProfile, InputKind, ModelDescriptor, ModelFormat,
-		ModelId, OutputKind, PendingTasksGuard,
+		Architecture, ComparisonRule, Decoding, EngineProfile, GenerationParams, InputKind,
+		ModelDescriptor, ModelFormat, ModelId, OutputKind, PendingTasksGuard, TokenFees,
 	},
 	staking::{InferenceStaking, SlashReason},
 };
@@ -44,6 +44,8 @@ pub const MAX_REDUNDANCY: u32 = 5;
 pub const MAX_SERVERS: u32 = 8;
 /// The registry's lowest fee per executor.
 pub const MIN_FEE: Balance = 5;
+/// Longest revealed output the inference side accepts.
+pub const MAX_OUTPUT_LEN: u32 = 16_384;
 
 #[frame_support::runtime]
 mod runtime {
@@ -194,6 +196,7 @@ impl pallet_models::Config for Test {
 	type MaxRedundancy = ConstU32<MAX_REDUNDANCY>;
 	type MaxServersPerModel = ConstU32<MAX_SERVERS>;
 	type MinFeePerExecutor = ConstU64<MIN_FEE>;
+	type MaxOutputLen = ConstU32<MAX_OUTPUT_LEN>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = MockBenchmarkHelper;
@@ -252,6 +255,7 @@ pub fn mnist_spec() -> ModelSpec<Balance> {
 		input: InputKind::F32Vector { len: 784 },
 		output: OutputKind::Logits,
 		fee_per_executor: 10,
+		token_fees: None,
 		redundancy: 3,
 		quorum: None,
 		comparison: ComparisonRule::Quantized { decimals: 4 },
@@ -276,10 +280,43 @@ pub fn bert_spec() -> ModelSpec<Balance> {
 		input: InputKind::Text { max_bytes: 2_048 },
 		output: OutputKind::Embedding,
 		fee_per_executor: 25,
+		token_fees: None,
 		redundancy: 5,
 		quorum: Some(4),
 		comparison: ComparisonRule::Quantized { decimals: 3 },
 		source_uri: Some(b"https://example.invalid/minilm".to_vec()),
+	}
+}
+
+/// SmolLM2-like generation limits: 512 prompt tokens, 128 new ones, greedy.
+pub fn generation() -> GenerationParams {
+	GenerationParams {
+		max_prompt_tokens: 512,
+		max_new_tokens: 128,
+		stop_tokens: [Some(2), None, None, None],
+		decoding: Decoding::Greedy,
+	}
+}
+
+/// A causal language model taking chat messages, with prices per token.
+pub fn llm_spec() -> ModelSpec<Balance> {
+	ModelSpec {
+		name: b"smollm2-135m".to_vec(),
+		descriptor: ModelDescriptor {
+			weights_hash: H256::repeat_byte(0x44),
+			format: ModelFormat::Gguf,
+			architecture: Architecture::CausalLm { generation: generation() },
+			profile: EngineProfile::REPRODUCIBLE_F32,
+		},
+		size_bytes: 93_000_000,
+		input: InputKind::Chat { max_bytes: 4_096 },
+		output: OutputKind::Generation,
+		fee_per_executor: 20,
+		token_fees: Some(TokenFees { per_prompt_token: 1, per_generated_token: 3 }),
+		redundancy: 3,
+		quorum: None,
+		comparison: ComparisonRule::Tokens,
+		source_uri: None,
 	}
 }
 

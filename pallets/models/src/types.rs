@@ -10,6 +10,7 @@ use frame_support::{
 use frame_system::pallet_prelude::BlockNumberFor;
 use opg_primitives::models::{
 	ComparisonRule, InputKind, ModelDescriptor, ModelId, ModelParams, ModelVersion, OutputKind,
+	TokenFees,
 };
 use scale_info::TypeInfo;
 use sp_runtime::traits::StaticLookup;
@@ -68,6 +69,9 @@ where
 	pub output: OutputKind,
 	/// Fee paid to each executor of a task.
 	pub fee_per_executor: Balance,
+	/// Prices per prompt token and per generated token paid to each executor on top of
+	/// `fee_per_executor`; causal language models only.
+	pub token_fees: Option<TokenFees<Balance>>,
 	/// Executors per task (`1 ≤ redundancy ≤ MaxRedundancy`).
 	pub redundancy: u32,
 	/// Matching results that settle a task (`1 ≤ quorum ≤ redundancy`).
@@ -105,6 +109,7 @@ where
 			input: self.input,
 			output: self.output,
 			fee_per_executor: self.fee_per_executor.clone(),
+			token_fees: self.token_fees.clone(),
 			redundancy: self.redundancy,
 			quorum: self.quorum,
 			comparison: self.comparison,
@@ -128,6 +133,10 @@ pub struct ModelSpec<Balance> {
 	pub output: OutputKind,
 	/// Fee paid to each executor of a task.
 	pub fee_per_executor: Balance,
+	/// Prices per prompt token and per generated token paid to each executor on top of
+	/// `fee_per_executor`, for a causal language model (`None`: its tasks cost the same whatever
+	/// their length). Other architectures take `None`.
+	pub token_fees: Option<TokenFees<Balance>>,
 	/// Executors per task (`1 ≤ redundancy ≤ MaxRedundancy`).
 	pub redundancy: u32,
 	/// Matching results that settle a task; `None` for the majority, [`majority`](opg_primitives::models::majority)`(redundancy)`.

@@ -42,6 +42,8 @@ impl pallet_models::Config for Runtime {
 	type MaxRedundancy = ConstU32<16>;
 	type MaxServersPerModel = ConstU32<128>;
 	type MinFeePerExecutor = MinFeePerExecutor;
+	/// What a reveal may carry: a causal language model's longest generation must fit it.
+	type MaxOutputLen = ConstU32<MAX_OUTPUT_LEN>;
 	type WeightInfo = pallet_models::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = ModelsBenchmarkHelper;
@@ -139,6 +141,12 @@ pub const RESULT_TTL: BlockNumber = crate::time::DAYS;
 #[cfg(feature = "fast-runtime")]
 pub const RESULT_TTL: BlockNumber = 10 * crate::time::MINUTES;
 
+/// Longest revealed output, in bytes: 16 KiB, 4,096 `f32` values (an all-MiniLM-L6-v2
+/// embedding is 384), or a generation of up to 163 new tokens (`GenerationParams::
+/// max_output_bytes` counts 100 bytes a token, ids and worst-case text, plus 14). The registry
+/// refuses a causal language model whose longest generation does not fit it.
+pub const MAX_OUTPUT_LEN: u32 = 16_384;
+
 /// Blocks a task may wait for randomness before it fails.
 pub const MAX_ASSIGNMENT_DELAY: BlockNumber = 10;
 /// Most blocks from a request to the last slash it can cause (slashes are applied at once, with
@@ -196,8 +204,7 @@ impl pallet_inference::Config for Runtime {
 	type OffenceWindow = ConstU32<OFFENCE_WINDOW>;
 	/// 16 KiB: 4,096 `f32` features, or a few pages of text.
 	type MaxInputLen = ConstU32<16_384>;
-	/// 16 KiB: 4,096 `f32` values (an all-MiniLM-L6-v2 embedding is 384).
-	type MaxOutputLen = ConstU32<16_384>;
+	type MaxOutputLen = ConstU32<MAX_OUTPUT_LEN>;
 	type MaxRedundancy = ConstU32<16>;
 	type CommitPeriod = CommitPeriod;
 	type ReplacementWindow = ReplacementWindow;
@@ -257,6 +264,7 @@ impl pallet_inference::BenchmarkHelper<crate::AccountId, crate::Balance, Signatu
 			input: InputKind::Text { max_bytes: u32::MAX },
 			output: OutputKind::Logits,
 			fee_per_executor,
+			token_fees: None,
 			redundancy,
 			quorum: None,
 			comparison,

@@ -6,6 +6,7 @@ mod batch;
 mod commit_reveal;
 mod decline;
 mod eviction;
+mod generation;
 mod incentives;
 mod keys;
 mod offchain;

@@ -36,6 +36,8 @@ struct FakeHost {
 	batches: Mutex<Vec<usize>>,
 	/// Run at every execution, on the node's off-chain state (another worker's writes).
 	on_run: Mutex<Option<OnRun>>,
+	/// Raw bytes answered instead of `answer`'s values (a generation), if set.
+	raw: Mutex<Option<Vec<u8>>>,
 }
 
 impl InferenceHost for FakeHost {
@@ -52,6 +54,9 @@ impl InferenceHost for FakeHost {
 			hook(&mut clock);
 		}
 		clock.timestamp = clock.timestamp.add(sp_core::offchain::Duration::from_millis(run_ms));
+		if let Some(raw) = self.raw.lock().unwrap().clone() {
+			return Ok(raw);
+		}
 		self.answer.lock().unwrap().clone().map(|values| encode_output(&values))
 	}
 }
@@ -81,6 +86,7 @@ fn offchain_ext() -> (sp_io::TestExternalities, Node) {
 		run_ms: Mutex::new(0),
 		batches: Mutex::new(Vec::new()),
 		on_run: Mutex::new(None),
+		raw: Mutex::new(None),
 	});
 	ext.register_extension(OffchainDbExt::new(offchain.clone()));
 	ext.register_extension(OffchainWorkerExt::new(offchain));
@@ -1007,5 +1013,153 @@ fn a_worker_executes_at_most_twice_the_draws_of_a_block() {
 		next_block();
 		run_worker();
 		assert_eq!(commits(&drain(&node)), vec![(key_of(V1), tasks[2])]);
+	});
+}
+
+/// Registers a chat model generating at most 8 tokens, served by all four validators; returns
+/// its id and generation parameters.
+fn language_model() -> (opg_primitives::models::ModelId, opg_primitives::models::GenerationParams) {
+	use opg_primitives::models::*;
+	let model_id = pallets_models_next_id();
+	let generation = GenerationParams {
+		max_prompt_tokens: 16,
+		max_new_tokens: 8,
+		stop_tokens: [None; 4],
+		decoding: Decoding::Greedy,
+	};
+	let base = spec(4, None, ComparisonRule::Tokens);
+	assert_ok!(Models::register_model(
+		RuntimeOrigin::signed(OWNER),
+		pallet_models::ModelSpec {
+			descriptor: ModelDescriptor {
+				format: ModelFormat::Gguf,
+				architecture: Architecture::CausalLm { generation },
+				..base.descriptor
+			},
+			input: InputKind::Chat { max_bytes: 32 },
+			output: OutputKind::Generation,
+			..base
+		}
+	));
+	for v in [V1, V2, V3, V4] {
+		assert_ok!(Models::serve_model(RuntimeOrigin::signed(v), model_id));
+	}
+	(model_id, generation)
+}
+
+fn pallets_models_next_id() -> opg_primitives::models::ModelId {
+	pallet_models::NextModelId::<Test>::get()
+}
+
+fn request_model(model_id: opg_primitives::models::ModelId) -> TaskId {
+	let task_id = crate::NextTaskId::<Test>::get();
+	assert_ok!(Inference::request_inference(
+		RuntimeOrigin::signed(ALICE),
+		model_id,
+		b"[]".to_vec(),
+		u64::MAX,
+		Some(4)
+	));
+	task_id
+}
+
+#[test]
+fn generations_run_one_at_a_time_and_commit_their_generation() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (model, generation) = language_model();
+		let answer = opg_primitives::models::Generation {
+			prompt_tokens: 3,
+			tokens: vec![5, 6, 7],
+			text: "hi!".into(),
+		}
+		.encode();
+		*node.host.raw.lock().unwrap() = Some(answer.clone());
+		// 300 ms a generation of 3 tokens: 100 ms a token.
+		*node.host.run_ms.lock().unwrap() = 300;
+		let tasks: Vec<TaskId> = (0..4).map(|_| request_model(model)).collect();
+		next_block();
+		next_block();
+		UintAuthorityId::set_all_keys([key_of(V1)]);
+		run_worker();
+		// One engine call per task, never a batch.
+		assert_eq!(*node.host.batches.lock().unwrap(), vec![1, 1, 1, 1]);
+		let txs = drain(&node);
+		let committed: Vec<TaskId> = commits(&txs).into_iter().map(|(_, id)| id).collect();
+		assert_eq!(committed, tasks);
+		// The node now knows its speed on the model: 100 ms a token, 8 tokens at most.
+		assert_eq!(offchain::generation_ms::<Test>(model, &generation, false), Some(800));
+		dispatch(txs);
+		// Every executor commits and reveals: the generation settles.
+		UintAuthorityId::set_all_keys([V1, V2, V3, V4].map(key_of));
+		run_worker();
+		next_block();
+		dispatch(drain(&node));
+		run_worker();
+		next_block();
+		dispatch(drain(&node));
+		for task_id in tasks {
+			assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Settled { .. }));
+			assert_eq!(Inference::task_result(task_id), Some(answer.clone()));
+		}
+		check_invariants();
+	});
+}
+
+#[test]
+fn a_generation_too_slow_for_its_deadline_is_declined_at_once() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (model, generation) = language_model();
+		// This node measured 2 s a token: 16 s for 8 tokens, beyond the commit period (5 blocks
+		// of at least 2 s, less two for the commit to land).
+		sp_runtime::offchain::storage::StorageValueRef::persistent(&offchain::storage_key(
+			b"speed/", &model,
+		))
+		.set(&2_000u64);
+		assert_eq!(offchain::generation_ms::<Test>(model, &generation, false), Some(16_000));
+		let task_id = request_model(model);
+		next_block();
+		next_block();
+		UintAuthorityId::set_all_keys([key_of(V1)]);
+		run_worker();
+		assert!(node.host.batches.lock().unwrap().is_empty(), "not started");
+		let txs = drain(&node);
+		assert_eq!(declines(&txs), vec![(key_of(V1), task_id, DeclineReason::Overloaded)]);
+		assert!(commits(&txs).is_empty());
+		// A node fast enough runs it.
+		sp_runtime::offchain::storage::StorageValueRef::persistent(&offchain::storage_key(
+			b"speed/", &model,
+		))
+		.set(&100u64);
+		UintAuthorityId::set_all_keys([key_of(V2)]);
+		*node.host.raw.lock().unwrap() = Some(
+			opg_primitives::models::Generation {
+				prompt_tokens: 1,
+				tokens: vec![1],
+				text: "a".into(),
+			}
+			.encode(),
+		);
+		run_worker();
+		assert_eq!(*node.host.batches.lock().unwrap(), vec![1]);
+		assert_eq!(commits(&drain(&node)), vec![(key_of(V2), task_id)]);
+	});
+}
+
+#[test]
+fn an_output_that_is_not_a_generation_is_never_committed() {
+	let (mut ext, node) = offchain_ext();
+	ext.execute_with(|| {
+		let (model, _) = language_model();
+		// The node answers `f32` values for a language model: the chain would refuse them.
+		let task_id = request_model(model);
+		next_block();
+		next_block();
+		UintAuthorityId::set_all_keys([key_of(V1)]);
+		run_worker();
+		let txs = drain(&node);
+		assert!(commits(&txs).is_empty());
+		assert_eq!(declines(&txs), vec![(key_of(V1), task_id, DeclineReason::Unsupported)]);
 	});
 }

@@ -22,6 +22,7 @@ fn model_with_input(input: InputKind) -> u32 {
 				config_hash: H256::repeat_byte(1),
 				tokenizer_hash: H256::repeat_byte(2),
 			},
+			InputKind::Chat { .. } => unreachable!("chat models: see tests/generation.rs"),
 		};
 		ModelSpec { input, descriptor: ModelDescriptor { architecture, ..spec.descriptor }, ..spec }
 	}));

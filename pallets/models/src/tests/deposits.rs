@@ -10,14 +10,14 @@ fn deposit_is_base_plus_per_byte_of_the_entry() {
 		register(ALICE, mnist_spec());
 		register(BOB, bert_spec());
 
-		// Entry sizes, counted by hand: mnist 138 bytes, minilm 205 bytes.
-		assert_eq!(ModelsStorage::<Test>::get(0).unwrap().encoded_size(), 138);
-		assert_eq!(ModelsStorage::<Test>::get(1).unwrap().encoded_size(), 205);
-		assert_eq!(Models::model(0).unwrap().deposit, DEPOSIT_BASE + 138 * DEPOSIT_PER_BYTE);
-		assert_eq!(Models::model(1).unwrap().deposit, DEPOSIT_BASE + 205 * DEPOSIT_PER_BYTE);
-		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 376, 376));
-		assert_eq!((free(BOB), held(BOB)), (INITIAL_BALANCE - 510, 510));
-		assert_eq!(Models::held_deposit(&BOB), 510);
+		// Entry sizes, counted by hand: mnist 139 bytes, minilm 206 bytes.
+		assert_eq!(ModelsStorage::<Test>::get(0).unwrap().encoded_size(), 139);
+		assert_eq!(ModelsStorage::<Test>::get(1).unwrap().encoded_size(), 206);
+		assert_eq!(Models::model(0).unwrap().deposit, DEPOSIT_BASE + 139 * DEPOSIT_PER_BYTE);
+		assert_eq!(Models::model(1).unwrap().deposit, DEPOSIT_BASE + 206 * DEPOSIT_PER_BYTE);
+		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 378, 378));
+		assert_eq!((free(BOB), held(BOB)), (INITIAL_BALANCE - 512, 512));
+		assert_eq!(Models::held_deposit(&BOB), 512);
 	});
 }
 
@@ -40,11 +40,11 @@ fn an_owners_deposits_add_up() {
 		register(ALICE, mnist_spec());
 		register(ALICE, bert_spec());
 		register(ALICE, mnist_spec());
-		assert_eq!(held(ALICE), 376 + 510 + 376);
-		assert_eq!(free(ALICE), INITIAL_BALANCE - 376 - 510 - 376);
+		assert_eq!(held(ALICE), 378 + 512 + 378);
+		assert_eq!(free(ALICE), INITIAL_BALANCE - 378 - 512 - 378);
 
 		assert_ok!(Models::remove_model(RuntimeOrigin::signed(ALICE), 1));
-		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 752, 752));
+		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 756, 756));
 	});
 }
 
@@ -58,7 +58,7 @@ fn updates_that_keep_the_size_keep_the_deposit() {
 		assert_ok!(Models::deprecate(origin(), 0));
 		assert_ok!(Models::reactivate(origin(), 0));
 		assert_eq!(Models::model(0).unwrap().deposit, expected_deposit(0));
-		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 376, 376));
+		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 378, 378));
 	});
 }
 
@@ -69,18 +69,18 @@ fn size_changes_adjust_the_deposit_both_ways() {
 
 		// Linking a next version adds 4 bytes to the entry.
 		assert_ok!(Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_spec()));
-		assert_eq!(Models::model(0).unwrap().deposit, 376 + 8);
+		assert_eq!(Models::model(0).unwrap().deposit, 378 + 8);
 		assert_eq!(Models::model(0).unwrap().deposit, expected_deposit(0));
 
 		// Unlinking it removes them.
 		assert_ok!(Models::remove_model(RuntimeOrigin::signed(ALICE), 1));
-		assert_eq!(Models::model(0).unwrap().deposit, 376);
+		assert_eq!(Models::model(0).unwrap().deposit, 378);
 		assert_eq!(Models::model(0).unwrap().deposit, expected_deposit(0));
 		System::assert_has_event(
-			Event::DepositUpdated { model_id: 0, owner: ALICE, old_deposit: 384, new_deposit: 376 }
+			Event::DepositUpdated { model_id: 0, owner: ALICE, old_deposit: 386, new_deposit: 378 }
 				.into(),
 		);
-		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 376, 376));
+		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 378, 378));
 	});
 }
 

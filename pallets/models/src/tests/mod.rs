@@ -3,6 +3,7 @@
 //! the pallet's `try_state` invariants after the test.
 
 mod deposits;
+mod generation;
 mod migration;
 mod ownership;
 mod provider;

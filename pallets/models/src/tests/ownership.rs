@@ -8,15 +8,15 @@ use sp_runtime::{DispatchError, TokenError};
 fn transfer_ownership_works() {
 	ExtBuilder::default().build_and_execute(|| {
 		register(ALICE, mnist_spec());
-		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 376, 376));
+		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 378, 378));
 
 		assert_ok!(Models::transfer_ownership(RuntimeOrigin::signed(ALICE), 0, BOB));
 
 		assert_eq!(Models::model(0).unwrap().owner, BOB);
 		// The deposit moved, still held, to the new owner.
-		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 376, 0));
-		assert_eq!((free(BOB), held(BOB)), (INITIAL_BALANCE, 376));
-		assert_eq!(Models::model(0).unwrap().deposit, 376);
+		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 378, 0));
+		assert_eq!((free(BOB), held(BOB)), (INITIAL_BALANCE, 378));
+		assert_eq!(Models::model(0).unwrap().deposit, 378);
 		System::assert_last_event(
 			Event::OwnershipTransferred { model_id: 0, from: ALICE, to: BOB }.into(),
 		);
@@ -41,8 +41,8 @@ fn the_new_owner_controls_the_model() {
 
 		// Removal releases the deposit to the new owner.
 		assert_ok!(Models::remove_model(RuntimeOrigin::signed(BOB), 0));
-		assert_eq!((free(BOB), held(BOB)), (INITIAL_BALANCE + 376, 0));
-		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 376, 0));
+		assert_eq!((free(BOB), held(BOB)), (INITIAL_BALANCE + 378, 0));
+		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 378, 0));
 	});
 }
 
@@ -55,8 +55,8 @@ fn transfer_moves_only_that_models_deposit() {
 
 		assert_ok!(Models::transfer_ownership(RuntimeOrigin::signed(ALICE), 1, BOB));
 
-		assert_eq!(held(ALICE), 376);
-		assert_eq!(held(BOB), 376 + 510);
+		assert_eq!(held(ALICE), 378);
+		assert_eq!(held(BOB), 378 + 512);
 		System::assert_last_event(
 			Event::OwnershipTransferred { model_id: 1, from: ALICE, to: BOB }.into(),
 		);
@@ -83,9 +83,9 @@ fn transfer_to_an_account_with_only_the_existential_deposit_works() {
 
 		assert_ok!(Models::transfer_ownership(RuntimeOrigin::signed(ALICE), 0, NOBODY));
 
-		assert_eq!((free(NOBODY), held(NOBODY)), (1, 376));
+		assert_eq!((free(NOBODY), held(NOBODY)), (1, 378));
 		assert_ok!(Models::remove_model(RuntimeOrigin::signed(NOBODY), 0));
-		assert_eq!((free(NOBODY), held(NOBODY)), (377, 0));
+		assert_eq!((free(NOBODY), held(NOBODY)), (379, 0));
 	});
 }
 

@@ -29,6 +29,7 @@ fn runnable_model_returns_the_parameters_of_active_models_only() {
 			input: InputKind::F32Vector { len: 784 },
 			output: OutputKind::Logits,
 			fee_per_executor: 10,
+			token_fees: None,
 			redundancy: 3,
 			quorum: 2,
 			comparison: ComparisonRule::Quantized { decimals: 4 },

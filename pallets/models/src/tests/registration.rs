@@ -16,7 +16,7 @@ fn register_model_works() {
 
 		assert_ok!(Models::register_model(RuntimeOrigin::signed(ALICE), mnist_spec()));
 
-		let deposit = 376;
+		let deposit = 378;
 		let expected: ModelInfoOf<Test> = ModelInfo {
 			owner: ALICE,
 			name: b"mnist".to_vec().try_into().unwrap(),
@@ -33,6 +33,7 @@ fn register_model_works() {
 			input: InputKind::F32Vector { len: 784 },
 			output: OutputKind::Logits,
 			fee_per_executor: 10,
+			token_fees: None,
 			redundancy: 3,
 			quorum: 2,
 			comparison: ComparisonRule::Quantized { decimals: 4 },
@@ -78,10 +79,10 @@ fn register_model_with_every_field() {
 			model.source_uri.map(|uri| uri.to_vec()),
 			Some(b"https://example.invalid/minilm".to_vec())
 		);
-		assert_eq!(held(BOB), 510);
-		assert_eq!(free(BOB), INITIAL_BALANCE - 510);
+		assert_eq!(held(BOB), 512);
+		assert_eq!(free(BOB), INITIAL_BALANCE - 512);
 		System::assert_last_event(
-			Event::ModelRegistered { model_id: 0, owner: BOB, deposit: 510 }.into(),
+			Event::ModelRegistered { model_id: 0, owner: BOB, deposit: 512 }.into(),
 		);
 	});
 }
@@ -106,7 +107,7 @@ fn ids_are_sequential_across_owners() {
 		assert_eq!(NextModelId::<Test>::get(), 3);
 		assert_eq!(Models::model(1).unwrap().owner, BOB);
 		System::assert_last_event(
-			Event::ModelRegistered { model_id: 2, owner: ALICE, deposit: 510 }.into(),
+			Event::ModelRegistered { model_id: 2, owner: ALICE, deposit: 512 }.into(),
 		);
 	});
 }
@@ -289,14 +290,14 @@ fn unaffordable_deposit_is_rejected() {
 			DispatchError::Token(TokenError::FundsUnavailable)
 		);
 		// The deposit must leave the existential deposit free.
-		<Balances as Mutate<AccountId>>::set_balance(&BOB, 376);
+		<Balances as Mutate<AccountId>>::set_balance(&BOB, 378);
 		assert_noop!(
 			Models::register_model(RuntimeOrigin::signed(BOB), mnist_spec()),
 			DispatchError::Token(TokenError::FundsUnavailable)
 		);
-		<Balances as Mutate<AccountId>>::set_balance(&BOB, 377);
+		<Balances as Mutate<AccountId>>::set_balance(&BOB, 379);
 		assert_ok!(Models::register_model(RuntimeOrigin::signed(BOB), mnist_spec()));
-		assert_eq!((free(BOB), held(BOB)), (1, 376));
+		assert_eq!((free(BOB), held(BOB)), (1, 378));
 	});
 }
 

@@ -10,7 +10,7 @@ fn remove_model_works() {
 		register(ALICE, mnist_spec());
 		assert_ok!(Models::serve_model(RuntimeOrigin::signed(VALIDATOR_1), 0));
 		assert_ok!(Models::serve_model(RuntimeOrigin::signed(VALIDATOR_2), 0));
-		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 376, 376));
+		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 378, 378));
 
 		assert_ok!(Models::remove_model(RuntimeOrigin::signed(ALICE), 0));
 
@@ -20,7 +20,7 @@ fn remove_model_works() {
 		assert!(Models::runnable_model(0).is_none());
 		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE, 0));
 		System::assert_last_event(
-			Event::ModelRemoved { model_id: 0, owner: ALICE, released: 376 }.into(),
+			Event::ModelRemoved { model_id: 0, owner: ALICE, released: 378 }.into(),
 		);
 		// Former servers have nothing to stop.
 		assert_noop!(
@@ -69,13 +69,13 @@ fn removing_the_latest_version_unlinks_the_previous() {
 	ExtBuilder::default().build_and_execute(|| {
 		register(ALICE, mnist_spec());
 		assert_ok!(Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_spec()));
-		assert_eq!(held(ALICE), 384 + 384);
+		assert_eq!(held(ALICE), 386 + 386);
 
 		assert_ok!(Models::remove_model(RuntimeOrigin::signed(ALICE), 1));
 
 		assert_eq!(Models::model(0).unwrap().next_version, None);
-		assert_eq!(Models::model(0).unwrap().deposit, 376);
-		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 376, 376));
+		assert_eq!(Models::model(0).unwrap().deposit, 378);
+		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 378, 378));
 		let events = model_events();
 		assert_eq!(
 			events[events.len() - 2..],
@@ -83,10 +83,10 @@ fn removing_the_latest_version_unlinks_the_previous() {
 				Event::DepositUpdated {
 					model_id: 0,
 					owner: ALICE,
-					old_deposit: 384,
-					new_deposit: 376
+					old_deposit: 386,
+					new_deposit: 378
 				},
-				Event::ModelRemoved { model_id: 1, owner: ALICE, released: 384 },
+				Event::ModelRemoved { model_id: 1, owner: ALICE, released: 386 },
 			]
 		);
 
@@ -108,10 +108,10 @@ fn removing_a_previous_version_keeps_the_next() {
 		// The next version keeps its historical link and its deposit.
 		let v2 = Models::model(1).unwrap();
 		assert_eq!(v2.previous_version, Some(0));
-		assert_eq!(v2.deposit, 384);
-		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 384, 384));
+		assert_eq!(v2.deposit, 386);
+		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 386, 386));
 		System::assert_last_event(
-			Event::ModelRemoved { model_id: 0, owner: ALICE, released: 384 }.into(),
+			Event::ModelRemoved { model_id: 0, owner: ALICE, released: 386 }.into(),
 		);
 	});
 }
@@ -122,13 +122,13 @@ fn unlinking_a_transferred_previous_version_adjusts_its_owners_deposit() {
 		register(ALICE, mnist_spec());
 		assert_ok!(Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_spec()));
 		assert_ok!(Models::transfer_ownership(RuntimeOrigin::signed(ALICE), 0, BOB));
-		assert_eq!((held(ALICE), held(BOB)), (384, 384));
+		assert_eq!((held(ALICE), held(BOB)), (386, 386));
 
 		assert_ok!(Models::remove_model(RuntimeOrigin::signed(ALICE), 1));
 
 		// Alice gave model 0's deposit away with the model; she gets model 1's back.
-		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 384, 0));
-		assert_eq!((free(BOB), held(BOB)), (INITIAL_BALANCE + 8, 376));
+		assert_eq!((free(ALICE), held(ALICE)), (INITIAL_BALANCE - 386, 0));
+		assert_eq!((free(BOB), held(BOB)), (INITIAL_BALANCE + 8, 378));
 	});
 }
 

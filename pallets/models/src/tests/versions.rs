@@ -17,7 +17,7 @@ fn mnist_v2() -> ModelSpec<Balance> {
 fn publish_version_works() {
 	ExtBuilder::default().build_and_execute(|| {
 		register(ALICE, mnist_spec());
-		assert_eq!(held(ALICE), 376);
+		assert_eq!(held(ALICE), 378);
 
 		assert_ok!(Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_v2()));
 
@@ -35,12 +35,12 @@ fn publish_version_works() {
 		assert_eq!(NextModelId::<Test>::get(), 2);
 
 		// v1's entry grew by 4 bytes (`Some(1)`), v2's has `Some(0)` as previous version.
-		assert_eq!(v1.deposit, 376 + 4 * DEPOSIT_PER_BYTE);
-		assert_eq!(v2.deposit, 376 + 4 * DEPOSIT_PER_BYTE);
+		assert_eq!(v1.deposit, 378 + 4 * DEPOSIT_PER_BYTE);
+		assert_eq!(v2.deposit, 378 + 4 * DEPOSIT_PER_BYTE);
 		assert_eq!(v1.deposit, expected_deposit(0));
 		assert_eq!(v2.deposit, expected_deposit(1));
-		assert_eq!(held(ALICE), 384 + 384);
-		assert_eq!(free(ALICE), INITIAL_BALANCE - 768);
+		assert_eq!(held(ALICE), 386 + 386);
+		assert_eq!(free(ALICE), INITIAL_BALANCE - 772);
 
 		let events = model_events();
 		assert_eq!(
@@ -49,15 +49,15 @@ fn publish_version_works() {
 				Event::DepositUpdated {
 					model_id: 0,
 					owner: ALICE,
-					old_deposit: 376,
-					new_deposit: 384
+					old_deposit: 378,
+					new_deposit: 386
 				},
 				Event::VersionPublished {
 					model_id: 1,
 					previous: 0,
 					version: 2,
 					owner: ALICE,
-					deposit: 384
+					deposit: 386
 				}
 			]
 		);
@@ -80,13 +80,13 @@ fn versions_form_a_chain() {
 				previous: 1,
 				version: 3,
 				owner: ALICE,
-				deposit: 384,
+				deposit: 386,
 			}
 			.into(),
 		);
 		// v2 has both links: 4 more bytes than v3.
-		assert_eq!(Models::model(1).unwrap().deposit, 384 + 4 * DEPOSIT_PER_BYTE);
-		assert_eq!(held(ALICE), 384 + 392 + 384);
+		assert_eq!(Models::model(1).unwrap().deposit, 386 + 4 * DEPOSIT_PER_BYTE);
+		assert_eq!(held(ALICE), 386 + 394 + 386);
 	});
 }
 
@@ -186,15 +186,15 @@ fn exhausted_ids_are_rejected() {
 fn unaffordable_deposits_change_nothing() {
 	ExtBuilder::default().build_and_execute(|| {
 		register(ALICE, mnist_spec());
-		// Enough for the new entry (384) and the existential deposit, 1 short of the growth of
+		// Enough for the new entry (386) and the existential deposit, 1 short of the growth of
 		// the previous entry (8): the first hold is rolled back with the rest.
-		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 384 + 7);
+		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 386 + 7);
 		assert_noop!(
 			Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_v2()),
 			DispatchError::Token(TokenError::FundsUnavailable)
 		);
-		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 384 + 8);
+		<Balances as Mutate<AccountId>>::set_balance(&ALICE, 1 + 386 + 8);
 		assert_ok!(Models::publish_version(RuntimeOrigin::signed(ALICE), 0, mnist_v2()));
-		assert_eq!((free(ALICE), held(ALICE)), (1, 376 + 8 + 384));
+		assert_eq!((free(ALICE), held(ALICE)), (1, 378 + 8 + 386));
 	});
 }
