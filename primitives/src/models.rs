@@ -22,7 +22,7 @@ pub use opg_model::{
 		ModelDescriptor, ModelFormat, ModelId, ModelVersion, OutputKind,
 	},
 	generation::{
-		Decoding, Generation, GenerationParams, InvalidGeneration, MAX_NEW_TOKENS,
+		Decoding, Generation, GenerationParams, InvalidGeneration, PromptFormat, MAX_NEW_TOKENS,
 		MAX_PROMPT_TOKENS, MAX_TEMPERATURE_MILLI,
 	},
 	task::majority,

@@ -189,6 +189,21 @@ struct Execution<T: Config> {
 	deadline: u64,
 }
 
+/// The seed from which a sampling language model draws the tokens of `task_id`:
+/// `blake2_256("opg/sample" ‖ SCALE(task_id) ‖ hash of the block that included the request)`.
+/// Every executor reads the same from the chain, and the requester cannot know it when signing
+/// (the including block's hash does not exist yet). The author of that block could grind it by
+/// reordering the block's extrinsics: what it buys is a choice among valid draws of the model's
+/// distribution, never a disagreement between executors.
+pub fn sampling_seed<T: Config>(task_id: TaskId, task: &TaskInfoOf<T>) -> [u8; 32] {
+	let included = frame_system::Pallet::<T>::block_hash(task.created_at);
+	let mut preimage = Vec::with_capacity(10 + 8 + 32);
+	preimage.extend_from_slice(b"opg/sample");
+	task_id.encode_to(&mut preimage);
+	included.encode_to(&mut preimage);
+	sp_io::hashing::blake2_256(&preimage)
+}
+
 /// Runs the worker for every linked inference key of this node.
 pub(crate) fn run<T: Config>(now: BlockNumberFor<T>) {
 	if !sp_io::offchain::is_validator() {
@@ -420,11 +435,15 @@ impl<T: Config> Worker<T> {
 			}
 			let inputs: Vec<Vec<u8>> =
 				fresh.iter().map(|(execution, _)| execution.input.clone()).collect();
+			let seeds: Vec<[u8; 32]> = fresh
+				.iter()
+				.map(|(execution, _)| sampling_seed::<T>(execution.task_id, &execution.task))
+				.collect();
 			let padded = u64::try_from(inputs.len())
 				.unwrap_or(u64::MAX)
 				.saturating_mul(inputs.iter().map(|input| padded_len(input)).max().unwrap_or(1));
 			let before = sp_io::offchain::timestamp();
-			let outcomes = self.execute(model, inputs);
+			let outcomes = self.execute(model, inputs, seeds);
 			let took = sp_io::offchain::timestamp().diff(&before).millis();
 			if generation.is_some() {
 				note_generation_speed(model, took, &outcomes);
@@ -612,6 +631,7 @@ impl<T: Config> Worker<T> {
 		&self,
 		model: ModelId,
 		inputs: Vec<Vec<u8>>,
+		seeds: Vec<[u8; 32]>,
 	) -> Vec<Result<TaskOutcome<Vec<u8>>, InferenceError>> {
 		let count = inputs.len();
 		if count == 0 {
@@ -622,7 +642,7 @@ impl<T: Config> Worker<T> {
 		};
 		let max = usize::try_from(T::MaxOutputLen::get()).unwrap_or(usize::MAX);
 		// The model goes encoded: a node that cannot decode its profile declines (`Unsupported`).
-		let mut results = opg_inference::run_batch(&params.descriptor.encode(), inputs);
+		let mut results = opg_inference::run_batch(&params.descriptor.encode(), inputs, seeds);
 		results.resize(count, Err(InferenceError::Failed));
 		results
 			.into_iter()

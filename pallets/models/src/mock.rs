@@ -291,6 +291,7 @@ pub fn bert_spec() -> ModelSpec<Balance> {
 /// SmolLM2-like generation limits: 512 prompt tokens, 128 new ones, greedy.
 pub fn generation() -> GenerationParams {
 	GenerationParams {
+		prompt: opg_primitives::models::PromptFormat::Chat,
 		max_prompt_tokens: 512,
 		max_new_tokens: 128,
 		stop_tokens: [Some(2), None, None, None],

@@ -142,8 +142,8 @@ pub const RESULT_TTL: BlockNumber = crate::time::DAYS;
 pub const RESULT_TTL: BlockNumber = 10 * crate::time::MINUTES;
 
 /// Longest revealed output, in bytes: 16 KiB, 4,096 `f32` values (an all-MiniLM-L6-v2
-/// embedding is 384), or a generation of up to 163 new tokens (`GenerationParams::
-/// max_output_bytes` counts 100 bytes a token, ids and worst-case text, plus 14). The registry
+/// embedding is 384), or a generation of up to 454 new tokens (`GenerationParams::
+/// max_output_bytes` counts 36 bytes a token, its id and at most 32 bytes of text, plus 14). The registry
 /// refuses a causal language model whose longest generation does not fit it.
 pub const MAX_OUTPUT_LEN: u32 = 16_384;
 

@@ -30,7 +30,13 @@ const HELD_PER_EXECUTOR: Balance = FEE_PER_EXECUTOR
 fn llm(token_fees: Option<TokenFees<Balance>>, input: InputKind) -> ModelId {
 	let model_id = pallet_models::NextModelId::<Test>::get();
 	let base = spec(3, None, ComparisonRule::Tokens);
+	// Chat messages, or a raw prompt for `Text` input.
+	let prompt = match input {
+		InputKind::Chat { .. } => opg_primitives::models::PromptFormat::Chat,
+		_ => opg_primitives::models::PromptFormat::Raw,
+	};
 	let generation = GenerationParams {
+		prompt,
 		max_prompt_tokens: MAX_PROMPT_TOKENS,
 		max_new_tokens: MAX_NEW_TOKENS,
 		stop_tokens: [Some(2), None, None, None],

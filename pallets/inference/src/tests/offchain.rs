@@ -235,6 +235,13 @@ fn workers_execute_commit_reveal_and_settle_on_their_own() {
 		assert_eq!(requests.len(), 3);
 		assert!(requests.iter().all(|r| r.input == vec![1, 2, 3, 4]
 			&& r.model.weights_hash == sp_core::H256::repeat_byte(0xAA)));
+		// Each with the task's sampling seed: the same for every executor, from the task and the
+		// block that included the request, so another task gets another.
+		let task = Inference::task(task_id).unwrap();
+		let seed = offchain::sampling_seed::<Test>(task_id, &task);
+		assert!(requests.iter().all(|r| r.seed == seed));
+		assert_ne!(seed, [0; 32]);
+		assert_ne!(seed, offchain::sampling_seed::<Test>(task_id + 1, &task));
 		// A second run in the same block submits nothing again.
 		run_worker();
 		assert!(drain(&node).is_empty());
@@ -1022,6 +1029,7 @@ fn language_model() -> (opg_primitives::models::ModelId, opg_primitives::models:
 	use opg_primitives::models::*;
 	let model_id = pallets_models_next_id();
 	let generation = GenerationParams {
+		prompt: opg_primitives::models::PromptFormat::Chat,
 		max_prompt_tokens: 16,
 		max_new_tokens: 8,
 		stop_tokens: [None; 4],

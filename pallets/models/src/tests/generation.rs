@@ -32,10 +32,14 @@ fn a_causal_language_model_registers_with_its_prices_and_limits() {
 		);
 		assert_eq!(params.comparison, ComparisonRule::Tokens);
 		// A raw prompt, and no token fees, are fine too.
+		let raw_generation = GenerationParams {
+			prompt: opg_primitives::models::PromptFormat::Raw,
+			..generation()
+		};
 		let raw = ModelSpec {
 			input: InputKind::Text { max_bytes: 1_000 },
 			token_fees: None,
-			..llm_spec()
+			..with_generation(raw_generation)
 		};
 		let raw_id = register(ALICE, raw);
 		assert_eq!(Models::runnable_model(raw_id).unwrap().token_fees, None);
@@ -128,11 +132,12 @@ fn generation_parameters_out_of_bounds_are_refused() {
 #[test]
 fn a_generation_longer_than_a_reveal_is_refused() {
 	ExtBuilder::default().build_and_execute(|| {
-		// 14 + 100 bytes a token: 163 tokens fit 16 KiB, 164 do not.
-		let fits = GenerationParams { max_new_tokens: 163, ..generation() };
+		// 14 + 36 bytes a token (an id and at most 32 bytes of text): 454 tokens fit 16 KiB,
+		// 455 do not.
+		let fits = GenerationParams { max_new_tokens: 454, ..generation() };
 		assert!(fits.max_output_bytes() <= MAX_OUTPUT_LEN);
 		register(ALICE, with_generation(fits));
-		let too_long = GenerationParams { max_new_tokens: 164, ..generation() };
+		let too_long = GenerationParams { max_new_tokens: 455, ..generation() };
 		assert!(too_long.max_output_bytes() > MAX_OUTPUT_LEN);
 		assert_rejected(with_generation(too_long), Error::GenerationTooLong);
 		assert_rejected(
