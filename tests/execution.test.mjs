@@ -31,7 +31,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { u8aToHex } from '@polkadot/util';
-import { stopAll } from './lib/node.mjs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { REPO_ROOT, stopAll } from './lib/node.mjs';
 import { OPG, dev, heldFor, freeAt, moduleError } from './lib/chain.mjs';
 import {
   LocalNetwork, VALIDATORS, DEMO_MLP, MINILM_DIR, SMOLLM2_GGUF, inferenceKey, mlpModel, bertModel, llmModel,
@@ -43,6 +45,7 @@ import {
 } from './lib/tasks.mjs';
 import { sendInBlock } from './lib/node.mjs';
 
+const execFileAsync = promisify(execFile);
 const DELEGATION = 100n * OPG;
 const names = {}; // address -> validator name, for messages
 let network;
@@ -276,6 +279,18 @@ test('a SmolLM2 chat request settles with three executors revealing the tokens m
   } finally {
     watcher.stop();
   }
+});
+
+test('examples/chat.mjs asks SmolLM2 through the chain and prints the settled answer', { timeout: 240_000 }, async () => {
+  const url = `ws://127.0.0.1:${network.peers.Alice.rpcPort}`;
+  const script = join(REPO_ROOT, 'examples', 'chat.mjs');
+  const { stdout } = await execFileAsync(process.execPath, [script, url, 'What is the capital of France?'], {
+    env: { ...process.env, SURI: '//Eve' }, timeout: 200_000,
+  });
+  assert.match(stdout, /Settled by 3 validators that generated the same \d+ tokens from \d+ prompt tokens/);
+  assert.match(stdout, /^> .+/m, 'the answer is printed');
+  assert.match(stdout, /refunded/);
+  console.log(stdout.split('\n').filter((line) => line.startsWith('> ')).join('\n'));
 });
 
 test('a chat over SmolLM2\'s prompt limit and malformed messages are rejected by every executor alike; nobody is slashed', { timeout: 240_000 }, async () => {

@@ -23,7 +23,7 @@ pub use opg_model::{
 	},
 	generation::{
 		Decoding, Generation, GenerationParams, InvalidGeneration, PromptFormat, MAX_NEW_TOKENS,
-		MAX_PROMPT_TOKENS, MAX_TEMPERATURE_MILLI,
+		MAX_PROMPT_TOKENS, MAX_STOP_TOKENS, MAX_TEMPERATURE_MILLI, MAX_TEXT_BYTES_PER_TOKEN,
 	},
 	task::majority,
 };

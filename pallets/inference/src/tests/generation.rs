@@ -442,3 +442,29 @@ fn the_token_charge_lives_as_long_as_its_task() {
 		assert!(TaskTokenCharges::<Test>::get(task_id).is_none());
 	});
 }
+
+#[test]
+fn the_longest_generation_a_model_allows_is_revealed_settled_and_published() {
+	ExtBuilder::default().build_and_execute(|| {
+		use opg_primitives::models::{ModelProvider, MAX_TEXT_BYTES_PER_TOKEN};
+		let model = llm(priced(), chat());
+		let (task_id, drawn) = assigned(model, b"[]");
+		// Every token at the most text the engine lets one token add, in 3-byte characters.
+		let text = "\u{fffd}".repeat((MAX_NEW_TOKENS * MAX_TEXT_BYTES_PER_TOKEN / 3) as usize);
+		let output = answer(MAX_PROMPT_TOKENS, &[u32::MAX; MAX_NEW_TOKENS as usize], &text);
+		let limits = Models::model_params(model).unwrap().generation().unwrap();
+		assert!(output.len() as u32 <= limits.max_output_bytes());
+		assert!(limits.max_output_bytes() <= MAX_OUTPUT);
+		for v in &drawn {
+			commit_bytes(task_id, *v, &output);
+		}
+		for v in &drawn {
+			assert_ok!(try_reveal(task_id, *v, output.clone(), salt_of(*v)));
+		}
+		let result = TaskResults::<Test>::get(task_id).unwrap();
+		assert_eq!(result.canonical.to_vec(), output);
+		assert_eq!(result.output.to_vec(), output);
+		let task = Inference::task(task_id).unwrap();
+		assert_conserved(task_id, 3 * HELD_PER_EXECUTOR, task.protocol_fee, 0);
+	});
+}
