@@ -412,8 +412,8 @@ impl Engine {
 	/// Runs `input` and returns what an executor reveals ([`LoadedModel::run_output`]): the
 	/// values as little-endian `f32`, or a language model's encoded generation, drawn with
 	/// `seed` if the model samples. A generation's time limit is the configured one per 32
-	/// tokens it may generate (at least one); when it runs out, or on cancellation, the
-	/// generation stops at its next token.
+	/// tokens it may generate and per 512 tokens of prompt it may take (at least one); when it
+	/// runs out, or on cancellation, the generation stops at its next prompt chunk or token.
 	pub fn run_output(
 		&self,
 		descriptor: &ModelDescriptor,
@@ -431,7 +431,11 @@ impl Engine {
 		let model = self.load(descriptor)?;
 		let limit = match descriptor.architecture {
 			Architecture::CausalLm { generation } => {
-				self.config.timeout.saturating_mul(generation.max_new_tokens.div_ceil(32).max(1))
+				let parts = generation
+					.max_new_tokens
+					.div_ceil(32)
+					.saturating_add(generation.max_prompt_tokens.div_ceil(512));
+				self.config.timeout.saturating_mul(parts.max(1))
 			},
 			_ => self.config.timeout,
 		};

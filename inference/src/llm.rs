@@ -53,6 +53,29 @@ const TEMPLATE_FUEL: u64 = 2_000_000;
 /// make executors run out of memory.
 pub const MAX_KV_CACHE_BYTES: usize = 1 << 30;
 
+/// The chat templates the engine renders, by the blake2-256 of their text, with what they are.
+///
+/// Jinja bounds a template's instructions (the fuel above) but not its memory: `~` and `+`
+/// build strings of any size, so a template registered with a model could abort every executor
+/// that renders it, on a message of its choosing. Only templates reviewed here are rendered; a
+/// model with another template is refused at load (its executors decline, nobody is slashed), and
+/// can still be registered with [`PromptFormat::Raw`], its client rendering the prompt.
+pub const REVIEWED_TEMPLATES: &[(&str, &str)] = &[(
+	"786dc803909c78d9d03264ecb6d82c6bcbbe28070b7e342b474af75e0d1c93db",
+	"ChatML with SmolLM's default system message (HuggingFaceTB SmolLM2 Instruct)",
+)];
+
+/// Whether the engine renders chat `template` (see [`REVIEWED_TEMPLATES`]).
+pub fn is_reviewed_template(template: &str) -> bool {
+	let hash = crate::store::hash_hex(&crate::store::hash_bytes(template.as_bytes()));
+	REVIEWED_TEMPLATES.iter().any(|(reviewed, _)| *reviewed == hash)
+}
+
+/// Prompt positions computed in one forward pass: bounds the activations a prefill holds
+/// (`PREFILL_CHUNK × ffn` values a layer) and how long the engine runs before it sees its time
+/// limit.
+pub const PREFILL_CHUNK: usize = 128;
+
 /// The network's shape, from the GGUF metadata (`llama.*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LlamaConfig {
@@ -112,8 +135,10 @@ pub struct CausalLm {
 	add_bos: bool,
 	/// `(cos, sin)` of every position's rotary angles, `[position][head_dim / 2]`.
 	rope: Vec<(f32, f32)>,
-	/// Characters of each token's string (byte-level tokens spell each byte as one).
-	token_chars: Vec<usize>,
+	/// UTF-8 bytes of each token's string: at least its decoded bytes (a byte-level token spells
+	/// each byte as one character of one or two bytes; a token outside that alphabet decodes to
+	/// its own UTF-8).
+	token_bytes: Vec<usize>,
 	/// Bytes of the longest token's text (a byte-level token's characters, a special token's
 	/// UTF-8 bytes).
 	longest_token: usize,
@@ -163,7 +188,10 @@ impl CausalLm {
 			kv_heads: meta.usize("llama.attention.head_count_kv")?,
 			context: meta.usize("llama.context_length")?,
 			vocab: tokens.len(),
-			rope_base: meta.f32("llama.rope.freq_base").unwrap_or(10_000.0).to_bits(),
+			rope_base: match meta.0.metadata.get("llama.rope.freq_base") {
+				None => 10_000f32.to_bits(),
+				Some(_) => meta.f32("llama.rope.freq_base")?.to_bits(),
+			},
 			rms_eps: meta.f32("llama.attention.layer_norm_rms_epsilon")?.to_bits(),
 		};
 		let c = &config;
@@ -176,6 +204,11 @@ impl CausalLm {
 			c.ffn > 65_536
 		{
 			return Err(EngineError::InvalidConfig(format!("unsupported llama shape {config:?}")));
+		}
+		// Variants this engine does not compute are refused, not approximated.
+		let scaled = content.metadata.keys().any(|key| key.starts_with("llama.rope.scaling."));
+		if scaled || content.tensor_infos.contains_key("rope_freqs.weight") {
+			return Err(EngineError::UnsupportedFormat("llama with scaled rotary embeddings"));
 		}
 		if let Ok(rope_dim) = meta.usize("llama.rope.dimension_count") {
 			if rope_dim != c.head_dim() {
@@ -245,14 +278,24 @@ impl CausalLm {
 			.map(|v| v.to_bool().unwrap_or(false))
 			.unwrap_or(false);
 		let template = meta.0.metadata.get("tokenizer.chat_template").and_then(|v| v.to_string().ok()).cloned();
-		if params.prompt == PromptFormat::Chat && template.is_none() {
-			return Err(EngineError::InvalidConfig("chat prompts but no chat template".into()));
+		if params.prompt == PromptFormat::Chat {
+			match template.as_deref() {
+				None => {
+					return Err(EngineError::InvalidConfig("chat prompts but no chat template".into()))
+				},
+				Some(template) if !is_reviewed_template(template) => {
+					return Err(EngineError::UnsupportedFormat(
+						"a chat template the engine has not reviewed (see REVIEWED_TEMPLATES)",
+					))
+				},
+				Some(_) => {},
+			}
 		}
 		let rope = rope_table(c, positions);
-		let token_chars: Vec<usize> = tokens.iter().map(|t| t.chars().count()).collect();
-		let longest_token = tokens.iter().map(String::len).max().unwrap_or(1).max(1);
+		let token_bytes: Vec<usize> = tokens.iter().map(String::len).collect();
+		let longest_token = token_bytes.iter().copied().max().unwrap_or(1).max(1);
 		Ok(Self {
-			token_chars,
+			token_bytes,
 			longest_token,
 			config,
 			params,
@@ -374,10 +417,10 @@ impl CausalLm {
 	/// [`GenerationParams::max_text_bytes`] (left out).
 	pub fn generate_ids(&self, ids: &[u32], seed: &[u8; 32], stop: &AtomicBool) -> Result<Vec<u32>> {
 		let mut cache = self.cache();
-		let mut logits = self.forward(ids, &mut cache)?;
+		let mut logits = self.prefill(ids, &mut cache, stop)?;
 		let mut out = Vec::new();
 		let max_text = self.params.max_text_bytes() as usize;
-		// An upper bound of the text's bytes: three (U+FFFD) per byte of every token.
+		// An upper bound of the text's bytes: three (U+FFFD) per byte of every token's string.
 		let mut bound = 0usize;
 		for step in 0..self.params.max_new_tokens {
 			let token = match self.params.decoding {
@@ -387,7 +430,7 @@ impl CausalLm {
 				},
 			};
 			out.push(token);
-			bound = bound.saturating_add(3 * self.token_chars.get(token as usize).copied().unwrap_or(0));
+			bound = bound.saturating_add(3 * self.token_bytes.get(token as usize).copied().unwrap_or(0));
 			if bound > max_text && self.decode(&out)?.len() > max_text {
 				out.pop();
 				break;
@@ -403,15 +446,15 @@ impl CausalLm {
 		Ok(out)
 	}
 
-	/// Next-token scores after the prompt `ids`, with their ranking: for the tests and the
-	/// reference comparison.
+	/// Next-token scores after the prompt `ids` (run as generation runs it, in chunks): for the
+	/// tests and the benchmark.
 	pub fn prefill_logits(&self, ids: &[u32]) -> Result<Vec<f32>> {
 		let mut cache = self.cache();
-		self.forward(ids, &mut cache)
+		self.prefill(ids, &mut cache, &AtomicBool::new(false))
 	}
 
-	/// Greedy generation of `count` tokens (ignoring stop tokens) with each step's scores: for
-	/// the reference comparison.
+	/// Greedy generation of `count` tokens (ignoring stop tokens) with each step's scores, the
+	/// prompt in one forward pass: for the reference comparison.
 	pub fn greedy_with_logits(&self, ids: &[u32], count: usize) -> Result<Vec<(u32, Vec<f32>)>> {
 		let mut cache = self.cache();
 		let mut logits = self.forward(ids, &mut cache)?;
@@ -425,6 +468,20 @@ impl CausalLm {
 			logits = self.forward(&[token], &mut cache)?;
 		}
 		Ok(out)
+	}
+
+	/// The prompt's forward passes, [`PREFILL_CHUNK`] positions at a time (each position's
+	/// result depends on its row and the cached keys alone, so the chunking changes no bit),
+	/// checking `stop` between chunks; the last position's scores.
+	fn prefill(&self, ids: &[u32], cache: &mut KvCache, stop: &AtomicBool) -> Result<Vec<f32>> {
+		let mut logits = Vec::new();
+		for chunk in ids.chunks(PREFILL_CHUNK) {
+			if stop.load(Ordering::Relaxed) {
+				return Err(EngineError::Timeout);
+			}
+			logits = self.forward(chunk, cache)?;
+		}
+		Ok(logits)
 	}
 
 	fn cache(&self) -> KvCache {
@@ -597,7 +654,8 @@ pub fn argmax(logits: &[f32]) -> u32 {
 pub fn sample(logits: &[f32], temperature_milli: u16, top_p_milli: u16, seed: &[u8; 32], step: u32) -> u32 {
 	let temperature = f64::from(temperature_milli.max(1)) / 1000.0;
 	let max = logits.iter().copied().filter(|v| !v.is_nan()).fold(f32::NEG_INFINITY, f32::max);
-	if max == f32::NEG_INFINITY {
+	if max.is_infinite() {
+		// No finite scale: the highest score (the lowest id among infinite ones) is certain.
 		return argmax(logits);
 	}
 	let mut weights: Vec<(f64, u32)> = logits
@@ -628,13 +686,13 @@ pub fn sample(logits: &[f32], temperature_milli: u16, top_p_milli: u16, seed: &[
 	let uniform = (u64::from_le_bytes(word) >> 11) as f64 / (1u64 << 53) as f64;
 	let threshold = uniform * mass;
 	let mut running = 0.0;
-	for (w, id) in &weights[..kept] {
+	for (w, id) in weights.iter().take(kept) {
 		running += w;
 		if running > threshold {
 			return *id;
 		}
 	}
-	weights[kept - 1].1
+	weights.get(kept.saturating_sub(1)).map_or_else(|| argmax(logits), |(_, id)| *id)
 }
 
 /// Typed access to GGUF metadata.
@@ -802,12 +860,22 @@ mod tests {
 			assert!(draws.contains(&id), "{id} never drawn");
 		}
 		assert!(!draws.contains(&4), "NaN drawn");
+		// An infinite score is certain, whatever the settings (and no panic).
+		let certain = [1.0f32, f32::INFINITY, f32::INFINITY, f32::NAN];
+		assert!((0..20).all(|s| sample(&certain, 1000, 500, &seed, s) == 1));
 		// top_p small enough keeps only the best token; a tiny temperature is greedy.
 		assert!((0..100).all(|s| sample(&logits, 1000, 100, &seed, s) == 0));
 		assert!((0..100).all(|s| sample(&logits, 1, 1000, &seed, s) == 0));
 		// Ties in probability are kept in id order: tokens 1 and 5 both come out.
 		let other: Vec<u32> = (0..200).map(|s| sample(&logits, 1000, 1000, &[8u8; 32], s)).collect();
 		assert_ne!(draws, other);
+	}
+
+	#[test]
+	fn only_reviewed_chat_templates_are_rendered() {
+		let chatml = "{% for message in messages %}{{ message['content'] }}{% endfor %}";
+		assert!(!is_reviewed_template(chatml));
+		assert!(!is_reviewed_template(""));
 	}
 
 	#[test]

@@ -85,7 +85,7 @@ pub fn exp64(x: f64) -> f64 {
 }
 
 /// `ln(x)` in `f64` for a positive finite `x`, for the engine's internal use (constants of a
-/// model, not a kernel): the exponent of `x` exactly, then three Newton steps
+/// model, not a kernel): the exponent of `x` exactly, then four Newton steps
 /// `y ← y + 2 (m − e^y) / (m + e^y)` on the significand `m ∈ [1, 2)` from `y = (m − 1)`, each
 /// tripling the correct digits (as far as [`exp64`] allows). Relative error below 1e-14; NaN for
 /// other `x`.

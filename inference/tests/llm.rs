@@ -221,3 +221,22 @@ fn the_engine_generates_the_same_bits_on_one_and_two_threads() {
 	}
 	assert_eq!(outputs[0], outputs[1]);
 }
+
+
+/// The prompt runs in chunks of `PREFILL_CHUNK` positions: a prompt longer than one chunk gives
+/// the scores of one forward pass over all of it, bit for bit (the chunking is only how often
+/// the time limit is checked).
+#[test]
+fn a_prompt_in_chunks_gives_the_same_bits() {
+	let model = model(PromptFormat::Raw);
+	let prompt = "The validators of a chain agree on every token. ".repeat(20);
+	let ids = model.tokenize(&prompt).expect("tokens");
+	assert!(ids.len() > opg_inference::llm::PREFILL_CHUNK, "{} tokens", ids.len());
+	let chunked = model.prefill_logits(&ids).expect("in chunks");
+	let whole = model.greedy_with_logits(&ids, 1).expect("one pass").remove(0).1;
+	assert_eq!(chunked.len(), whole.len());
+	assert!(chunked.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()), "the chunks changed bits");
+	// And a stop requested before the prompt is done ends the generation at once.
+	let stopped = AtomicBool::new(true);
+	assert!(matches!(model.generate_ids(&ids, &[0; 32], &stopped), Err(opg_inference::EngineError::Timeout)));
+}

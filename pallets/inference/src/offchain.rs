@@ -77,7 +77,7 @@ use frame_system::{
 use opg_primitives::{
 	execution::{opg_inference, InferenceError},
 	inference::{commitment, PendingAction, Salt, TaskId, TaskOutcome},
-	models::{ModelId, ModelProvider},
+	models::{Decoding, ModelId, ModelProvider},
 };
 use sp_core::H256;
 use sp_runtime::{
@@ -1097,11 +1097,20 @@ pub struct Tracked {
 	pub seen_open: u64,
 }
 
-/// The fingerprint of a task's content (see [`Fingerprint`]).
+/// The fingerprint of a task's content (see [`Fingerprint`]). For a model that samples, the
+/// task's [`sampling_seed`] too: the same request included in two forks' blocks of one height
+/// draws other tokens on each, so an output generated on one fork must not be reused on the
+/// other.
 pub fn fingerprint<T: Config>(task_id: TaskId, task: &TaskInfoOf<T>, input: &[u8]) -> Fingerprint {
-	sp_io::hashing::blake2_256(
-		&(task_id, task.model_id, &task.requester, task.created_at, input).encode(),
-	)
+	let content = (task_id, task.model_id, &task.requester, task.created_at, input);
+	let samples = T::Models::model_params(task.model_id)
+		.and_then(|params| params.generation())
+		.is_some_and(|generation| matches!(generation.decoding, Decoding::Sample { .. }));
+	if samples {
+		sp_io::hashing::blake2_256(&(content, sampling_seed::<T>(task_id, task)).encode())
+	} else {
+		sp_io::hashing::blake2_256(&content.encode())
+	}
 }
 
 /// The records the worker of `validator` keeps, oldest first (for tests and operators' tools).
