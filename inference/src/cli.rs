@@ -417,8 +417,23 @@ mod tests {
 		assert_eq!((generation.max_prompt_tokens, generation.max_new_tokens), (512, 64));
 		assert_eq!(generation.decoding, Decoding::Greedy);
 		let cmd = parse(&[
-			"run", H, "--generate", "--max-new-tokens", "8", "--stop", "7", "--stop", "9",
-			"--temperature-milli", "700", "--top-p-milli", "900", "--seed", H, "--input", "Hi",
+			"run",
+			H,
+			"--generate",
+			"--max-new-tokens",
+			"8",
+			"--stop",
+			"7",
+			"--stop",
+			"9",
+			"--temperature-milli",
+			"700",
+			"--top-p-milli",
+			"900",
+			"--seed",
+			H,
+			"--input",
+			"Hi",
 		])
 		.unwrap();
 		let ModelsAction::Run(args) = &cmd.action else { panic!("run") };
@@ -430,7 +445,8 @@ mod tests {
 		let sample = Decoding::Sample { temperature_milli: 700, top_p_milli: 900 };
 		assert_eq!(generation.decoding, sample);
 		// Bounds are the chain's.
-		let cmd = parse(&["run", H, "--generate", "--max-new-tokens", "0", "--input", "x"]).unwrap();
+		let cmd =
+			parse(&["run", H, "--generate", "--max-new-tokens", "0", "--input", "x"]).unwrap();
 		let ModelsAction::Run(args) = &cmd.action else { panic!("run") };
 		assert!(descriptor(args).is_err());
 		assert!(parse(&["run", H, "--generate", "--config", H, "--input", "x"]).is_err());

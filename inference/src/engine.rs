@@ -2,8 +2,8 @@
 
 use crate::{
 	bert::BertEmbedder,
-	llm::CausalLm,
 	error::{EngineError, Result},
+	llm::CausalLm,
 	mlp::{Mlp, MlpConfig},
 	store::ModelStore,
 };
@@ -343,7 +343,9 @@ impl Engine {
 			ModelFormat::Safetensors => {
 				return Err(EngineError::UnsupportedFormat("a language model in safetensors"))
 			},
-			ModelFormat::Gguf => return Err(EngineError::UnsupportedFormat("Gguf other than a language model")),
+			ModelFormat::Gguf => {
+				return Err(EngineError::UnsupportedFormat("Gguf other than a language model"))
+			},
 		}
 		if let Some(model) = self.lock_cache().get(descriptor) {
 			return Ok(model);
@@ -375,9 +377,9 @@ impl Engine {
 					)?)))
 				})?
 			},
-			Architecture::CausalLm { generation } => {
-				contain_panic(move || Ok(LoadedModel::Llm(Box::new(CausalLm::load(&weights, generation)?))))?
-			},
+			Architecture::CausalLm { generation } => contain_panic(move || {
+				Ok(LoadedModel::Llm(Box::new(CausalLm::load(&weights, generation)?)))
+			})?,
 		};
 		let model = Arc::new(model);
 		self.lock_cache().insert(*descriptor, model.clone(), bytes);

@@ -195,13 +195,16 @@ impl CausalLm {
 			rms_eps: meta.f32("llama.attention.layer_norm_rms_epsilon")?.to_bits(),
 		};
 		let c = &config;
-		if c.layers == 0 ||
-			c.layers > 256 || c.heads == 0 ||
-			c.kv_heads == 0 || !c.hidden.is_multiple_of(c.heads) ||
-			!c.heads.is_multiple_of(c.kv_heads) ||
-			!c.head_dim().is_multiple_of(2) ||
-			c.vocab == 0 || c.hidden > 16_384 ||
-			c.ffn > 65_536
+		if c.layers == 0
+			|| c.layers > 256
+			|| c.heads == 0
+			|| c.kv_heads == 0
+			|| !c.hidden.is_multiple_of(c.heads)
+			|| !c.heads.is_multiple_of(c.kv_heads)
+			|| !c.head_dim().is_multiple_of(2)
+			|| c.vocab == 0
+			|| c.hidden > 16_384
+			|| c.ffn > 65_536
 		{
 			return Err(EngineError::InvalidConfig(format!("unsupported llama shape {config:?}")));
 		}
@@ -215,7 +218,8 @@ impl CausalLm {
 				return Err(EngineError::InvalidConfig("partial rotary embeddings".into()));
 			}
 		}
-		let positions = (params.max_prompt_tokens as usize).saturating_add(params.max_new_tokens as usize);
+		let positions =
+			(params.max_prompt_tokens as usize).saturating_add(params.max_new_tokens as usize);
 		if positions > c.context {
 			return Err(EngineError::InvalidConfig(format!(
 				"{positions} positions of prompt and generation over the model's context of {}",
@@ -277,11 +281,18 @@ impl CausalLm {
 			.get("tokenizer.ggml.add_bos_token")
 			.map(|v| v.to_bool().unwrap_or(false))
 			.unwrap_or(false);
-		let template = meta.0.metadata.get("tokenizer.chat_template").and_then(|v| v.to_string().ok()).cloned();
+		let template = meta
+			.0
+			.metadata
+			.get("tokenizer.chat_template")
+			.and_then(|v| v.to_string().ok())
+			.cloned();
 		if params.prompt == PromptFormat::Chat {
 			match template.as_deref() {
 				None => {
-					return Err(EngineError::InvalidConfig("chat prompts but no chat template".into()))
+					return Err(EngineError::InvalidConfig(
+						"chat prompts but no chat template".into(),
+					))
 				},
 				Some(template) if !is_reviewed_template(template) => {
 					return Err(EngineError::UnsupportedFormat(
@@ -345,9 +356,12 @@ impl CausalLm {
 		let template = self.template.as_deref().unwrap_or_default();
 		let mut env = minijinja::Environment::new();
 		env.set_fuel(Some(TEMPLATE_FUEL));
-		env.add_function("raise_exception", |message: String| -> std::result::Result<String, minijinja::Error> {
-			Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message))
-		});
+		env.add_function(
+			"raise_exception",
+			|message: String| -> std::result::Result<String, minijinja::Error> {
+				Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message))
+			},
+		);
 		let template = env
 			.template_from_str(template)
 			.map_err(|e| malformed(format!("the model's chat template: {e}")))?;
@@ -399,7 +413,9 @@ impl CausalLm {
 
 	/// Text of token ids, special tokens left out, invalid UTF-8 replaced by U+FFFD.
 	pub fn decode(&self, ids: &[u32]) -> Result<String> {
-		self.tokenizer.decode(ids, true).map_err(|e| EngineError::Worker(format!("detokenizer: {e}")))
+		self.tokenizer
+			.decode(ids, true)
+			.map_err(|e| EngineError::Worker(format!("detokenizer: {e}")))
 	}
 
 	/// Generates from a raw input (prompt or chat messages), drawing with `seed` if the model
@@ -415,7 +431,12 @@ impl CausalLm {
 	/// The generated ids after the prompt `ids`: until the end-of-sequence token or a stop
 	/// token (kept), `max_new_tokens`, or the token that would make the text longer than
 	/// [`GenerationParams::max_text_bytes`] (left out).
-	pub fn generate_ids(&self, ids: &[u32], seed: &[u8; 32], stop: &AtomicBool) -> Result<Vec<u32>> {
+	pub fn generate_ids(
+		&self,
+		ids: &[u32],
+		seed: &[u8; 32],
+		stop: &AtomicBool,
+	) -> Result<Vec<u32>> {
 		let mut cache = self.cache();
 		let mut logits = self.prefill(ids, &mut cache, stop)?;
 		let mut out = Vec::new();
@@ -430,12 +451,16 @@ impl CausalLm {
 				},
 			};
 			out.push(token);
-			bound = bound.saturating_add(3 * self.token_bytes.get(token as usize).copied().unwrap_or(0));
+			bound = bound
+				.saturating_add(3 * self.token_bytes.get(token as usize).copied().unwrap_or(0));
 			if bound > max_text && self.decode(&out)?.len() > max_text {
 				out.pop();
 				break;
 			}
-			if token == self.eos.0 || self.params.is_stop(token) || step + 1 == self.params.max_new_tokens {
+			if token == self.eos.0
+				|| self.params.is_stop(token)
+				|| step + 1 == self.params.max_new_tokens
+			{
 				break;
 			}
 			if stop.load(Ordering::Relaxed) {
@@ -622,7 +647,10 @@ fn attention(c: &LlamaConfig, q: &[f32], keys: &[f32], values: &[f32], start: us
 		let kv_head = h / group;
 		let seen = start + r + 1;
 		let mut scores: Vec<f32> = (0..seen)
-			.map(|j| dot(query, &keys[j * kv + kv_head * head_dim..j * kv + (kv_head + 1) * head_dim]) * scale)
+			.map(|j| {
+				dot(query, &keys[j * kv + kv_head * head_dim..j * kv + (kv_head + 1) * head_dim])
+					* scale
+			})
 			.collect();
 		softmax(&mut scores);
 		for (j, &p) in scores.iter().enumerate() {
@@ -651,7 +679,13 @@ pub fn argmax(logits: &[f32]) -> u32 {
 /// likely tokens (by probability, then lowest id) whose probability reaches `top_p_milli / 1000`.
 /// The uniform variate of step `step` is the first 53 bits of `blake2_256(seed ‖ step)`;
 /// probabilities and sums are in `f64`, in a fixed order.
-pub fn sample(logits: &[f32], temperature_milli: u16, top_p_milli: u16, seed: &[u8; 32], step: u32) -> u32 {
+pub fn sample(
+	logits: &[f32],
+	temperature_milli: u16,
+	top_p_milli: u16,
+	seed: &[u8; 32],
+	step: u32,
+) -> u32 {
 	let temperature = f64::from(temperature_milli.max(1)) / 1000.0;
 	let max = logits.iter().copied().filter(|v| !v.is_nan()).fold(f32::NEG_INFINITY, f32::max);
 	if max.is_infinite() {
@@ -735,11 +769,19 @@ struct Tensors<'a> {
 
 impl Tensors<'_> {
 	fn raw(&self, name: &str) -> Result<(&gguf_file::TensorInfo, &[u8])> {
-		let info = self.content.tensor_infos.get(name).ok_or_else(|| invalid(format!("tensor {name} missing")))?;
+		let info = self
+			.content
+			.tensor_infos
+			.get(name)
+			.ok_or_else(|| invalid(format!("tensor {name} missing")))?;
 		let elements = info.shape.elem_count();
 		let dtype = info.ggml_dtype;
 		let bytes = elements / dtype.block_size() * dtype.type_size();
-		let start = self.content.tensor_data_offset.checked_add(info.offset).and_then(|s| usize::try_from(s).ok());
+		let start = self
+			.content
+			.tensor_data_offset
+			.checked_add(info.offset)
+			.and_then(|s| usize::try_from(s).ok());
 		let data = start
 			.and_then(|s| self.data.get(s..s.checked_add(bytes)?))
 			.ok_or_else(|| invalid(format!("tensor {name} outside the file")))?;
@@ -750,14 +792,22 @@ impl Tensors<'_> {
 	fn matrix(&self, name: &str, rows: usize, depth: usize) -> Result<QuantWeights> {
 		let (info, data) = self.raw(name)?;
 		if info.shape.dims() != [rows, depth] {
-			return Err(invalid(format!("tensor {name} of shape {:?}, {rows} × {depth} expected", info.shape.dims())));
+			return Err(invalid(format!(
+				"tensor {name} of shape {:?}, {rows} × {depth} expected",
+				info.shape.dims()
+			)));
 		}
 		let kind = match info.ggml_dtype {
 			GgmlDType::Q4_1 => QuantKind::Q4_1,
 			GgmlDType::Q8_0 => QuantKind::Q8_0,
-			other => return Err(invalid(format!("tensor {name} in {other:?}: the engine reads Q4_1 and Q8_0"))),
+			other => {
+				return Err(invalid(format!(
+					"tensor {name} in {other:?}: the engine reads Q4_1 and Q8_0"
+				)))
+			},
 		};
-		QuantWeights::new(kind, data, rows, depth).map_err(|e| invalid(format!("tensor {name}: {e}")))
+		QuantWeights::new(kind, data, rows, depth)
+			.map_err(|e| invalid(format!("tensor {name}: {e}")))
 	}
 
 	/// A vector of `len` `f32`.
@@ -782,14 +832,20 @@ fn build_tokenizer(meta: &Meta, tokens: &[String]) -> Result<tokenizers::Tokeniz
 	};
 	let model = meta.string("tokenizer.ggml.model")?;
 	if model != "gpt2" {
-		return Err(EngineError::UnsupportedFormat("GGUF tokenizer other than gpt2 (byte-level BPE)"));
+		return Err(EngineError::UnsupportedFormat(
+			"GGUF tokenizer other than gpt2 (byte-level BPE)",
+		));
 	}
 	let pre = meta.string("tokenizer.ggml.pre").unwrap_or_default();
 	// llama.cpp's pre-tokenizer types: `smollm` splits every digit apart, then GPT-2's split.
 	let digits = match pre.as_str() {
 		"smollm" => true,
 		"gpt2" | "default" | "" => false,
-		_ => return Err(EngineError::UnsupportedFormat("GGUF pre-tokenizer other than smollm or gpt2")),
+		_ => {
+			return Err(EngineError::UnsupportedFormat(
+				"GGUF pre-tokenizer other than smollm or gpt2",
+			))
+		},
 	};
 	let types: Vec<i32> = match meta.0.metadata.get("tokenizer.ggml.token_type") {
 		Some(value) => value
@@ -855,7 +911,10 @@ mod tests {
 		let seed = [7u8; 32];
 		let draws: Vec<u32> = (0..200).map(|s| sample(&logits, 1000, 1000, &seed, s)).collect();
 		// Same seed and step, same token; every token with weight can come out.
-		assert_eq!(draws, (0..200).map(|s| sample(&logits, 1000, 1000, &seed, s)).collect::<Vec<_>>());
+		assert_eq!(
+			draws,
+			(0..200).map(|s| sample(&logits, 1000, 1000, &seed, s)).collect::<Vec<_>>()
+		);
 		for id in [0, 1, 2, 3, 5] {
 			assert!(draws.contains(&id), "{id} never drawn");
 		}
@@ -867,7 +926,8 @@ mod tests {
 		assert!((0..100).all(|s| sample(&logits, 1000, 100, &seed, s) == 0));
 		assert!((0..100).all(|s| sample(&logits, 1, 1000, &seed, s) == 0));
 		// Ties in probability are kept in id order: tokens 1 and 5 both come out.
-		let other: Vec<u32> = (0..200).map(|s| sample(&logits, 1000, 1000, &[8u8; 32], s)).collect();
+		let other: Vec<u32> =
+			(0..200).map(|s| sample(&logits, 1000, 1000, &[8u8; 32], s)).collect();
 		assert_ne!(draws, other);
 	}
 

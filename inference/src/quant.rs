@@ -281,9 +281,11 @@ pub fn qlinear_on(path: KernelPath, x: &[f32], weights: &QuantWeights) -> Result
 	let strips = width.div_ceil(STRIP);
 	let mut computed = vec![0f32; strips * rows * STRIP];
 	let per_task = strips.div_ceil(rayon::current_num_threads().max(1)).max(1);
-	computed.par_chunks_exact_mut(rows * STRIP).enumerate().with_min_len(per_task).for_each(
-		|(strip, out)| strip_product(path, weights, strip, x, rows, out),
-	);
+	computed
+		.par_chunks_exact_mut(rows * STRIP)
+		.enumerate()
+		.with_min_len(per_task)
+		.for_each(|(strip, out)| strip_product(path, weights, strip, x, rows, out));
 	let mut out = vec![0f32; rows * width];
 	for (strip, block) in computed.chunks_exact(rows * STRIP).enumerate() {
 		let first = strip * STRIP;
@@ -445,7 +447,8 @@ fn tile_avx2<const R: usize>(
 		let xs = |r: usize, k: usize| x[(first + r) * depth + b * BLOCK + k];
 		// SAFETY: as in `tile_avx512`.
 		unsafe {
-			let d: [__m256; 4] = core::array::from_fn(|i| _mm256_loadu_ps(scales.as_ptr().add(8 * i)));
+			let d: [__m256; 4] =
+				core::array::from_fn(|i| _mm256_loadu_ps(scales.as_ptr().add(8 * i)));
 			match weights.kind {
 				QuantKind::Q4_1 => {
 					assert!(scales.len() >= 64 && values.len() >= BLOCK * 16);
@@ -503,7 +506,13 @@ fn tile_avx2<const R: usize>(
 
 /// One strip's `[rows][STRIP]` outputs: tiles of [`TILE_ROWS`] rows, then one row at a time.
 #[inline(always)]
-fn strip_rows<F: Fma>(weights: &QuantWeights, strip: usize, x: &[f32], rows: usize, out: &mut [f32]) {
+fn strip_rows<F: Fma>(
+	weights: &QuantWeights,
+	strip: usize,
+	x: &[f32],
+	rows: usize,
+	out: &mut [f32],
+) {
 	let mut first = 0;
 	while first + TILE_ROWS <= rows {
 		tile::<TILE_ROWS, F>(weights, strip, x, first, out);
@@ -582,7 +591,8 @@ mod tests {
 	fn blocks(kind: QuantKind, rows: usize, depth: usize, rng: &mut Lcg) -> Vec<u8> {
 		let mut data = Vec::new();
 		for i in 0..rows * depth / BLOCK {
-			let scale: u16 = if i % 17 == 3 { 0x0123 } else { 0x2000 + (rng.next() % 0x1000) as u16 };
+			let scale: u16 =
+				if i % 17 == 3 { 0x0123 } else { 0x2000 + (rng.next() % 0x1000) as u16 };
 			let scale = scale | if i % 5 == 1 { 0x8000 } else { 0 };
 			data.extend_from_slice(&scale.to_le_bytes());
 			if kind == QuantKind::Q4_1 {

@@ -98,7 +98,9 @@ fn fingerprint() -> Vec<String> {
 	);
 
 	// Products on quantised weights (GGUF blocks with random scales and values), 5 rows.
-	for (name, kind) in [("qlinear-q4_1", quant::QuantKind::Q4_1), ("qlinear-q8_0", quant::QuantKind::Q8_0)] {
+	for (name, kind) in
+		[("qlinear-q4_1", quant::QuantKind::Q4_1), ("qlinear-q8_0", quant::QuantKind::Q8_0)]
+	{
 		let (width, depth) = (40, 96);
 		let mut blocks = Vec::new();
 		let values = random(width * depth / quant::BLOCK * kind.block_bytes());
@@ -109,7 +111,12 @@ fn fingerprint() -> Vec<String> {
 			blocks.push(if in_half < 4 && in_half % 2 == 1 { 0x20 | (byte & 0x8f) } else { byte });
 		}
 		let weights = quant::QuantWeights::new(kind, &blocks, width, depth).expect("shapes");
-		add(&mut lines, started, name, &quant::qlinear(&random(5 * depth), &weights).expect("product"));
+		add(
+			&mut lines,
+			started,
+			name,
+			&quant::qlinear(&random(5 * depth), &weights).expect("product"),
+		);
 	}
 	// The sampler on random scores, several seeds and settings.
 	let logits: Vec<f32> = random(1000).iter().map(|v| v * 8.0).collect();
@@ -231,7 +238,12 @@ fn fingerprint() -> Vec<String> {
 		profile: EngineProfile::REPRODUCIBLE_F32,
 	};
 	let raw = engine
-		.run_output(&llm(PromptFormat::Raw, 6), b"The capital of France is", [0; 32], &CancelToken::new())
+		.run_output(
+			&llm(PromptFormat::Raw, 6),
+			b"The capital of France is",
+			[0; 32],
+			&CancelToken::new(),
+		)
 		.expect("a generation");
 	let generation = Generation::decode_output(&raw).expect("decodes");
 	let ids: Vec<f32> = generation.tokens.iter().map(|&t| t as f32).collect();

@@ -109,9 +109,15 @@ fn greedy_tokens_match_transformers_up_to_near_ties() {
 		let name = case["name"].as_str().unwrap_or("?");
 		let (format, _) = input(case);
 		let expected = ids(&case["generated_ids"]);
-		let gaps: Vec<f64> =
-			case["top2_gaps"].as_array().expect("gaps").iter().map(|g| g.as_f64().expect("gap")).collect();
-		let steps = model(format).greedy_with_logits(&ids(&case["prompt_ids"]), COMPARED).expect("generate");
+		let gaps: Vec<f64> = case["top2_gaps"]
+			.as_array()
+			.expect("gaps")
+			.iter()
+			.map(|g| g.as_f64().expect("gap"))
+			.collect();
+		let steps = model(format)
+			.greedy_with_logits(&ids(&case["prompt_ids"]), COMPARED)
+			.expect("generate");
 		total += COMPARED;
 		for (step, (token, logits)) in steps.iter().enumerate() {
 			let (Some(&reference), Some(&theirs)) = (expected.get(step), gaps.get(step)) else {
@@ -121,7 +127,10 @@ fn greedy_tokens_match_transformers_up_to_near_ties() {
 				let (id, score) = (pair[0].as_u64().expect("id"), pair[1].as_f64().expect("score"));
 				let ours = f64::from(logits.get(id as usize).copied().unwrap_or(f32::NAN));
 				let difference = (ours - score).abs();
-				assert!(difference <= MAX_SCORE_DIFFERENCE, "{name}: step {step}, token {id}: engine {ours}, transformers {score}");
+				assert!(
+					difference <= MAX_SCORE_DIFFERENCE,
+					"{name}: step {step}, token {id}: engine {ours}, transformers {score}"
+				);
 				largest = largest.max(difference);
 			}
 			if *token == reference {
@@ -133,7 +142,10 @@ fn greedy_tokens_match_transformers_up_to_near_ties() {
 			eprintln!(
 				"{name}: step {step}: engine {token}, transformers {reference} (top-2 gap: engine {ours:.2e}, transformers {theirs:.2e})"
 			);
-			assert!(theirs < NEAR_TIE && ours < NEAR_TIE, "{name}: parted at step {step} without a near-tie");
+			assert!(
+				theirs < NEAR_TIE && ours < NEAR_TIE,
+				"{name}: parted at step {step} without a near-tie"
+			);
 			parted.push((name.to_owned(), step));
 			break;
 		}
@@ -148,13 +160,21 @@ fn the_models_rejections_are_deterministic() {
 	let stop = AtomicBool::new(false);
 	let rejection = |model: &CausalLm, input: &[u8]| match model.generate(input, &[0; 32], &stop) {
 		Err(opg_inference::EngineError::Rejected { rejection, .. }) => rejection,
-		other => panic!("{:?}: expected a rejection, got {other:?}", String::from_utf8_lossy(input)),
+		other => {
+			panic!("{:?}: expected a rejection, got {other:?}", String::from_utf8_lossy(input))
+		},
 	};
 	assert_eq!(rejection(chat, b"\xff"), Rejection::NotUtf8);
 	assert_eq!(rejection(chat, b"not json"), Rejection::MalformedChat);
 	assert_eq!(rejection(chat, br#"[{"role": "user"}]"#), Rejection::MalformedChat);
-	assert_eq!(rejection(chat, br#"[{"role": "root", "content": "hi"}]"#), Rejection::MalformedChat);
-	assert_eq!(rejection(chat, br#"[{"role": "user", "content": "hi", "x": 1}]"#), Rejection::MalformedChat);
+	assert_eq!(
+		rejection(chat, br#"[{"role": "root", "content": "hi"}]"#),
+		Rejection::MalformedChat
+	);
+	assert_eq!(
+		rejection(chat, br#"[{"role": "user", "content": "hi", "x": 1}]"#),
+		Rejection::MalformedChat
+	);
 	let long = format!(r#"[{{"role": "user", "content": "{}"}}]"#, "word ".repeat(600));
 	assert_eq!(rejection(chat, long.as_bytes()), Rejection::TooManyTokens);
 	// Refused by its length alone, before the tokenizer runs.
@@ -167,10 +187,17 @@ fn the_models_rejections_are_deterministic() {
 fn a_registration_beyond_the_models_context_is_refused_at_load() {
 	// 8,192 positions (the model's context) are allowed: 30 blocks × 192 keys and values × 8
 	// bytes = 46 KB a position, 377 MB of key-value cache, under `MAX_KV_CACHE_BYTES`.
-	let within = GenerationParams { max_prompt_tokens: 7_680, max_new_tokens: 512, ..params(PromptFormat::Chat, Decoding::Greedy) };
+	let within = GenerationParams {
+		max_prompt_tokens: 7_680,
+		max_new_tokens: 512,
+		..params(PromptFormat::Chat, Decoding::Greedy)
+	};
 	assert!(CausalLm::load(bytes(), within).is_ok());
 	let beyond = GenerationParams { max_prompt_tokens: 8_000, max_new_tokens: 512, ..within };
-	assert!(matches!(CausalLm::load(bytes(), beyond), Err(opg_inference::EngineError::InvalidConfig(_))));
+	assert!(matches!(
+		CausalLm::load(bytes(), beyond),
+		Err(opg_inference::EngineError::InvalidConfig(_))
+	));
 }
 
 #[test]
@@ -193,7 +220,8 @@ fn the_engine_generates_the_same_bits_on_one_and_two_threads() {
 	let mut outputs = Vec::new();
 	for threads in [1, 2] {
 		// Other tests run beside this one: a time limit that only a hang reaches.
-		let mut config = opg_inference::EngineConfig::new(common::fresh_dir(&format!("llm-{threads}")));
+		let mut config =
+			opg_inference::EngineConfig::new(common::fresh_dir(&format!("llm-{threads}")));
 		config.threads = threads;
 		config.timeout = std::time::Duration::from_secs(300);
 		let engine = opg_inference::Engine::new(config).expect("engine");
@@ -207,7 +235,8 @@ fn the_engine_generates_the_same_bits_on_one_and_two_threads() {
 			profile: EngineProfile::REPRODUCIBLE_F32,
 		};
 		let input = br#"[{"role": "user", "content": "What is 12 + 30?"}]"#;
-		let bytes = engine.run_output(&descriptor, input, [0; 32], &CancelToken::new()).expect("run");
+		let bytes =
+			engine.run_output(&descriptor, input, [0; 32], &CancelToken::new()).expect("run");
 		let generation = Generation::decode_output(&bytes).expect("a generation");
 		assert_eq!(bytes, generation.encode());
 		assert!(!generation.tokens.is_empty() && generation.tokens.len() <= 32);
@@ -222,7 +251,6 @@ fn the_engine_generates_the_same_bits_on_one_and_two_threads() {
 	assert_eq!(outputs[0], outputs[1]);
 }
 
-
 /// The prompt runs in chunks of `PREFILL_CHUNK` positions: a prompt longer than one chunk gives
 /// the scores of one forward pass over all of it, bit for bit (the chunking is only how often
 /// the time limit is checked).
@@ -235,8 +263,14 @@ fn a_prompt_in_chunks_gives_the_same_bits() {
 	let chunked = model.prefill_logits(&ids).expect("in chunks");
 	let whole = model.greedy_with_logits(&ids, 1).expect("one pass").remove(0).1;
 	assert_eq!(chunked.len(), whole.len());
-	assert!(chunked.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()), "the chunks changed bits");
+	assert!(
+		chunked.iter().zip(&whole).all(|(a, b)| a.to_bits() == b.to_bits()),
+		"the chunks changed bits"
+	);
 	// And a stop requested before the prompt is done ends the generation at once.
 	let stopped = AtomicBool::new(true);
-	assert!(matches!(model.generate_ids(&ids, &[0; 32], &stopped), Err(opg_inference::EngineError::Timeout)));
+	assert!(matches!(
+		model.generate_ids(&ids, &[0; 32], &stopped),
+		Err(opg_inference::EngineError::Timeout)
+	));
 }

@@ -243,8 +243,8 @@ impl InputKind {
 	/// [`PromptFormat::Chat`].
 	pub fn fits(&self, architecture: &Architecture) -> bool {
 		match (self, architecture) {
-			(Self::F32Vector { .. }, Architecture::Mlp { .. }) |
-			(Self::Text { .. }, Architecture::BertEmbedding { .. }) => true,
+			(Self::F32Vector { .. }, Architecture::Mlp { .. })
+			| (Self::Text { .. }, Architecture::BertEmbedding { .. }) => true,
 			(Self::Text { .. }, Architecture::CausalLm { generation }) => {
 				generation.prompt == PromptFormat::Raw
 			},

@@ -141,9 +141,10 @@ impl GenerationParams {
 			return Err(InvalidGeneration::NewTokenLimit);
 		}
 		if let Decoding::Sample { temperature_milli, top_p_milli } = self.decoding {
-			if temperature_milli == 0 ||
-				temperature_milli > MAX_TEMPERATURE_MILLI ||
-				top_p_milli == 0 || top_p_milli > 1000
+			if temperature_milli == 0
+				|| temperature_milli > MAX_TEMPERATURE_MILLI
+				|| top_p_milli == 0
+				|| top_p_milli > 1000
 			{
 				return Err(InvalidGeneration::Sampling);
 			}

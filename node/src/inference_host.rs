@@ -111,7 +111,9 @@ impl InferenceHost for EngineHost {
 		if matches!(request.model.architecture, Architecture::CausalLm { .. }) {
 			// A generation's length depends on its input: no shared pass, one at a time.
 			return (0..count)
-				.map(|i| request.single(i).map_or(Err(InferenceError::Failed), |one| self.run(&one)))
+				.map(|i| {
+					request.single(i).map_or(Err(InferenceError::Failed), |one| self.run(&one))
+				})
 				.collect();
 		}
 		let start = Instant::now();
@@ -136,7 +138,8 @@ impl InferenceHost for EngineHost {
 				.into_iter()
 				.zip(&request.inputs)
 				.map(|(result, input)| {
-					let bytes = result.map(|values| opg_primitives::inference::encode_output(&values));
+					let bytes =
+						result.map(|values| opg_primitives::inference::encode_output(&values));
 					self.report(request.model.weights_hash, input.len(), share, bytes)
 				})
 				.collect(),
@@ -339,7 +342,8 @@ mod tests {
 			vec![1, 2, 3],
 			opg_primitives::inference::encode_output(&[0.25f32; 64]),
 		];
-		let batch = BatchRequest { model: request.model, inputs: inputs.clone(), seeds: Vec::new() };
+		let batch =
+			BatchRequest { model: request.model, inputs: inputs.clone(), seeds: Vec::new() };
 		let results = host.run_batch(&batch);
 		let alone: Vec<_> =
 			(0..inputs.len()).map(|i| host.run(&batch.single(i).unwrap())).collect();

@@ -241,9 +241,11 @@ pub trait OpgInference {
 		let Some(model) = decode_model(model) else {
 			return Err(InferenceError::Unsupported);
 		};
-		run_on_host(engine!(self), &InferenceRequest { model, input: input.to_vec(), seed: [0; 32] })
+		run_on_host(
+			engine!(self),
+			&InferenceRequest { model, input: input.to_vec(), seed: [0; 32] },
+		)
 	}
-
 
 	/// [`run_batch`](opg_inference::run_batch) of a runtime from before engine profiles.
 	fn run_batch(

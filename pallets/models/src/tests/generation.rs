@@ -32,10 +32,8 @@ fn a_causal_language_model_registers_with_its_prices_and_limits() {
 		);
 		assert_eq!(params.comparison, ComparisonRule::Tokens);
 		// A raw prompt, and no token fees, are fine too.
-		let raw_generation = GenerationParams {
-			prompt: opg_primitives::models::PromptFormat::Raw,
-			..generation()
-		};
+		let raw_generation =
+			GenerationParams { prompt: opg_primitives::models::PromptFormat::Raw, ..generation() };
 		let raw = ModelSpec {
 			input: InputKind::Text { max_bytes: 1_000 },
 			token_fees: None,
