@@ -79,7 +79,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	authoring_version: 1,
 	// Bump on every change of runtime logic; `transaction_version` on every change of calls or
 	// transaction extensions.
-	spec_version: 111,
+	spec_version: 112,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 7,
@@ -208,6 +208,7 @@ pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 /// The registry's run in order: a chain at version 0 goes to 1, then to 2.
 type Migrations = (
 	pallet_inference::migrations::V0ToV1<Runtime>,
+	pallet_inference::migrations::V1ToV2<Runtime>,
 	pallet_models::migrations::V0ToV1<Runtime>,
 	pallet_models::migrations::V1ToV2<Runtime>,
 );

@@ -122,6 +122,7 @@ impl<T: Config> Pallet<T> {
 					.is_ok() =>
 			{
 				ExecutorTasks::<T>::insert(&executor, task_id, ());
+				Self::record_assigned(task_id, &executor);
 				Self::deposit_event(Event::ExecutorReplaced { task_id, executor, commit_deadline });
 			},
 			_ => {
@@ -197,6 +198,7 @@ impl<T: Config> Pallet<T> {
 		task.status = TaskStatus::Committing { commit_deadline };
 		for who in executors.iter() {
 			ExecutorTasks::<T>::insert(who, task_id, ());
+			Self::record_assigned(task_id, who);
 		}
 		Tasks::<T>::insert(task_id, task);
 		Self::deposit_event(Event::TaskAssigned { task_id, executors, commit_deadline });

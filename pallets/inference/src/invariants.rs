@@ -11,7 +11,7 @@ use frame_support::{
 use frame_system::pallet_prelude::BlockNumberFor;
 use opg_primitives::staking::InferenceStaking;
 use sp_runtime::{
-	traits::{CheckedAdd, CheckedMul, Saturating},
+	traits::{CheckedAdd, CheckedMul, Saturating, Zero},
 	TryRuntimeError,
 };
 
@@ -29,10 +29,13 @@ impl<T: Config> Pallet<T> {
 	/// - inference keys belong to registered validators, and `KeyOwners` is the reverse of
 	///   `InferenceKeys`;
 	/// - every [`TaskTokenCharges`] entry belongs to a stored task, whose escrow is the fee of
-	///   its longest prompt and generation (and the protocol fee).
+	///   its longest prompt and generation (and the protocol fee);
+	/// - the reliability records are consistent (see [`Self::check_records`]).
 	pub fn do_try_state() -> Result<(), TryRuntimeError> {
 		let mut escrow: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
 		let mut open: BTreeMap<u32, u32> = BTreeMap::new();
+		// Open tasks counted in the records, by model.
+		let mut counted_open: BTreeMap<u32, u32> = BTreeMap::new();
 		let mut waiting = BTreeSet::new();
 		let mut scheduled = BTreeSet::new();
 		let cursor = AgendaCursor::<T>::get();
@@ -109,6 +112,10 @@ impl<T: Config> Pallet<T> {
 				*held = held.saturating_add(task.escrow);
 				let count = open.entry(task.model_id).or_default();
 				*count = count.saturating_add(1);
+				if task_id >= RecordsSince::<T>::get() {
+					let counted = counted_open.entry(task.model_id).or_default();
+					*counted = counted.saturating_add(1);
+				}
 				ensure!(TaskInputs::<T>::contains_key(task_id), "open task without input");
 				let phase_end = match task.status {
 					TaskStatus::Queued { assign_at } => {
@@ -207,6 +214,81 @@ impl<T: Config> Pallet<T> {
 				.all(|(key, validator)| InferenceKeys::<T>::get(&validator) == Some(key)),
 			"KeyOwners is not the reverse of InferenceKeys"
 		);
+		Self::check_records(&counted_open)
+	}
+
+	/// Checks the reliability records (see [`crate::records`]), given the open counted tasks
+	/// of each model:
+	/// - per validator, one executor's part in a task lands in at most one counter of each
+	///   phase: `committed + declined + missed_commits <= assigned`, `revealed +
+	///   missed_reveals <= committed`, `agreed + mismatched <= revealed`; every slash is a
+	///   charged fault (`slashes <= mismatched + missed_commits + missed_reveals`), nothing is
+	///   slashed without a slash, and the kept slashes are at most the slashes counted and sum
+	///   to at most `slashed`;
+	/// - per model, every counted request is open or ended once (`requests == settled +
+	///   rejected + failed + cancelled + open`), and the settlement histogram counts each
+	///   settled or rejected task once.
+	///
+	/// Saturating sums keep each relation true when a counter saturates, but for the model's
+	/// equality, checked only below `u32::MAX` requests.
+	fn check_records(counted_open: &BTreeMap<u32, u32>) -> Result<(), TryRuntimeError> {
+		for (who, r) in ValidatorRecords::<T>::iter() {
+			ensure!(
+				r.committed.saturating_add(r.declined).saturating_add(r.missed_commits)
+					<= r.assigned,
+				"a validator committed, declined or missed more tasks than it was drawn for"
+			);
+			ensure!(
+				r.revealed.saturating_add(r.missed_reveals) <= r.committed,
+				"a validator revealed or withheld more than it committed"
+			);
+			ensure!(
+				r.agreed.saturating_add(r.mismatched) <= r.revealed,
+				"a validator agreed or dissented more than it revealed"
+			);
+			ensure!(
+				r.slashes
+					<= r.mismatched
+						.saturating_add(r.missed_commits)
+						.saturating_add(r.missed_reveals),
+				"a validator was slashed more often than it was charged"
+			);
+			ensure!(r.slashes > 0 || r.slashed.is_zero(), "slashed stake without a slash");
+			let kept = ValidatorSlashes::<T>::get(&who);
+			ensure!(
+				u32::try_from(kept.len()).unwrap_or(u32::MAX) <= r.slashes,
+				"more slashes kept than counted"
+			);
+			let kept_total = kept
+				.iter()
+				.fold(BalanceOf::<T>::zero(), |sum, slash| sum.saturating_add(slash.amount));
+			ensure!(kept_total <= r.slashed, "kept slashes exceed the slashed total");
+		}
+		for who in ValidatorSlashes::<T>::iter_keys() {
+			ensure!(ValidatorRecords::<T>::contains_key(&who), "slashes kept without a record");
+		}
+		for (model_id, m) in ModelStats::<T>::iter() {
+			let open = counted_open.get(&model_id).copied().unwrap_or(0);
+			let accounted = m
+				.settled
+				.saturating_add(m.rejected)
+				.saturating_add(m.failed)
+				.saturating_add(m.cancelled)
+				.saturating_add(open);
+			ensure!(
+				m.requests == u32::MAX || accounted == m.requests,
+				"a model's requests differ from its ended and open tasks"
+			);
+			let histogram =
+				m.settle_blocks.iter().fold(0u32, |sum, count| sum.saturating_add(*count));
+			ensure!(
+				histogram == m.settled.saturating_add(m.rejected),
+				"a model's settlement histogram miscounts its settled tasks"
+			);
+		}
+		for model_id in counted_open.keys() {
+			ensure!(ModelStats::<T>::contains_key(model_id), "an open task of an uncounted model");
+		}
 		Ok(())
 	}
 }

@@ -65,6 +65,10 @@
 //! The [`opg_primitives::runtime_api::InferenceApi`] runtime API (implemented by the runtime
 //! with [`Pallet::task`], [`Pallet::task_input`], [`Pallet::task_result`] and
 //! [`Pallet::pending_tasks`]), and the storage items [`Tasks`], [`TaskResults`].
+//!
+//! For an explorer without an indexer, [`records`] keeps cumulative counters: each validator's
+//! reliability record ([`ValidatorRecords`]) and latest slashes ([`ValidatorSlashes`]), and each
+//! model's request figures ([`ModelStats`]).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -85,6 +89,7 @@ pub mod migrations;
 pub mod offchain;
 pub mod offences;
 pub mod reads;
+pub mod records;
 pub mod settlement;
 pub mod types;
 pub mod weights;
@@ -204,12 +209,18 @@ pub mod pallet {
 	}
 	/// A validator's current offence span.
 	pub type OffenceSpanOf<T> = OffenceSpan<BlockNumberFor<T>>;
+	/// A validator's reliability record.
+	pub type ReliabilityRecordOf<T> = ReliabilityRecord<BalanceOf<T>>;
+	/// One of a validator's latest slashes.
+	pub type SlashRecordOf<T> = SlashRecord<BalanceOf<T>, BlockNumberFor<T>>;
+	/// A validator's latest slashes, oldest first.
+	pub type SlashRecordsOf<T> = BoundedVec<SlashRecordOf<T>, <T as Config>::MaxSlashRecords>;
 	/// The executors of a task.
 	pub type ExecutorsOf<T> =
 		BoundedVec<<T as frame_system::Config>::AccountId, <T as Config>::MaxRedundancy>;
 
 	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -338,6 +349,10 @@ pub mod pallet {
 		/// Most tasks in one [`Pallet::commit_results`] or [`Pallet::reveal_results`].
 		#[pallet::constant]
 		type MaxBatch: Get<u32>;
+
+		/// Slashes kept per validator in [`ValidatorSlashes`] (the latest ones); at least 1.
+		#[pallet::constant]
+		type MaxSlashRecords: Get<u32>;
 
 		/// The executors' inference keys: the off-chain worker signs commits and reveals with
 		/// each such key of its node's keystore that a validator linked with
@@ -486,6 +501,50 @@ pub mod pallet {
 	/// storage) by `on_finalize`.
 	#[pallet::storage]
 	pub type AgendaReserved<T: Config> = StorageValue<_, Weight, OptionQuery>;
+
+	/// Each validator's reliability record: how often it was drawn, committed, revealed, agreed
+	/// with the quorum, dissented, missed a commit or a reveal, declined and was slashed (see
+	/// [`ReliabilityRecord`] and [`records`]). Keyed by the validator (the stash that was drawn),
+	/// not its inference key. Counts the tasks from [`RecordsSince`] on.
+	///
+	/// Bounded: one entry per account ever drawn, and only eligible validators, which bonded
+	/// `MinValidatorBond`, are drawn (as [`OffenceSpans`]).
+	///
+	/// `Blake2_128Concat`: accounts are chosen by users.
+	#[pallet::storage]
+	pub type ValidatorRecords<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, ReliabilityRecordOf<T>, ValueQuery>;
+
+	/// Each validator's latest `MaxSlashRecords` slashes, oldest first: the task, fault, amount
+	/// and block of each `ExecutorSlashed` (the oldest is dropped when the list is full). Counts
+	/// the tasks from [`RecordsSince`] on.
+	///
+	/// Bounded: one entry per validator ever slashed (see [`ValidatorRecords`]), of at most
+	/// `MaxSlashRecords` records.
+	///
+	/// `Blake2_128Concat`: accounts are chosen by users.
+	#[pallet::storage]
+	pub type ValidatorSlashes<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, SlashRecordsOf<T>, ValueQuery>;
+
+	/// Each model's request figures: requests, settlements, rejections, failures and
+	/// cancellations, and a histogram of the blocks from request to settlement (see
+	/// [`ModelRecord`]). Counts the tasks from [`RecordsSince`] on.
+	///
+	/// Bounded: one entry per model ever requested; model ids are never reused, a model is
+	/// registered with a deposit, and the entry is created by a paid request. It outlives the
+	/// model, so that the model's history stays readable.
+	///
+	/// `Twox64Concat`: model ids are assigned by the registry.
+	#[pallet::storage]
+	pub type ModelStats<T: Config> = StorageMap<_, Twox64Concat, ModelId, ModelRecord, ValueQuery>;
+
+	/// The first task counted in [`ValidatorRecords`], [`ValidatorSlashes`] and [`ModelStats`]:
+	/// the next task id when the upgrade that introduced them ran (0 on a chain that had them
+	/// from genesis). Tasks requested before it are not counted at all, so that each counted
+	/// task is counted from its request to its end.
+	#[pallet::storage]
+	pub type RecordsSince<T: Config> = StorageValue<_, TaskId, ValueQuery>;
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
@@ -721,6 +780,7 @@ pub mod pallet {
 			);
 			assert!(T::MaxSamplingAttempts::get() >= 1, "MaxSamplingAttempts must allow a draw");
 			assert!(T::MaxBatch::get() >= 1, "MaxBatch must allow an entry");
+			assert!(T::MaxSlashRecords::get() >= 1, "MaxSlashRecords must keep a slash");
 			let longest = usize::try_from(T::MaxOutputLen::get()).unwrap_or(usize::MAX);
 			let one_reveal: Vec<RevealEntry> = Vec::from([(
 				0,
@@ -883,6 +943,7 @@ pub mod pallet {
 				TaskTokenCharges::<T>::insert(task_id, charge);
 			}
 			OpenTasks::<T>::mutate(model_id, |open| *open = open.saturating_add(1));
+			Self::record_request(task_id, model_id);
 			Self::deposit_event(Event::TaskCreated { task_id, model_id, requester, fee: escrow });
 			Ok(Some(Self::request_weight(input_len, servers_len, redundancy, probed)).into())
 		}
@@ -1078,6 +1139,7 @@ pub mod pallet {
 			let rest = task.escrow.saturating_sub(paid).saturating_sub(returned);
 			let refunded = Self::release(&task.requester, rest).saturating_add(returned);
 			let redundancy = task.redundancy;
+			Self::record_cancelled(task_id, task.model_id);
 			Self::end_task(task_id, task, TaskStatus::Cancelled { at: now });
 			Self::deposit_event(Event::TaskCancelled { task_id, paid, refunded });
 			Ok(Some(Self::cancel_weight(redundancy)).into())
@@ -1140,6 +1202,7 @@ pub mod pallet {
 				// decline late for free again and again.
 				T::Staking::note_fault(&executor);
 			}
+			Self::record_declined(task_id, &executor);
 			Self::deposit_event(Event::TaskDeclined { task_id, executor, reason, replaced });
 			Self::open_reveals_if_all_in(task_id, &mut task);
 			let mut weight = T::WeightInfo::decline(task.redundancy)
@@ -1239,6 +1302,7 @@ pub mod pallet {
 			let slot = task.executors.get_mut(index).ok_or(Error::<T>::NotAssigned)?;
 
 			slot.commitment = Some(commitment);
+			Self::record_committed(task_id, &executor);
 			Self::deposit_event(Event::ResultCommitted { task_id, executor });
 			Self::open_reveals_if_all_in(task_id, &mut task);
 			let redundancy = task.redundancy;
@@ -1290,6 +1354,7 @@ pub mod pallet {
 				_ => *kept = Some((position, outcome)),
 			});
 			Self::release_task(&executor, task_id);
+			Self::record_revealed(task_id, &executor);
 			Self::deposit_event(Event::ResultRevealed { task_id, executor, digest });
 			if task.reveals() == task.commits() {
 				let redundancy = task.redundancy;

@@ -56,3 +56,22 @@ impl<T: Config> UncheckedOnRuntimeUpgrade for CountPlannedDraws<T> {
 		T::DbWeight::get().reads_writes(reads, writes)
 	}
 }
+
+/// Version 1 → 2: starts the reliability records ([`ValidatorRecords`], [`ValidatorSlashes`],
+/// [`ModelStats`]) at the next task id ([`RecordsSince`]). Tasks already requested are not
+/// counted, so that each counted task is counted from its request to its end (its earlier
+/// events are not in storage to count).
+pub type V1ToV2<T> =
+	VersionedMigration<1, 2, StartRecords<T>, Pallet<T>, <T as frame_system::Config>::DbWeight>;
+
+/// The inner, unversioned step of [`V1ToV2`].
+pub struct StartRecords<T>(core::marker::PhantomData<T>);
+
+impl<T: Config> UncheckedOnRuntimeUpgrade for StartRecords<T> {
+	fn on_runtime_upgrade() -> Weight {
+		let since = NextTaskId::<T>::get();
+		RecordsSince::<T>::put(since);
+		log::info!(target: LOG_TARGET, "reliability records count the tasks from {since} on");
+		T::DbWeight::get().reads_writes(1, 1)
+	}
+}

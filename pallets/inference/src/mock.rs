@@ -58,6 +58,8 @@ pub const DELEGATION: Balance = 10_000;
 pub const FEE_PER_EXECUTOR: Balance = 1_000;
 /// Most tasks in one batch of commits or reveals.
 pub const MAX_BATCH: u32 = 8;
+/// Slashes kept per validator.
+pub const MAX_SLASH_RECORDS: u32 = 16;
 pub const COMMISSION: Perbill = Perbill::from_percent(10);
 pub const PROTOCOL_FEE: Perbill = Perbill::from_percent(10);
 pub const MISMATCH_SLASH: Perbill = Perbill::from_percent(10);
@@ -263,6 +265,7 @@ impl pallet_inference::Config for Test {
 	type AgendaWeight = AgendaWeight;
 	type MaxSamplingAttempts = ConstU32<4>;
 	type MaxBatch = ConstU32<MAX_BATCH>;
+	type MaxSlashRecords = ConstU32<MAX_SLASH_RECORDS>;
 	type AuthorityId = MockAuthorityId;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]

@@ -55,6 +55,7 @@ impl<T: Config> Pallet<T> {
 		let fraction = Self::slash_fraction(reason);
 		let running = OffenceSpans::<T>::get(executor)
 			.filter(|span| now < span.start.saturating_add(T::OffenceWindow::get()));
+		Self::record_fault(task_id, executor, reason);
 		let (extra, start) = match running {
 			None => (fraction, now),
 			Some(span) if fraction > span.fraction => {
@@ -79,6 +80,7 @@ impl<T: Config> Pallet<T> {
 		};
 		OffenceSpans::<T>::insert(executor, OffenceSpan { start, fraction, reason, task_id });
 		let amount = T::Staking::slash(executor, extra, reason);
+		Self::record_slash(task_id, executor, reason, amount);
 		Self::deposit_event(Event::ExecutorSlashed {
 			task_id,
 			executor: executor.clone(),

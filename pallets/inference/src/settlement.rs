@@ -75,6 +75,7 @@ impl<T: Config> Pallet<T> {
 		for executor in task.executors.iter() {
 			match executor.revealed {
 				Some(revealed) if revealed == digest => {
+					Self::record_agreed(task_id, &executor.who);
 					Self::pay_executor(
 						task_id,
 						&task,
@@ -127,6 +128,7 @@ impl<T: Config> Pallet<T> {
 						publisher: publisher.clone(),
 					},
 				);
+				Self::record_settled(task_id, &task, false);
 				Self::end_task(task_id, task, TaskStatus::Settled { digest, at: now });
 				Self::deposit_event(Event::TaskSettled {
 					task_id,
@@ -140,6 +142,7 @@ impl<T: Config> Pallet<T> {
 				});
 			},
 			TaskOutcome::Rejected(rejection) => {
+				Self::record_settled(task_id, &task, true);
 				Self::end_task(task_id, task, TaskStatus::Rejected { rejection, at: now });
 				Self::deposit_event(Event::TaskRejected {
 					task_id,
@@ -258,6 +261,7 @@ impl<T: Config> Pallet<T> {
 		let refunded = Self::refund_all(&task);
 		let _ = RevealedOutputs::<T>::clear_prefix(task_id, T::MaxRedundancy::get(), None);
 		let now = frame_system::Pallet::<T>::block_number();
+		Self::record_failed(task_id, task.model_id);
 		Self::end_task(task_id, task, TaskStatus::Failed { reason, at: now });
 		Self::deposit_event(Event::TaskFailed { task_id, reason, refunded });
 	}

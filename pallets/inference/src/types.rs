@@ -411,3 +411,126 @@ impl<Balance: sp_runtime::traits::CheckedAdd + sp_runtime::traits::CheckedMul + 
 		self.prices.charge(prompt.min(self.max_prompt_tokens), generated.min(self.max_new_tokens))
 	}
 }
+
+/// Buckets of [`ModelRecord::settle_blocks`]: the last one counts every task that took at least
+/// `SETTLE_BUCKETS - 1` blocks.
+pub const SETTLE_BUCKETS: usize = 64;
+
+/// A validator's reliability record: how it fared on the tasks it was drawn for (see
+/// [`crate::records`] for the exact code path behind each counter). Every counter is
+/// cumulative and saturates at `u32::MAX`. Each task counts at most once in each counter, and
+/// one executor's part in a task lands in at most one of `committed`, `declined` and
+/// `missed_commits`, in at most one of `revealed` and `missed_reveals`, and in at most one of
+/// `agreed` and `mismatched`, so that `committed + declined + missed_commits <= assigned`,
+/// `revealed + missed_reveals <= committed` and `agreed + mismatched <= revealed`.
+///
+/// SCALE: the nine `u32` in declaration order, then `slashed`.
+#[derive(
+	Clone,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	Default,
+)]
+pub struct ReliabilityRecord<Balance> {
+	/// Times it was drawn as an executor of a task: at assignment (`TaskAssigned`) or in place
+	/// of an executor that declined (`ExecutorReplaced`).
+	pub assigned: u32,
+	/// Commitments it made (`ResultCommitted`).
+	pub committed: u32,
+	/// Commitments it revealed, whatever the task's outcome (`ResultRevealed`).
+	pub revealed: u32,
+	/// Reveals of the digest the quorum settled on, in a settled or rejected task: the
+	/// executors paid `fee_per_executor` (`ExecutorRewarded`, unless the staking side refused
+	/// the reward because the validator had left; the fee then went back to the requester).
+	pub agreed: u32,
+	/// Reveals of another digest than the quorum's, in a settled or rejected task: faults
+	/// charged `SlashReason::Mismatch` (`ExecutorSlashed` or `OffenceCovered`). Revealers of a
+	/// task that ends without a quorum count as `revealed` only: there is no majority to
+	/// dissent from, and the chain charges nobody.
+	pub mismatched: u32,
+	/// Tasks it was drawn for and never committed to while at least a quorum of the task's
+	/// executors did: faults charged `SlashReason::NoShow` (`ExecutorSlashed` or
+	/// `OffenceCovered`). An executor that did not commit to a task with fewer commits than
+	/// its quorum (the task fails with `NoCommits` or `NoQuorum` at its commit deadline), to a
+	/// task failed for `AgendaFull`, or to a task its requester cancelled is not counted here:
+	/// the chain has no evidence that it was at fault, and charges nothing.
+	pub missed_commits: u32,
+	/// Commitments it never revealed by the reveal deadline: faults charged
+	/// `SlashReason::Withheld` (`ExecutorSlashed` or `OffenceCovered`), whether the task
+	/// settled or failed.
+	pub missed_reveals: u32,
+	/// Tasks it declined before committing (`TaskDeclined`), replaced or not.
+	pub declined: u32,
+	/// Slashes that took stake (`ExecutorSlashed`; a fault covered by the offence span's
+	/// earlier, larger slash, `OffenceCovered`, is not one). At most `mismatched +
+	/// missed_commits + missed_reveals`.
+	pub slashes: u32,
+	/// Total of those slashes' `amount`s: the stake taken from the validator and its
+	/// delegators (saturating).
+	pub slashed: Balance,
+}
+
+/// One slash of a validator, as [`ValidatorSlashes`](crate::ValidatorSlashes) keeps it: the
+/// fields of its `ExecutorSlashed` event, and its block.
+///
+/// SCALE: `task_id`, `reason`, `amount`, `at`.
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug,
+)]
+pub struct SlashRecord<Balance, BlockNumber> {
+	/// The task of the fault.
+	pub task_id: TaskId,
+	/// The fault.
+	pub reason: SlashReason,
+	/// Stake taken (from the validator and its delegators).
+	pub amount: Balance,
+	/// Block of the slash: the task's settlement or failure.
+	pub at: BlockNumber,
+}
+
+/// A model's request figures (see [`crate::records`]). Counters are cumulative and saturate
+/// at `u32::MAX`; every request ends in exactly one of `settled`, `rejected`, `failed` and
+/// `cancelled`, so `requests` less their sum is the model's open tasks.
+///
+/// SCALE: the five `u32` in declaration order, then the 64 `u32` of `settle_blocks` (an array:
+/// no length prefix).
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug,
+)]
+pub struct ModelRecord {
+	/// Tasks requested (`TaskCreated`).
+	pub requests: u32,
+	/// Tasks settled on an output (`TaskSettled`).
+	pub settled: u32,
+	/// Tasks settled on the model's rejection of the input (`TaskRejected`).
+	pub rejected: u32,
+	/// Tasks failed, for any [`FailReason`] (`TaskFailed`).
+	pub failed: u32,
+	/// Tasks cancelled by their requester (`TaskCancelled`).
+	pub cancelled: u32,
+	/// Histogram of the blocks from the request (`TaskInfo::created_at`) to the block of
+	/// settlement or rejection: bucket `min(blocks, 63)` counts each settled or rejected task,
+	/// so the buckets sum to `settled + rejected`. A client finds the median (any quantile)
+	/// exactly when it falls below 63 blocks, by walking the buckets until their running sum
+	/// reaches half the total; bucket 63 only says "63 blocks or more".
+	pub settle_blocks: [u32; SETTLE_BUCKETS],
+}
+
+impl Default for ModelRecord {
+	fn default() -> Self {
+		Self {
+			requests: 0,
+			settled: 0,
+			rejected: 0,
+			failed: 0,
+			cancelled: 0,
+			settle_blocks: [0; SETTLE_BUCKETS],
+		}
+	}
+}

@@ -223,6 +223,8 @@ impl pallet_inference::Config for Runtime {
 	/// Up to 64 of a worker's commits (or reveals) in one transaction; a worker with more in a
 	/// block sends several.
 	type MaxBatch = ConstU32<64>;
+	/// A validator's latest 16 slashes are kept for explorers (its record counts them all).
+	type MaxSlashRecords = ConstU32<16>;
 	type AuthorityId = InferenceAuthId;
 	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]

@@ -12,6 +12,7 @@ mod keys;
 mod offchain;
 mod offences;
 mod property;
+mod records;
 mod rejection;
 mod request;
 mod settlement;
