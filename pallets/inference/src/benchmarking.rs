@@ -126,6 +126,28 @@ fn commit<T: Config>(task_id: TaskId, who: &T::AccountId, values: &[f32], i: u32
 	encode_output(values)
 }
 
+/// Fills `who`'s kept slashes ([`ValidatorSlashes`]) to `MaxSlashRecords`, so that its next
+/// slash drops the oldest: the costliest list to read and write.
+fn fill_slashes<T: Config>(who: &T::AccountId) {
+	let full: Vec<SlashRecordOf<T>> = (0..T::MaxSlashRecords::get())
+		.map(|i| SlashRecord {
+			task_id: u64::from(i) + 1_000_000,
+			reason: opg_primitives::staking::SlashReason::Mismatch,
+			amount: fee::<T>(),
+			at: 1u32.into(),
+		})
+		.collect();
+	ValidatorSlashes::<T>::insert(who, SlashRecordsOf::<T>::truncate_from(full));
+	ValidatorRecords::<T>::mutate(who, |r| {
+		r.assigned = u32::MAX / 2;
+		r.committed = u32::MAX / 2;
+		r.revealed = u32::MAX / 2;
+		r.mismatched = u32::MAX / 2;
+		r.slashes = T::MaxSlashRecords::get();
+		r.slashed = fee::<T>().saturating_mul(T::MaxSlashRecords::get().into());
+	});
+}
+
 /// The reveal deadline of `task_id`, whose reveals are open.
 fn reveal_deadline<T: Config>(task_id: TaskId) -> BlockNumberFor<T> {
 	match Tasks::<T>::get(task_id).map(|t| t.status) {
@@ -388,7 +410,9 @@ mod benchmarks {
 
 	/// Settlement at the reveal deadline of `r` (at least 3) executors: a majority agrees (paid
 	/// through the staking pallet), the others reveal another output (slashed), the last never
-	/// reveals (slashed); outputs are as long as allowed, and each slash jails its validator.
+	/// reveals (slashed); outputs are as long as allowed, and each slash jails its validator
+	/// and drops the oldest of its full list of kept slashes. Every executor's record and the
+	/// model's figures are written.
 	#[benchmark]
 	fn settle(r: Linear<3, { T::MaxRedundancy::get() }>) {
 		let (model_id, _) =
@@ -404,6 +428,7 @@ mod benchmarks {
 			reveals.push(commit::<T>(task_id, who, &output(len, variant), n));
 			if n >= quorum {
 				T::BenchmarkHelper::prime_for_jail(who);
+				fill_slashes::<T>(who);
 			}
 		}
 		let last = drawn.len().saturating_sub(1);
@@ -430,11 +455,14 @@ mod benchmarks {
 		));
 		let slashed = drawn.iter().skip(quorum as usize);
 		assert!(slashed.clone().all(|who| !T::Staking::is_eligible(who)), "jailed");
+		let kept = ValidatorSlashes::<T>::get(&drawn[last]);
+		assert_eq!(kept.last().map(|slash| slash.task_id), Some(task_id), "slash kept");
+		assert_eq!(ModelStats::<T>::get(model_id).settled, 1);
 	}
 
 	/// The other end of a reveal deadline: all `r` executors committed and none revealed, so
 	/// the task fails without a quorum and every one of them is slashed for withholding, each
-	/// on the fault that jails it.
+	/// on the fault that jails it and dropping the oldest of its full list of kept slashes.
 	#[benchmark]
 	fn fail_reveals(r: Linear<1, { T::MaxRedundancy::get() }>) {
 		let (model_id, _) = model_with_servers::<T>(r, r, ComparisonRule::Argmax);
@@ -443,6 +471,7 @@ mod benchmarks {
 		for (n, who) in drawn.iter().enumerate() {
 			commit::<T>(task_id, who, &[1.0, 0.0], n as u32);
 			T::BenchmarkHelper::prime_for_jail(who);
+			fill_slashes::<T>(who);
 		}
 		let deadline = reveal_deadline::<T>(task_id);
 		frame_system::Pallet::<T>::set_block_number(deadline);
@@ -457,6 +486,10 @@ mod benchmarks {
 			Some(TaskStatus::Failed { reason: FailReason::NoQuorum, .. })
 		));
 		assert!(drawn.iter().all(|who| !T::Staking::is_eligible(who)), "jailed");
+		assert!(drawn.iter().all(|who| ValidatorSlashes::<T>::get(who)
+			.last()
+			.is_some_and(|slash| slash.task_id == task_id)));
+		assert_eq!(ModelStats::<T>::get(model_id).failed, 1);
 	}
 
 	/// Worst case: the last executor yet to commit declines while every other one committed,
