@@ -1,0 +1,144 @@
+// #/validators — every validator's stake, commission, status, the models it serves, its
+// reliability record and latest slashes; delegate and undelegate with the selected account.
+
+import { useCallback, useEffect, useState } from 'react';
+import { Link } from 'react-router';
+import { useApi } from '../lib/api';
+import { useAccounts } from '../lib/accounts';
+import { useLive } from '../lib/live';
+import { type ChainValue, storage, toBig, toNum, unwrap } from '../lib/chain';
+import { parseTokens } from '../lib/format';
+import { positionValue } from '../lib/staking';
+import { signAndSend, type TxProgress } from '../lib/tx';
+import { Address, Balance, ErrorText, NeedsApi, TxStatusView, useFormat } from '../components/common';
+
+const RECORD_FIELDS = ['assigned', 'committed', 'revealed', 'agreed', 'mismatched', 'missedCommits', 'missedReveals', 'declined', 'slashes'] as const;
+type RecordField = (typeof RECORD_FIELDS)[number];
+type Reliability = Record<RecordField, number> & { slashed: bigint };
+type Slash = { taskId: number; reason: string; amount: bigint; at: number };
+
+type Row = {
+  who: string; own: bigint; delegated: bigint; unbonding: bigint; commission: string; status: string; jailedUntil: number | null;
+  serves: number[]; record: Reliability | null; slashes: Slash[] | null; mine: bigint;
+};
+
+export function ValidatorsPage() {
+  return <section><h2>Validators</h2><NeedsApi><Validators /></NeedsApi></section>;
+}
+
+function Validators() {
+  const { api, chain } = useApi();
+  const { selected } = useAccounts();
+  const { best } = useLive();
+  const fmt = useFormat();
+  const [rows, setRows] = useState<Row[] | null>(null);
+  const [recordsAvailable, setRecordsAvailable] = useState(true);
+  const [error, setError] = useState<string | null>(null);
+  const [amounts, setAmounts] = useState<Record<string, string>>({});
+  const [tx, setTx] = useState<TxProgress | null>(null);
+  const [reload, setReload] = useState(0);
+
+  const load = useCallback(async () => {
+    if (!api) return;
+    const q = api.query as ChainValue;
+    const now = (await api.rpc.chain.getHeader()).number.toNumber();
+    const recordsQuery = storage(api, 'inference', 'validatorRecords');
+    const slashesQuery = storage(api, 'inference', 'validatorSlashes');
+    const [validators, servers] = await Promise.all([q.inferenceStaking.validators.entries(), q.models.servers.entries()]);
+    const serves = new Map<string, number[]>();
+    for (const [k, list] of servers) for (const v of list) serves.set(v.toString(), [...(serves.get(v.toString()) ?? []), toNum(k.args[0])]);
+    const out: Row[] = await Promise.all(validators.filter(([, v]: ChainValue) => v.isSome).map(async ([k, v]: ChainValue) => {
+      const who = k.args[0].toString();
+      const info = v.unwrap();
+      const [poolOpt, recordRaw, slashesRaw, mineOpt] = await Promise.all([
+        q.inferenceStaking.pools(who), recordsQuery?.(who), slashesQuery?.(who),
+        selected ? q.inferenceStaking.delegations(selected.address, who) : Promise.resolve(null),
+      ]);
+      const pool = unwrap(poolOpt);
+      const own = pool ? positionValue(info.selfStake, pool.active) : 0n;
+      const active = pool ? toBig(pool.active.value) : 0n;
+      const jailedUntil = unwrap(info.jailedUntil) ? toNum(unwrap(info.jailedUntil)) : null;
+      const rec = recordRaw && recordRaw.isSome !== undefined ? unwrap(recordRaw) : recordRaw;
+      const record = rec ? { ...Object.fromEntries(RECORD_FIELDS.map((f) => [f, toNum(rec[f])])), slashed: toBig(rec.slashed) } as Reliability : null;
+      const sl = slashesRaw && slashesRaw.isSome !== undefined ? unwrap(slashesRaw) : slashesRaw;
+      const slashes = sl ? sl.map((s: ChainValue) => ({ taskId: toNum(s.taskId), reason: s.reason.type, amount: toBig(s.amount), at: toNum(s.at) })) : (slashesQuery ? [] : null);
+      const mine = unwrap(mineOpt);
+      return {
+        who, own, delegated: active > own ? active - own : 0n, unbonding: pool ? toBig(pool.unbonding.value) : 0n,
+        commission: info.commission.toHuman(), status: jailedUntil !== null && jailedUntil > now ? 'jailed' : info.status.type.toLowerCase(),
+        jailedUntil, serves: serves.get(who) ?? [], record, slashes, mine: mine && pool ? positionValue(mine, pool.active) : 0n,
+      };
+    }));
+    setRecordsAvailable(!!recordsQuery);
+    setRows(out.sort((a, b) => Number(b.own + b.delegated - a.own - a.delegated)));
+  }, [api, selected]);
+
+  useEffect(() => { load().catch((e) => setError(`Reading the validators failed: ${e.message}`)); }, [load, reload]);
+  // Refresh every few blocks (stake moves with rewards and slashes).
+  useEffect(() => { if (best !== null && best % 5 === 0) load().catch(() => {}); }, [best, load]);
+
+  const send = async (who: string, action: 'delegate' | 'undelegate') => {
+    if (!api || !selected || !chain) { setTx({ state: 'error', message: 'Select an account first (header).' }); return; }
+    let amount: bigint;
+    try {
+      const text = amounts[who] ?? '';
+      const row = rows?.find((r) => r.who === who);
+      amount = text.trim() === '' && action === 'undelegate' && row ? row.mine : parseTokens(text, chain.decimals);
+      if (amount <= 0n) throw new Error('enter an amount above zero');
+    } catch (e) {
+      setTx({ state: 'error', message: `Amount: ${(e as Error).message}` });
+      return;
+    }
+    const tx = (api.tx as ChainValue).inferenceStaking[action](who, amount);
+    try {
+      await signAndSend(api, tx, selected, setTx);
+      setTx({ state: 'in-block', message: `${action} ${fmt(amount)} ${action === 'delegate' ? 'to' : 'from'} ${who}: included` });
+      setReload((n) => n + 1);
+    } catch { /* the status shows the error */ }
+  };
+
+  if (error) return <ErrorText>{error}</ErrorText>;
+  if (!rows) return <p className="muted">Loading validators…</p>;
+  return (
+    <>
+      <TxStatusView progress={tx} />
+      {!recordsAvailable && <p className="warn">Reliability records (inference.validatorRecords, validatorSlashes): not available on this runtime.</p>}
+      <p className="muted small">Amounts in whole {chain?.symbol ?? 'tokens'}. Undelegate with an empty amount takes the whole delegation of the selected account ({selected?.label ?? 'none'}).</p>
+      <table className="grid">
+        <thead><tr><th>validator</th><th>own</th><th>delegated</th><th>unbonding</th><th>commission</th><th>status</th><th>serves models</th><th>record</th><th>slashes</th><th>your delegation</th><th>delegate / undelegate</th></tr></thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.who} data-testid="validator-row" data-account={r.who} data-own={r.own.toString()} data-delegated={r.delegated.toString()}
+              data-unbonding={r.unbonding.toString()} data-status={r.status}
+              data-agreed={r.record ? String(r.record.agreed) : ''} data-mismatched={r.record ? String(r.record.mismatched) : ''}
+              data-missed-commits={r.record ? String(r.record.missedCommits) : ''} data-missed-reveals={r.record ? String(r.record.missedReveals) : ''}
+              data-declined={r.record ? String(r.record.declined) : ''} data-slashes={r.record ? String(r.record.slashes) : ''}>
+              <td><Address address={r.who} full /></td>
+              <td><Balance planck={r.own} /></td>
+              <td><Balance planck={r.delegated} /></td>
+              <td><Balance planck={r.unbonding} /></td>
+              <td>{r.commission}</td>
+              <td className={`st-${r.status}`}>{r.status}{r.status === 'jailed' ? ` until block ${r.jailedUntil}` : ''}</td>
+              <td>{r.serves.length ? r.serves.join(', ') : 'none'}</td>
+              <td className="small">{r.record ? (
+                <>assigned {r.record.assigned}, committed {r.record.committed}, revealed {r.record.revealed}, agreed {r.record.agreed}, mismatched {r.record.mismatched},
+                  missed commits {r.record.missedCommits}, missed reveals {r.record.missedReveals}, declined {r.record.declined}, slashes {r.record.slashes} ({fmt(r.record.slashed)})</>
+              ) : recordsAvailable ? 'no record yet' : 'not available on this runtime'}</td>
+              <td className="small">{r.slashes === null ? 'not available on this runtime' : r.slashes.length === 0 ? 'none' : r.slashes.map((s) => (
+                <div key={`${s.taskId}-${s.at}`}><Link to={`/task/${s.taskId}`}>task {s.taskId}</Link>: {s.reason}, {fmt(s.amount)} at block {s.at}</div>
+              ))}</td>
+              <td><span data-testid="my-delegation" data-value={r.mine.toString()}><Balance planck={r.mine} /></span></td>
+              <td className="nowrap">
+                <input data-testid="delegate-amount" size={8} placeholder={chain?.symbol ?? 'amount'} value={amounts[r.who] ?? ''}
+                  onChange={(e) => setAmounts({ ...amounts, [r.who]: e.target.value })} />
+                <button type="button" data-testid="delegate-button" onClick={() => send(r.who, 'delegate')}>Delegate</button>
+                <button type="button" data-testid="undelegate-button" onClick={() => send(r.who, 'undelegate')}>Undelegate</button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {rows.length === 0 && <p className="muted">No validator registered.</p>}
+    </>
+  );
+}
