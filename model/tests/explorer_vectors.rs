@@ -27,8 +27,7 @@ use opg_model::{
 use std::{collections::BTreeMap, fmt::Write as _, path::PathBuf};
 
 fn fixture_path() -> PathBuf {
-	PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-		.join("../explorer/src/lib/__fixtures__/vectors.json")
+	PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../explorer/src/lib/__fixtures__/vectors.json")
 }
 
 // --- The cases ---------------------------------------------------------------------------------
@@ -76,10 +75,7 @@ fn value_outputs() -> Vec<(&'static str, Vec<f32>)> {
 		("ranking ties and nan", vec![0.2, 0.9, f32::NAN, 0.5, 0.9, -0.0, 0.0]),
 		("all nan", vec![f32::NAN, f(0xFFC0_0000)]),
 		("negative values", vec![-3.0, -1.0, -2.0, f32::NEG_INFINITY, -1.0]),
-		(
-			"embedding",
-			(0..32).map(|i| ((i as f32) * 0.37).sin() / 3.0).collect(),
-		),
+		("embedding", (0..32).map(|i| ((i as f32) * 0.37).sin() / 3.0).collect()),
 	]
 }
 
