@@ -10,7 +10,7 @@ import { type ChainValue, toBig, toNum, unwrap } from '../lib/chain';
 import { type ChatMessage, CHAT_ROLES, digitInput, encodeChat, encodeF32, parseF32List } from '../lib/decode';
 import { requestFee } from '../lib/fees';
 import { parseTokens } from '../lib/format';
-import { signAndSend, type TxProgress } from '../lib/tx';
+import { useTx } from '../lib/useTx';
 import { ErrorText, NeedsApi, TxStatusView, useFormat } from '../components/common';
 import { inputKindText } from '../components/ModelDescription';
 import { u8aToHex } from '@polkadot/util';
@@ -37,7 +37,7 @@ function Request() {
   const [pixels, setPixels] = useState<number[]>(() => new Array(64).fill(0));
   const [brush, setBrush] = useState(16);
   const [maxFeeText, setMaxFeeText] = useState('');
-  const [tx, setTx] = useState<TxProgress | null>(null);
+  const { progress, send: sendTx, fail } = useTx();
   const [taskId, setTaskId] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -85,19 +85,17 @@ function Request() {
   }, [kind, isDigits, numbers, pixels, text, chat]);
 
   const submit = async () => {
-    if (!api || !selected || !fee || modelId === null || !chain) { setTx({ state: 'error', message: 'Select an account and a model first.' }); return; }
-    if ('error' in input) { setTx({ state: 'error', message: `Input: ${input.error}` }); return; }
+    if (!api || !selected || !fee || modelId === null || !chain) { fail('Select an account and a model first.'); return; }
+    if ('error' in input) { fail(`Input: ${input.error}`); return; }
     let maxFee = fee.escrow;
     if (maxFeeText.trim() !== '') {
-      try { maxFee = parseTokens(maxFeeText, chain.decimals); } catch (e) { setTx({ state: 'error', message: `Max fee: ${(e as Error).message}` }); return; }
+      try { maxFee = parseTokens(maxFeeText, chain.decimals); } catch (e) { fail(`Max fee: ${(e as Error).message}`); return; }
     }
     setTaskId(null);
     const call = (api.tx as ChainValue).inference.requestInference(modelId, u8aToHex(input.bytes), maxFee, null);
-    try {
-      const { events } = await signAndSend(api, call, selected, setTx);
-      const created = events.find(({ event }: ChainValue) => event.section === 'inference' && event.method === 'TaskCreated');
-      if (created) setTaskId(toNum(created.event.data.taskId));
-    } catch { /* shown by the status */ }
+    const events = await sendTx(api, call, selected);
+    const created = events?.find(({ event }: ChainValue) => event.section === 'inference' && event.method === 'TaskCreated');
+    if (created) setTaskId(toNum(created.event.data.taskId));
   };
 
   if (error) return <ErrorText>{error}</ErrorText>;
@@ -168,7 +166,7 @@ function Request() {
       <p>
         <button type="button" data-testid="submit-request" onClick={submit} disabled={!selected}>Request, signed by {selected?.label ?? '(no account)'}</button>
       </p>
-      <TxStatusView progress={tx} />
+      <TxStatusView progress={progress} />
       {taskId !== null && <FollowTask taskId={taskId} />}
     </div>
   );

@@ -9,7 +9,7 @@ import { useLive } from '../lib/live';
 import { type ChainValue, storage, toBig, toNum, unwrap } from '../lib/chain';
 import { parseTokens } from '../lib/format';
 import { positionValue } from '../lib/staking';
-import { signAndSend, type TxProgress } from '../lib/tx';
+import { useTx } from '../lib/useTx';
 import { Address, Balance, ErrorText, NeedsApi, TxStatusView, useFormat } from '../components/common';
 
 const RECORD_FIELDS = ['assigned', 'committed', 'revealed', 'agreed', 'mismatched', 'missedCommits', 'missedReveals', 'declined', 'slashes'] as const;
@@ -35,7 +35,7 @@ function Validators() {
   const [recordsAvailable, setRecordsAvailable] = useState(true);
   const [error, setError] = useState<string | null>(null);
   const [amounts, setAmounts] = useState<Record<string, string>>({});
-  const [tx, setTx] = useState<TxProgress | null>(null);
+  const { progress, send: sendTx, fail } = useTx();
   const [reload, setReload] = useState(0);
 
   const load = useCallback(async () => {
@@ -78,7 +78,7 @@ function Validators() {
   useEffect(() => { if (best !== null && best % 5 === 0) load().catch(() => {}); }, [best, load]);
 
   const send = async (who: string, action: 'delegate' | 'undelegate') => {
-    if (!api || !selected || !chain) { setTx({ state: 'error', message: 'Select an account first (header).' }); return; }
+    if (!api || !selected || !chain) { fail('Select an account first (header).'); return; }
     let amount: bigint;
     try {
       const text = amounts[who] ?? '';
@@ -86,22 +86,18 @@ function Validators() {
       amount = text.trim() === '' && action === 'undelegate' && row ? row.mine : parseTokens(text, chain.decimals);
       if (amount <= 0n) throw new Error('enter an amount above zero');
     } catch (e) {
-      setTx({ state: 'error', message: `Amount: ${(e as Error).message}` });
+      fail(`Amount: ${(e as Error).message}`);
       return;
     }
     const tx = (api.tx as ChainValue).inferenceStaking[action](who, amount);
-    try {
-      await signAndSend(api, tx, selected, setTx);
-      setTx({ state: 'in-block', message: `${action} ${fmt(amount)} ${action === 'delegate' ? 'to' : 'from'} ${who}: included` });
-      setReload((n) => n + 1);
-    } catch { /* the status shows the error */ }
+    if (await sendTx(api, tx, selected)) setReload((n) => n + 1);
   };
 
   if (error) return <ErrorText>{error}</ErrorText>;
   if (!rows) return <p className="muted">Loading validators…</p>;
   return (
     <>
-      <TxStatusView progress={tx} />
+      <TxStatusView progress={progress} />
       {!recordsAvailable && <p className="warn">Reliability records (inference.validatorRecords, validatorSlashes): not available on this runtime.</p>}
       <p className="muted small">Amounts in whole {chain?.symbol ?? 'tokens'}. Undelegate with an empty amount takes the whole delegation of the selected account ({selected?.label ?? 'none'}).</p>
       <table className="grid">
