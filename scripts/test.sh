@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the workspace's cargo tests (crates that need no node client,
-# in the debug profile), then the end-to-end tests against real opg-node processes (release
-# build with the fast-runtime feature: 2 s slots) through @polkadot/api.
+# in the debug profile), the explorer's unit tests (vitest), then the end-to-end tests against
+# real opg-node processes (release build with the fast-runtime feature: 2 s slots) through
+# @polkadot/api, the explorer's among them in headless Chromium (screenshots in tests/output/).
 #
 # Usage: scripts/test.sh
 set -euo pipefail
@@ -29,6 +30,19 @@ read -r cargo_pass cargo_fail < <(grep -E '^test result:' "$CARGO_TARGET_DIR/car
 	awk '{p+=$4; f+=$6} END {print p+0, f+0}')
 if [ "$cargo_status" -ne 0 ] && [ "$cargo_fail" -eq 0 ]; then cargo_fail=1; fi # did not build
 
+log "Explorer unit tests (vitest)"
+set +e
+(cd "$REPO_ROOT/explorer" && npm test --silent) 2>&1 | tee "$CARGO_TARGET_DIR/explorer-test.log"
+unit_status=${PIPESTATUS[0]}
+set -e
+# vitest's summary: "Tests  2 failed | 40 passed (42)" or "Tests  42 passed (42)".
+summary="$(grep -E '^ +Tests +' "$CARGO_TARGET_DIR/explorer-test.log" | tail -n1)"
+unit_pass="$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$summary")"
+unit_fail="$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$summary")"
+unit_pass=${unit_pass:-0}
+unit_fail=${unit_fail:-0}
+if [ "$unit_status" -ne 0 ] && [ "$unit_fail" -eq 0 ]; then unit_fail=1; fi
+
 node_bin="$(build_node fast)"
 
 log "End-to-end tests (node --test, @polkadot/api) against $node_bin"
@@ -46,6 +60,7 @@ if [ "$e2e_status" -ne 0 ] && [ "$e2e_fail" -eq 0 ]; then e2e_fail=1; fi
 
 echo
 echo "cargo test: $cargo_pass passed, $cargo_fail failed"
+echo "explorer unit: $unit_pass passed, $unit_fail failed"
 echo "end-to-end: $e2e_pass passed, $e2e_fail failed"
-echo "total: $((cargo_pass + e2e_pass)) passed, $((cargo_fail + e2e_fail)) failed"
-[ "$cargo_fail" -eq 0 ] && [ "$e2e_fail" -eq 0 ]
+echo "total: $((cargo_pass + unit_pass + e2e_pass)) passed, $((cargo_fail + unit_fail + e2e_fail)) failed"
+[ "$cargo_fail" -eq 0 ] && [ "$unit_fail" -eq 0 ] && [ "$e2e_fail" -eq 0 ]
