@@ -10,7 +10,9 @@ import { type ChainValue, storage, toBig, toNum, unwrap } from '../lib/chain';
 import { parseTokens } from '../lib/format';
 import { positionValue } from '../lib/staking';
 import { useTx } from '../lib/useTx';
+import type { ColumnDef } from '@tanstack/react-table';
 import { Address, Balance, ErrorText, NeedsApi, TxStatusView, useFormat } from '../components/common';
+import { DataTable } from '../components/DataTable';
 
 const RECORD_FIELDS = ['assigned', 'committed', 'revealed', 'agreed', 'mismatched', 'missedCommits', 'missedReveals', 'declined', 'slashes'] as const;
 type RecordField = (typeof RECORD_FIELDS)[number];
@@ -70,7 +72,9 @@ function Validators() {
       };
     }));
     setRecordsAvailable(!!recordsQuery);
-    setRows(out.sort((a, b) => Number(b.own + b.delegated - a.own - a.delegated)));
+    // A stable order (by account), so that rows do not move under the pointer when stake changes;
+    // the headers sort.
+    setRows(out.sort((a, b) => (a.who < b.who ? -1 : a.who > b.who ? 1 : 0)));
   }, [api, selected]);
 
   useEffect(() => { load().catch((e) => setError(`Reading the validators failed: ${e.message}`)); }, [load, reload]);
@@ -95,45 +99,58 @@ function Validators() {
 
   if (error) return <ErrorText>{error}</ErrorText>;
   if (!rows) return <p className="muted">Loading validators…</p>;
+  const columns: ColumnDef<Row, ChainValue>[] = [
+    { header: 'validator', accessorFn: (r) => r.who, cell: (c) => <Address address={c.getValue()} full /> },
+    { header: 'own', accessorFn: (r) => r.own, cell: (c) => <Balance planck={c.getValue()} />, sortingFn: 'basic' },
+    { header: 'delegated', accessorFn: (r) => r.delegated, cell: (c) => <Balance planck={c.getValue()} />, sortingFn: 'basic' },
+    { header: 'unbonding', accessorFn: (r) => r.unbonding, cell: (c) => <Balance planck={c.getValue()} />, sortingFn: 'basic' },
+    { header: 'commission', accessorFn: (r) => r.commission },
+    { header: 'status', accessorFn: (r) => r.status, cell: (c) => <span className={`st-${c.getValue()}`}>{c.getValue()}{c.getValue() === 'jailed' ? ` until block ${c.row.original.jailedUntil}` : ''}</span> },
+    { header: 'serves models', accessorFn: (r) => r.serves.join(', ') || 'none' },
+    {
+      header: 'record', accessorFn: (r) => r.record?.agreed ?? -1, cell: (c) => {
+        const rec = c.row.original.record;
+        return <span className="small">{rec ? <>assigned {rec.assigned}, committed {rec.committed}, revealed {rec.revealed}, agreed {rec.agreed}, mismatched {rec.mismatched},
+          missed commits {rec.missedCommits}, missed reveals {rec.missedReveals}, declined {rec.declined}, slashes {rec.slashes} ({fmt(rec.slashed)})</>
+          : recordsAvailable ? 'no record yet' : 'not available on this runtime'}</span>;
+      },
+    },
+    {
+      header: 'slashes', accessorFn: (r) => r.slashes?.length ?? -1, cell: (c) => {
+        const sl = c.row.original.slashes;
+        return <span className="small">{sl === null ? 'not available on this runtime' : sl.length === 0 ? 'none' : sl.map((s) => (
+          <div key={`${s.taskId}-${s.at}`}><Link to={`/task/${s.taskId}`}>task {s.taskId}</Link>: {s.reason}, {fmt(s.amount)} at block {s.at}</div>))}</span>;
+      },
+    },
+    { header: 'your delegation', accessorFn: (r) => r.mine, sortingFn: 'basic', cell: (c) => <span data-testid="my-delegation" data-value={c.getValue().toString()}><Balance planck={c.getValue()} /></span> },
+    {
+      header: 'delegate / undelegate', enableSorting: false, cell: (c) => {
+        const who = c.row.original.who;
+        return (
+          <span className="nowrap">
+            <input data-testid="delegate-amount" size={8} placeholder={chain?.symbol ?? 'amount'} value={amounts[who] ?? ''}
+              onChange={(e) => setAmounts((prev) => ({ ...prev, [who]: e.target.value }))} />
+            <button type="button" data-testid="delegate-button" onClick={() => send(who, 'delegate')}>Delegate</button>
+            <button type="button" data-testid="undelegate-button" onClick={() => send(who, 'undelegate')}>Undelegate</button>
+          </span>
+        );
+      },
+    },
+  ];
+
+
   return (
     <>
       <TxStatusView progress={progress} />
       {!recordsAvailable && <p className="warn">Reliability records (inference.validatorRecords, validatorSlashes): not available on this runtime.</p>}
       <p className="muted small">Amounts in whole {chain?.symbol ?? 'tokens'}. Undelegate with an empty amount takes the whole delegation of the selected account ({selected?.label ?? 'none'}).</p>
-      <table className="grid">
-        <thead><tr><th>validator</th><th>own</th><th>delegated</th><th>unbonding</th><th>commission</th><th>status</th><th>serves models</th><th>record</th><th>slashes</th><th>your delegation</th><th>delegate / undelegate</th></tr></thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={r.who} data-testid="validator-row" data-account={r.who} data-own={r.own.toString()} data-delegated={r.delegated.toString()}
-              data-unbonding={r.unbonding.toString()} data-status={r.status}
-              data-agreed={r.record ? String(r.record.agreed) : ''} data-mismatched={r.record ? String(r.record.mismatched) : ''}
-              data-missed-commits={r.record ? String(r.record.missedCommits) : ''} data-missed-reveals={r.record ? String(r.record.missedReveals) : ''}
-              data-declined={r.record ? String(r.record.declined) : ''} data-slashes={r.record ? String(r.record.slashes) : ''}>
-              <td><Address address={r.who} full /></td>
-              <td><Balance planck={r.own} /></td>
-              <td><Balance planck={r.delegated} /></td>
-              <td><Balance planck={r.unbonding} /></td>
-              <td>{r.commission}</td>
-              <td className={`st-${r.status}`}>{r.status}{r.status === 'jailed' ? ` until block ${r.jailedUntil}` : ''}</td>
-              <td>{r.serves.length ? r.serves.join(', ') : 'none'}</td>
-              <td className="small">{r.record ? (
-                <>assigned {r.record.assigned}, committed {r.record.committed}, revealed {r.record.revealed}, agreed {r.record.agreed}, mismatched {r.record.mismatched},
-                  missed commits {r.record.missedCommits}, missed reveals {r.record.missedReveals}, declined {r.record.declined}, slashes {r.record.slashes} ({fmt(r.record.slashed)})</>
-              ) : recordsAvailable ? 'no record yet' : 'not available on this runtime'}</td>
-              <td className="small">{r.slashes === null ? 'not available on this runtime' : r.slashes.length === 0 ? 'none' : r.slashes.map((s) => (
-                <div key={`${s.taskId}-${s.at}`}><Link to={`/task/${s.taskId}`}>task {s.taskId}</Link>: {s.reason}, {fmt(s.amount)} at block {s.at}</div>
-              ))}</td>
-              <td><span data-testid="my-delegation" data-value={r.mine.toString()}><Balance planck={r.mine} /></span></td>
-              <td className="nowrap">
-                <input data-testid="delegate-amount" size={8} placeholder={chain?.symbol ?? 'amount'} value={amounts[r.who] ?? ''}
-                  onChange={(e) => setAmounts({ ...amounts, [r.who]: e.target.value })} />
-                <button type="button" data-testid="delegate-button" onClick={() => send(r.who, 'delegate')}>Delegate</button>
-                <button type="button" data-testid="undelegate-button" onClick={() => send(r.who, 'undelegate')}>Undelegate</button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable data={rows} columns={columns} rowKey={(r) => r.who} rowProps={(r) => ({
+        'data-testid': 'validator-row', 'data-account': r.who, 'data-own': r.own.toString(), 'data-delegated': r.delegated.toString(),
+        'data-unbonding': r.unbonding.toString(), 'data-status': r.status,
+        'data-agreed': r.record ? String(r.record.agreed) : '', 'data-mismatched': r.record ? String(r.record.mismatched) : '',
+        'data-missed-commits': r.record ? String(r.record.missedCommits) : '', 'data-missed-reveals': r.record ? String(r.record.missedReveals) : '',
+        'data-declined': r.record ? String(r.record.declined) : '', 'data-slashes': r.record ? String(r.record.slashes) : '',
+      })} />
       {rows.length === 0 && <p className="muted">No validator registered.</p>}
     </>
   );
