@@ -46,7 +46,10 @@ export function ApiProvider({ children }: { children: ReactNode }) {
     setChain(null);
     const provider = new WsProvider(rpc, 2_000, {}, 60_000);
     const instance = new ApiPromise({ provider, noInitWarn: true, throwOnConnect: false });
+    // Rejects on the first connection error: handled by the 'error' listener below, not unhandled.
+    instance.isReadyOrError.catch(() => {});
     let wasReady = false;
+    let wasConnected = false;
     instance.on('ready', async () => {
       if (!alive) return;
       try {
@@ -70,17 +73,23 @@ export function ApiProvider({ children }: { children: ReactNode }) {
       setDropped(false);
     });
     instance.on('connected', () => {
-      if (alive && wasReady) { setState('connected'); setDropped(false); }
+      wasConnected = true;
+      if (alive && wasReady) { setState('connected'); setDropped(false); setError(null); }
     });
     instance.on('disconnected', () => {
       if (!alive) return;
-      setState('disconnected');
-      setDropped(true);
+      if (wasConnected) {
+        setState('disconnected');
+        setDropped(true);
+      } else {
+        // Never reached: still trying.
+        setError(`no answer from ${rpc}`);
+      }
     });
     instance.on('error', (e: unknown) => {
       if (!alive) return;
       setError(e instanceof Error ? e.message : `cannot reach ${rpc}`);
-      if (!provider.isConnected) setState(wasReady ? 'disconnected' : 'connecting');
+      if (!provider.isConnected) setState(wasConnected ? 'disconnected' : 'connecting');
     });
     return () => {
       alive = false;
