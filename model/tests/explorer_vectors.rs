@@ -213,7 +213,7 @@ fn hex32(text: &str) -> [u8; 32] {
 
 fn unhex(text: &str) -> Vec<u8> {
 	let text = text.strip_prefix("0x").unwrap_or(text);
-	assert!(text.len() % 2 == 0, "odd hex {text}");
+	assert!(text.len().is_multiple_of(2), "odd hex {text}");
 	(0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
 }
 

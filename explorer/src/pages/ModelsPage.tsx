@@ -23,6 +23,7 @@ function Models() {
   const { api } = useApi();
   const [rows, setRows] = useState<Row[] | null>(null);
   const [statsAvailable, setStatsAvailable] = useState(true);
+  const [since, setSince] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
 
@@ -48,6 +49,8 @@ function Models() {
       }));
       if (!alive) return;
       setStatsAvailable(!!statsQuery);
+      const sinceQuery = storage(api, 'inference', 'recordsSince');
+      if (sinceQuery) setSince(toNum(await sinceQuery()));
       setRows(out.sort((a, b) => a.id - b.id));
     })().catch((e) => alive && setError(`Reading the registry failed: ${e.message}`));
     return () => { alive = false; };
@@ -85,6 +88,7 @@ function Models() {
     <>
       <button type="button" onClick={() => setReload((n) => n + 1)}>Refresh</button>
       {!statsAvailable && <p className="warn" data-testid="stats-unavailable">Request figures (inference.modelStats): {na}.</p>}
+      {statsAvailable && since !== null && since > 0 && <p className="muted small">Request figures count the tasks from task {since} on (the runtime upgrade that introduced them).</p>}
       <DataTable data={rows} columns={columns} rowKey={(r) => String(r.id)} rowProps={(r) => ({
         'data-testid': 'model-row', 'data-model-id': String(r.id),
         'data-requests': r.stats ? String(r.stats.requests) : '', 'data-settled': r.stats ? String(r.stats.settled) : '',
