@@ -5,7 +5,6 @@ import { type ColumnDef, flexRender, getCoreRowModel, getSortedRowModel, type So
 
 export function DataTable<T>({ data, columns, rowProps, rowKey }: {
   data: T[];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   columns: ColumnDef<T, any>[];
   rowProps: (row: T) => HTMLAttributes<HTMLTableRowElement> & Record<string, string | undefined>;
   rowKey: (row: T) => string;
@@ -16,6 +15,7 @@ export function DataTable<T>({ data, columns, rowProps, rowKey }: {
     getCoreRowModel: getCoreRowModel(), getSortedRowModel: getSortedRowModel(), getRowId: rowKey,
   });
   return (
+    <div className="table-scroll">
     <table className="grid">
       <thead>
         {table.getHeaderGroups().map((group) => (
@@ -37,5 +37,6 @@ export function DataTable<T>({ data, columns, rowProps, rowKey }: {
         ))}
       </tbody>
     </table>
+    </div>
   );
 }

@@ -3,7 +3,6 @@
 // augmentations, so they are typed `ChainValue` (any) and read through the accessors polkadot.js
 // derives from metadata (`.isSome`, `.asSettled`, `.toBigInt()`, camelCase fields).
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ChainValue = any;
 
 /** A storage item, or `undefined` when this runtime does not have it (`inference.modelStats`

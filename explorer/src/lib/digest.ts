@@ -22,7 +22,6 @@ const I64_MAX = (1n << 63n) - 1n;
 const I64_MIN = -(1n << 63n);
 
 /** The rule of a decoded `ComparisonRule` (a polkadot.js enum from metadata). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function ruleOf(codec: any): Rule {
   switch (codec.type as string) {
     case 'Quantized': return { kind: 'Quantized', decimals: codec.asQuantized.decimals.toNumber() };

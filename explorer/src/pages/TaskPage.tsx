@@ -22,6 +22,7 @@ export function TaskPage() {
   const { id } = useParams();
   const navigate = useNavigate();
   const [draft, setDraft] = useState(id ?? '');
+  useEffect(() => setDraft(id ?? ''), [id]);
   return (
     <section>
       <form className="inline" onSubmit={(e) => { e.preventDefault(); if (/^\d+$/.test(draft.trim())) navigate(`/task/${draft.trim()}`); }}>
@@ -138,7 +139,7 @@ function TaskView({ taskId }: { taskId: number }) {
           ))}
         </tbody>
       </table>
-      {h.executors.length === 0 && <p className="muted">No executor drawn yet.</p>}
+      {h.executors.length === 0 && <p className="muted">{toNum(t.declined.length) > 0 ? 'No executor left: every one drawn declined.' : OPEN.includes(h.status) ? 'No executor drawn yet.' : 'No executor was drawn.'}</p>}
       {h.quorumDigest && <p>Quorum digest: <span className="mono">{h.quorumDigest}</span></p>}
 
       <h3>Outputs</h3>
