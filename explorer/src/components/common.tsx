@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { useApi } from '../lib/api';
+import { useAccounts } from '../lib/accounts';
 import { formatBalance, shortAddress } from '../lib/format';
 import type { TxProgress } from '../lib/tx';
 
@@ -18,8 +19,16 @@ export function useFormat(): (planck: bigint) => string {
   return (planck) => formatBalance(planck, chain?.decimals ?? 18, chain?.symbol ?? 'OPG');
 }
 
+/** An account, with its name when it is one of the selector's accounts (//Alice …). */
 export function Address({ address, full = false }: { address: string; full?: boolean }) {
-  return <span className="mono" title={address}>{full ? address : shortAddress(address)}</span>;
+  const { accounts } = useAccounts();
+  const known = accounts.find((a) => a.address === address);
+  return (
+    <span title={address}>
+      {known && <b className="account-name">{known.label} </b>}
+      <span className="mono">{full ? address : shortAddress(address)}</span>
+    </span>
+  );
 }
 
 export function TxStatusView({ progress }: { progress: TxProgress | null }) {

@@ -68,7 +68,7 @@ function Validators() {
       return {
         who, own, delegated: active > own ? active - own : 0n, unbonding: pool ? toBig(pool.unbonding.value) : 0n,
         commission: info.commission.toHuman(), status: jailedUntil !== null && jailedUntil > now ? 'jailed' : info.status.type.toLowerCase(),
-        jailedUntil, serves: serves.get(who) ?? [], record, slashes, mine: mine && pool ? positionValue(mine, pool.active) : 0n,
+        jailedUntil, serves: (serves.get(who) ?? []).sort((a, b) => a - b), record, slashes, mine: mine && pool ? positionValue(mine, pool.active) : 0n,
       };
     }));
     setRecordsAvailable(!!recordsQuery);
