@@ -46,7 +46,9 @@ export type ExecutorView = {
   who: string;
   commitment: string | null;
   revealed: string | null;
-  /** Whether its revealed digest is the quorum's; `null` when unknown (no reveal, no quorum). */
+  /** Whether it revealed the quorum's digest, once the task settled or was rejected (an
+   * executor that never revealed did not agree); `null` while there is no quorum (open, failed,
+   * cancelled). */
   agrees: boolean | null;
   /** Total stake backing it now (its pool's active value). */
   stake: bigint | null;
@@ -217,7 +219,7 @@ export async function loadTaskHistory(api: ApiPromise, taskId: number, onProgres
       who,
       commitment: unwrap(ex.commitment)?.toHex() ?? null,
       revealed,
-      agrees: revealed && quorumDigest ? revealed === quorumDigest : null,
+      agrees: quorumDigest ? revealed === quorumDigest : null,
       stake: unwrap(pool) ? toBig(unwrap(pool).active.value) : null,
       reveal,
       signerActsFor: reveal ? (reveal.signer === who ? who : unwrap(owner)?.toString() ?? null) : null,

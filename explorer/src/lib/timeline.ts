@@ -5,7 +5,7 @@ import { toBig } from './chain';
 
 export type TimelineKind =
   | 'requested' | 'postponed' | 'assigned' | 'committed' | 'reveal-started' | 'revealed' | 'declined' | 'replaced'
-  | 'rewarded' | 'slashed' | 'settled' | 'rejected' | 'failed' | 'cancelled' | 'expired' | 'batch-entry-failed';
+  | 'rewarded' | 'slashed' | 'covered' | 'settled' | 'rejected' | 'failed' | 'cancelled' | 'expired' | 'batch-entry-failed';
 
 export type TimelineItem = {
   kind: TimelineKind;
@@ -13,8 +13,6 @@ export type TimelineItem = {
   /** The account the event names (requester, executor), if one. */
   account: string | null;
   text: string;
-  /** `OffenceCovered`: a fault already covered by a larger slash of its offence span. */
-  covered?: boolean;
 };
 
 const KINDS: Record<string, TimelineKind> = {
@@ -28,7 +26,7 @@ const KINDS: Record<string, TimelineKind> = {
   ExecutorReplaced: 'replaced',
   ExecutorRewarded: 'rewarded',
   ExecutorSlashed: 'slashed',
-  OffenceCovered: 'slashed',
+  OffenceCovered: 'covered',
   TaskSettled: 'settled',
   TaskRejected: 'rejected',
   TaskFailed: 'failed',
@@ -63,6 +61,6 @@ export function timelineOf(events: TaskEvent[], fmt: (planck: bigint) => string)
       case 'BatchEntryFailed': text = `a batch entry failed: ${d.error.toString()}`; break;
       default: break;
     }
-    return [{ kind, event, account: event.name === 'TaskAssigned' ? null : who, text, covered: event.name === 'OffenceCovered' || undefined }];
+    return [{ kind, event, account: event.name === 'TaskAssigned' ? null : who, text }];
   });
 }

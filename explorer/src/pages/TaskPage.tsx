@@ -128,12 +128,12 @@ function TaskView({ taskId }: { taskId: number }) {
           {h.executors.map((ex) => (
             <tr key={ex.who} data-testid="executor-row" data-account={ex.who} data-digest={ex.revealed ?? ''} data-commitment={ex.commitment ?? ''}
               data-agrees={ex.agrees === null ? '' : String(ex.agrees)} data-stake={ex.stake?.toString() ?? ''}
-              className={ex.agrees === true ? 'agree' : ex.agrees === false ? 'dissent' : ''}>
+              className={ex.agrees === true ? 'agree' : ex.agrees === false && ex.revealed ? 'dissent' : ''}>
               <td><Address address={ex.who} full /></td>
               <td><Balance planck={ex.stake} /></td>
               <td className="mono">{ex.commitment ? shortHex(ex.commitment) : 'not committed'}</td>
               <td className="mono">{ex.revealed ? shortHex(ex.revealed) : 'not revealed'}</td>
-              <td>{ex.agrees === true ? '✔ quorum' : ex.agrees === false ? '✘ dissent' : '–'}</td>
+              <td>{ex.agrees === true ? '✔ quorum' : ex.agrees === false ? (ex.revealed ? '✘ dissent' : 'no result') : '–'}</td>
               <td>{ex.reveal ? <><Address address={ex.reveal.signer} />{ex.reveal.signer !== ex.who ? ' (inference key)' : ''} in block {ex.reveal.block}</> : '–'}</td>
             </tr>
           ))}
@@ -165,15 +165,21 @@ function TaskView({ taskId }: { taskId: number }) {
       </dl>
       {slashes.length === 0 ? <p className="muted">No slash.</p> : (
         <table className="grid">
-          <thead><tr><th>validator</th><th>reason</th><th>amount</th><th>event</th></tr></thead>
-          <tbody>{slashes.map((e) => (
-            <tr key={`${e.block}-${e.index}`} data-testid="slash-row" data-account={e.data.executor.toString()} data-reason={e.data.reason.type}
-              data-amount={e.name === 'ExecutorSlashed' ? toBig(e.data.amount).toString() : '0'} data-covered={String(e.name === 'OffenceCovered')}>
-              <td><Address address={e.data.executor.toString()} full /></td>
-              <td>{e.data.reason.type}{e.name === 'OffenceCovered' ? ' (covered by an earlier, larger slash of its offence span)' : ''}</td>
-              <td>{e.name === 'ExecutorSlashed' ? <>{fmt(toBig(e.data.amount))} ({e.data.fraction.toHuman()})</> : 'nothing more'}</td>
-              <td><a href={appsBlockLink(rpc, e.blockHash)} target="_blank" rel="noreferrer">#{e.block}-{e.index}</a></td>
-            </tr>))}
+          <thead><tr><th>validator</th><th>fault</th><th>slashed</th><th>event</th></tr></thead>
+          <tbody>{slashes.map((e) => {
+            // A fault covered by its offence span's earlier, larger slash takes nothing more: it is
+            // listed, but it is not a slash.
+            const covered = e.name === 'OffenceCovered';
+            return (
+              <tr key={`${e.block}-${e.index}`} data-testid={covered ? 'covered-row' : 'slash-row'} data-account={e.data.executor.toString()}
+                data-reason={e.data.reason.type} data-amount={covered ? '0' : toBig(e.data.amount).toString()}>
+                <td><Address address={e.data.executor.toString()} full /></td>
+                <td>{e.data.reason.type}{covered ? ' (covered by an earlier, larger slash of its offence span)' : ''}</td>
+                <td>{covered ? 'nothing more' : <>{fmt(toBig(e.data.amount))} ({e.data.fraction.toHuman()})</>}</td>
+                <td><a href={appsBlockLink(rpc, e.blockHash)} target="_blank" rel="noreferrer">#{e.block}-{e.index}</a></td>
+              </tr>
+            );
+          })}
           </tbody>
         </table>
       )}
