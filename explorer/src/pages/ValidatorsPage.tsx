@@ -20,7 +20,7 @@ type Reliability = Record<RecordField, number> & { slashed: bigint };
 type Slash = { taskId: number; reason: string; amount: bigint; at: number };
 
 type Row = {
-  who: string; own: bigint; delegated: bigint; unbonding: bigint; commission: string; status: string; jailedUntil: number | null;
+  who: string; own: bigint; ownPrincipal: bigint; delegated: bigint; unbonding: bigint; commission: string; status: string; jailedUntil: number | null;
   serves: number[]; record: Reliability | null; slashes: Slash[] | null; mine: bigint;
 };
 
@@ -66,7 +66,7 @@ function Validators() {
       const slashes = sl ? sl.map((s: ChainValue) => ({ taskId: toNum(s.taskId), reason: s.reason.type, amount: toBig(s.amount), at: toNum(s.at) })) : (slashesQuery ? [] : null);
       const mine = unwrap(mineOpt);
       return {
-        who, own, delegated: active > own ? active - own : 0n, unbonding: pool ? toBig(pool.unbonding.value) : 0n,
+        who, own, ownPrincipal: toBig(info.selfStake.principal), delegated: active > own ? active - own : 0n, unbonding: pool ? toBig(pool.unbonding.value) : 0n,
         commission: info.commission.toHuman(), status: jailedUntil !== null && jailedUntil > now ? 'jailed' : info.status.type.toLowerCase(),
         jailedUntil, serves: (serves.get(who) ?? []).sort((a, b) => a - b), record, slashes, mine: mine && pool ? positionValue(mine, pool.active) : 0n,
       };
@@ -101,7 +101,10 @@ function Validators() {
   if (!rows) return <p className="muted">Loading validators…</p>;
   const columns: ColumnDef<Row, ChainValue>[] = [
     { header: 'validator', accessorFn: (r) => r.who, cell: (c) => <Address address={c.getValue()} full /> },
-    { header: 'own', accessorFn: (r) => r.own, cell: (c) => <Balance planck={c.getValue()} />, sortingFn: 'basic' },
+    {
+      header: 'own', accessorFn: (r) => r.own, sortingFn: 'basic',
+      cell: (c) => <span title={`after slashes; bonded (principal) ${c.row.original.ownPrincipal}`}><Balance planck={c.getValue()} /></span>,
+    },
     { header: 'delegated', accessorFn: (r) => r.delegated, cell: (c) => <Balance planck={c.getValue()} />, sortingFn: 'basic' },
     { header: 'unbonding', accessorFn: (r) => r.unbonding, cell: (c) => <Balance planck={c.getValue()} />, sortingFn: 'basic' },
     { header: 'commission', accessorFn: (r) => r.commission },
@@ -145,7 +148,7 @@ function Validators() {
       {!recordsAvailable && <p className="warn">Reliability records (inference.validatorRecords, validatorSlashes): not available on this runtime.</p>}
       <p className="muted small">Amounts in whole {chain?.symbol ?? 'tokens'}. Undelegate with an empty amount takes the whole delegation of the selected account ({selected?.label ?? 'none'}).</p>
       <DataTable data={rows} columns={columns} rowKey={(r) => r.who} rowProps={(r) => ({
-        'data-testid': 'validator-row', 'data-account': r.who, 'data-own': r.own.toString(), 'data-delegated': r.delegated.toString(),
+        'data-testid': 'validator-row', 'data-account': r.who, 'data-own': r.own.toString(), 'data-own-principal': r.ownPrincipal.toString(), 'data-delegated': r.delegated.toString(),
         'data-unbonding': r.unbonding.toString(), 'data-status': r.status,
         'data-agreed': r.record ? String(r.record.agreed) : '', 'data-mismatched': r.record ? String(r.record.mismatched) : '',
         'data-missed-commits': r.record ? String(r.record.missedCommits) : '', 'data-missed-reveals': r.record ? String(r.record.missedReveals) : '',
