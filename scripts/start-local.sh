@@ -80,7 +80,14 @@ for name in alice bob charlie dave; do
 		--no-telemetry
 		--node-key-file "$data_dir/$name.node-key"
 	)
-	[ "$name" = alice ] || args+=(--bootnodes "$bootnode")
+	# Alice serves the explorer's RPC: she keeps the state of every finalized block, so a task's
+	# events (System.Events of its blocks) can be read as long as the task is kept (a day), not
+	# only for the last 256 blocks.
+	if [ "$name" = alice ]; then
+		args+=(--state-pruning archive-canonical)
+	else
+		args+=(--bootnodes "$bootnode")
+	fi
 	"$node_bin" "${args[@]}" >"$data_dir/$name.log" 2>&1 &
 	pids+=("$!")
 	i=$((i + 1))
