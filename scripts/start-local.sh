@@ -56,6 +56,14 @@ for name in alice bob charlie dave; do
 		--key-type opgi --scheme sr25519 --suri "//${name^}//inference"
 done
 
+# A database keeps the pruning mode it was made with: Alice's from before she kept every block's
+# state is dropped (keystore and model store stay) and she syncs again from the others.
+if [ -d "$data_dir/alice/chains" ] && [ ! -f "$data_dir/alice.archive" ]; then
+	log "Alice's database predates archive mode: removing it; she syncs again from the others"
+	rm -rf "$data_dir"/alice/chains/*/db
+fi
+touch "$data_dir/alice.archive"
+
 pids=()
 stop_all() {
 	trap - INT TERM EXIT
