@@ -446,8 +446,8 @@ pub struct ReliabilityRecord<Balance> {
 	/// Commitments it revealed, whatever the task's outcome (`ResultRevealed`).
 	pub revealed: u32,
 	/// Reveals of the digest the quorum settled on, in a settled or rejected task: the
-	/// executors paid `fee_per_executor` (`ExecutorRewarded`, unless the staking side refused
-	/// the reward because the validator had left; the fee then went back to the requester).
+	/// executors paid for it (`ExecutorRewarded`, unless the staking side refused the reward
+	/// because the validator had left; the fee then went back to the requester).
 	pub agreed: u32,
 	/// Reveals of another digest than the quorum's, in a settled or rejected task: faults
 	/// charged `SlashReason::Mismatch` (`ExecutorSlashed` or `OffenceCovered`). Revealers of a
@@ -495,8 +495,9 @@ pub struct SlashRecord<Balance, BlockNumber> {
 }
 
 /// A model's request figures (see [`crate::records`]). Counters are cumulative and saturate
-/// at `u32::MAX`; every request ends in exactly one of `settled`, `rejected`, `failed` and
-/// `cancelled`, so `requests` less their sum is the model's open tasks.
+/// at `u32::MAX`; every counted request ends in exactly one of `settled`, `rejected`, `failed`
+/// and `cancelled`, so `requests` less their sum is the model's open tasks (of those counted:
+/// see [`RecordsSince`](crate::RecordsSince)).
 ///
 /// SCALE: the five `u32` in declaration order, then the 64 `u32` of `settle_blocks` (an array:
 /// no length prefix).

@@ -437,3 +437,34 @@ fn the_upgrade_counts_only_the_tasks_requested_after_it() {
 		assert_eq!(ModelStats::<Test>::get(MODEL).requests, 1);
 	});
 }
+
+#[test]
+fn an_executor_acting_through_its_inference_key_is_counted_as_the_validator() {
+	ExtBuilder::default().build_and_execute(|| {
+		let (task_id, drawn) = assigned_task(ALICE);
+		let (validator, key) = (drawn[0], 60);
+		link_key(validator, key);
+		assert_ok!(Inference::commit_result(
+			RuntimeOrigin::signed(key),
+			task_id,
+			commitment_for(task_id, validator, &logits(1))
+		));
+		for v in &drawn[1..] {
+			commit(task_id, *v, &logits(1));
+		}
+		assert_ok!(Inference::reveal_result(
+			RuntimeOrigin::signed(key),
+			task_id,
+			opg_primitives::inference::TaskOutcome::Output(
+				opg_primitives::inference::encode_output(&logits(1))
+			),
+			salt_of(validator)
+		));
+		for v in &drawn[1..] {
+			reveal(task_id, *v, &logits(1));
+		}
+		assert!(matches!(Inference::task(task_id).unwrap().status, TaskStatus::Settled { .. }));
+		assert_eq!(record(validator), honest());
+		assert!(!ValidatorRecords::<Test>::contains_key(key));
+	});
+}
