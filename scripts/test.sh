@@ -32,11 +32,12 @@ if [ "$cargo_status" -ne 0 ] && [ "$cargo_fail" -eq 0 ]; then cargo_fail=1; fi #
 
 log "Explorer unit tests (vitest)"
 set +e
-(cd "$REPO_ROOT/explorer" && npm test --silent) 2>&1 | tee "$CARGO_TARGET_DIR/explorer-test.log"
+(cd "$REPO_ROOT/explorer" && NO_COLOR=1 npm test --silent) 2>&1 | tee "$CARGO_TARGET_DIR/explorer-test.log"
 unit_status=${PIPESTATUS[0]}
 set -e
-# vitest's summary: "Tests  2 failed | 40 passed (42)" or "Tests  42 passed (42)".
-summary="$(grep -E '^ +Tests +' "$CARGO_TARGET_DIR/explorer-test.log" | tail -n1)"
+# vitest's summary: "Tests  2 failed | 40 passed (42)" or "Tests  42 passed (42)" (colour codes
+# stripped, should any remain).
+summary="$(sed -E 's/\x1b\[[0-9;]*m//g' "$CARGO_TARGET_DIR/explorer-test.log" | grep -E '^ +Tests +' | tail -n1)"
 unit_pass="$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$summary")"
 unit_fail="$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$summary")"
 unit_pass=${unit_pass:-0}

@@ -29,6 +29,7 @@ let server;
 let browser;
 let rpcUrl;
 const pages = [];
+const settledTasks = []; // ids of the tasks the tests saw settle
 
 before(async () => {
   const demo = mlpModel({ name: 'demo-mlp', ...DEMO_MLP });
@@ -175,6 +176,7 @@ test('a demo-MLP inference requested through the form settles; its task page mat
   assert.equal(await waitForEnd(page), 'Settled');
   assert.equal(record.end.name, 'TaskSettled', record.watcher.trail());
   const rows = await assertTaskPage(page, record);
+  settledTasks.push(taskId);
   assert.ok(Object.values(rows).every((r) => r.agrees === 'true'), 'every executor agreed');
   assert.ok(await page.locator('[data-testid=output]').count() >= 1, 'the output is shown');
   await screenshot(page, 'task');
@@ -191,6 +193,7 @@ test('a mismatching validator is shown dissenting on the task page, with its sla
     const page = await open(`/task/${request.taskId}`);
     assert.equal(await waitForEnd(page), 'Settled');
     const rows = await assertTaskPage(page, record);
+    settledTasks.push(request.taskId);
     assert.equal(rows.Dave.agrees, 'false', 'Dave dissented');
     for (const name of ['Alice', 'Bob', 'Charlie']) assert.equal(rows[name].agrees, 'true', `${name} agreed`);
     const slash = (await attributesOf(page, '[data-testid=slash-row]'))[0];
@@ -257,7 +260,12 @@ test('the models and live pages show the chain\'s figures; an unknown task is an
   await live.waitForFunction((n) => Number(document.querySelector('[data-testid=best-block]')?.textContent) > n, best, { timeout: 30_000 });
   const finalized = Number(await live.textContent('[data-testid=finalized-block]'));
   assert.ok(finalized > 0 && finalized <= Number(await live.textContent('[data-testid=best-block]')));
-  for (const chart of ['chart-settled', 'chart-latency']) assert.equal(await live.locator(`[data-testid=${chart}]`).count(), 1, chart);
+  // Opened after both tasks settled: the page reads them back from the chain's records.
+  await live.waitForFunction((n) => Number(document.querySelector('[data-testid=chart-settled]')?.dataset.settled) >= n, settledTasks.length, { timeout: 30_000 });
+  assert.ok(Number(await live.getAttribute('[data-testid=chart-latency]', 'data-points')) >= settledTasks.length);
+  for (const id of settledTasks) {
+    assert.equal(await live.getAttribute(`[data-testid=live-task][data-task-id="${id}"]`, 'data-status'), 'Settled', `task ${id} on the live page`);
+  }
   await screenshot(live, 'live');
 
   const missing = await open('/task/987654');

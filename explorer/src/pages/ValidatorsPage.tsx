@@ -39,6 +39,7 @@ function Validators() {
   const [amounts, setAmounts] = useState<Record<string, string>>({});
   const { progress, send: sendTx, fail } = useTx();
   const [reload, setReload] = useState(0);
+  const [modelNames, setModelNames] = useState<Map<number, string>>(new Map());
 
   const load = useCallback(async () => {
     if (!api) return;
@@ -46,7 +47,10 @@ function Validators() {
     const now = (await api.rpc.chain.getHeader()).number.toNumber();
     const recordsQuery = storage(api, 'inference', 'validatorRecords');
     const slashesQuery = storage(api, 'inference', 'validatorSlashes');
-    const [validators, servers] = await Promise.all([q.inferenceStaking.validators.entries(), q.models.servers.entries()]);
+    const [validators, servers, models] = await Promise.all([q.inferenceStaking.validators.entries(), q.models.servers.entries(), q.models.models.entries()]);
+    const names = new Map<number, string>();
+    for (const [k, m] of models) if (m.isSome) names.set(toNum(k.args[0]), `${m.unwrap().name.toUtf8()} v${toNum(m.unwrap().version)}`);
+    setModelNames(names);
     const serves = new Map<string, number[]>();
     for (const [k, list] of servers) for (const v of list) serves.set(v.toString(), [...(serves.get(v.toString()) ?? []), toNum(k.args[0])]);
     const out: Row[] = await Promise.all(validators.filter(([, v]: ChainValue) => v.isSome).map(async ([k, v]: ChainValue) => {
@@ -100,7 +104,7 @@ function Validators() {
   if (error) return <ErrorText>{error}</ErrorText>;
   if (!rows) return <p className="muted">Loading validators…</p>;
   const columns: ColumnDef<Row, ChainValue>[] = [
-    { header: 'validator', accessorFn: (r) => r.who, cell: (c) => <Address address={c.getValue()} full /> },
+    { header: 'validator', accessorFn: (r) => r.who, cell: (c) => <Address address={c.getValue()} /> },
     {
       header: 'own', accessorFn: (r) => r.own, sortingFn: 'basic',
       cell: (c) => <span title={`after slashes; bonded (principal) ${c.row.original.ownPrincipal}`}><Balance planck={c.getValue()} /></span>,
@@ -109,13 +113,23 @@ function Validators() {
     { header: 'unbonding', accessorFn: (r) => r.unbonding, cell: (c) => <Balance planck={c.getValue()} />, sortingFn: 'basic' },
     { header: 'commission', accessorFn: (r) => r.commission },
     { header: 'status', accessorFn: (r) => r.status, cell: (c) => <span className={`st-${c.getValue()}`}>{c.getValue()}{c.getValue() === 'jailed' ? ` until block ${c.row.original.jailedUntil}` : ''}</span> },
-    { header: 'serves models', accessorFn: (r) => r.serves.join(', ') || 'none' },
+    {
+      header: 'serves models', accessorFn: (r) => r.serves.join(', ') || 'none', cell: (c) => {
+        const ids = c.row.original.serves;
+        return <span className="small">{ids.length === 0 ? 'none' : ids.map((id) => (
+          <div key={id}><Link to="/models">{modelNames.get(id) ?? 'model'} ({id})</Link></div>))}</span>;
+      },
+    },
     {
       header: 'record', accessorFn: (r) => r.record?.agreed ?? -1, cell: (c) => {
         const rec = c.row.original.record;
-        return <span className="small">{rec ? <>assigned {rec.assigned}, committed {rec.committed}, revealed {rec.revealed}, agreed {rec.agreed}, mismatched {rec.mismatched},
-          missed commits {rec.missedCommits}, missed reveals {rec.missedReveals}, declined {rec.declined}, slashes {rec.slashes} ({fmt(rec.slashed)})</>
-          : recordsAvailable ? 'no record yet' : 'not available on this runtime'}</span>;
+        if (!rec) return <span className="small">{recordsAvailable ? 'no record yet' : 'not available on this runtime'}</span>;
+        const lines: Array<[string, string | number]> = [
+          ['assigned', rec.assigned], ['committed', rec.committed], ['revealed', rec.revealed], ['agreed', rec.agreed],
+          ['mismatched', rec.mismatched], ['missed commits', rec.missedCommits], ['missed reveals', rec.missedReveals],
+          ['declined', rec.declined], ['slashes', `${rec.slashes} (${fmt(rec.slashed)})`],
+        ];
+        return <dl className="record small">{lines.map(([k, v]) => <div key={k}><dt>{k}</dt><dd>{v}</dd></div>)}</dl>;
       },
     },
     {
