@@ -53,7 +53,7 @@ use crate::{pallet::*, types::*};
 use frame_system::pallet_prelude::BlockNumberFor;
 use opg_primitives::{inference::TaskId, models::ModelId, staking::SlashReason};
 use sp_runtime::{
-	traits::{Get, Saturating},
+	traits::{Get, Saturating, Zero},
 	SaturatedConversion,
 };
 
@@ -116,14 +116,17 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// `who` was slashed `amount` for `reason` in `task_id`: counted in its record and kept
-	/// in its latest slashes, the oldest dropped when the list is full.
+	/// in its latest slashes, the oldest dropped when the list is full. Nothing is recorded when
+	/// the slash took nothing.
 	pub(crate) fn record_slash(
 		task_id: TaskId,
 		who: &T::AccountId,
 		reason: SlashReason,
 		amount: BalanceOf<T>,
 	) {
-		if !Self::counted(task_id) {
+		// A slash that took nothing (the validator's pool was already empty) is no slash: the
+		// record counts the stake taken.
+		if !Self::counted(task_id) || amount.is_zero() {
 			return;
 		}
 		ValidatorRecords::<T>::mutate(who, |r| {

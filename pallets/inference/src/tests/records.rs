@@ -141,6 +141,42 @@ fn a_dissenter_counts_as_mismatched_and_its_slash_is_kept_as_emitted() {
 }
 
 #[test]
+fn a_fault_covered_by_its_offence_span_counts_as_a_fault_and_not_as_a_slash() {
+	ExtBuilder::default().build_and_execute(|| {
+		let mut tasks = Vec::new();
+		for _ in 0..2 {
+			let task_id = all_four_assigned();
+			for v in [V1, V2, V3, V4] {
+				commit(task_id, v, &logits(if v == V1 { 2 } else { 1 }));
+			}
+			for v in [V1, V2, V3, V4] {
+				reveal(task_id, v, &logits(if v == V1 { 2 } else { 1 }));
+			}
+			tasks.push(task_id);
+		}
+		// The second mismatch falls in the span the first opened, with a slash no larger: it is
+		// covered, nothing more is taken.
+		assert_eq!(slash_events(V1), vec![(tasks[0], SlashReason::Mismatch, 2_000)]);
+		assert!(inference_events().iter().any(|e| matches!(e,
+			Event::OffenceCovered { task_id, executor, reason: SlashReason::Mismatch }
+				if *task_id == tasks[1] && *executor == V1)));
+		assert_eq!(
+			record(V1),
+			ReliabilityRecord {
+				assigned: 2,
+				committed: 2,
+				revealed: 2,
+				mismatched: 2,
+				slashes: 1,
+				slashed: 2_000,
+				..Default::default()
+			}
+		);
+		assert_eq!(kept_slashes(V1), vec![(tasks[0], SlashReason::Mismatch, 2_000)]);
+	});
+}
+
+#[test]
 fn a_no_show_at_commit_counts_as_missed_commit() {
 	ExtBuilder::default().build_and_execute(|| {
 		let (task_id, drawn) = assigned_task(ALICE);
