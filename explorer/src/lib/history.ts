@@ -53,8 +53,10 @@ export type ExecutorView = {
   /** Total stake backing it now (its pool's active value). */
   stake: bigint | null;
   reveal: Reveal | null;
-  /** The validator the reveal's signer acts for (`inference.keyOwners`), or the signer itself. */
-  signerActsFor: string | null;
+  /** The validator the reveal's signer acted for when it revealed (`inference.keyOwners` in the
+   * state the reveal's block was built on: a key rotated or cleared since does not change it), or
+   * the signer itself; `undefined` when the node no longer has that state (a pruned node). */
+  signerActsFor: string | null | undefined;
 };
 
 export type TaskHistory = {
@@ -213,7 +215,7 @@ export async function loadTaskHistory(api: ApiPromise, taskId: number, onProgres
     const reveal = reveals.get(who) ?? null;
     const [pool, owner] = await Promise.all([
       q.inferenceStaking.pools(who),
-      reveal && reveal.signer !== who ? q.inference.keyOwners(reveal.signer) : Promise.resolve(null),
+      reveal && reveal.signer !== who ? ownerWhenRevealed(api, reveal) : Promise.resolve(null),
     ]);
     return {
       who,
@@ -222,7 +224,7 @@ export async function loadTaskHistory(api: ApiPromise, taskId: number, onProgres
       agrees: quorumDigest ? revealed === quorumDigest : null,
       stake: unwrap(pool) ? toBig(unwrap(pool).active.value) : null,
       reveal,
-      signerActsFor: reveal ? (reveal.signer === who ? who : unwrap(owner)?.toString() ?? null) : null,
+      signerActsFor: reveal ? (reveal.signer === who ? who : owner) : null,
     };
   }));
 
@@ -234,6 +236,18 @@ export async function loadTaskHistory(api: ApiPromise, taskId: number, onProgres
     truncated: toBlock < endBlock, missingBlocks, requestBlockHash, executors, quorumDigest,
     paid: end ? field('paid') ?? 0n : null, protocolFee: end ? field('protocolFee') ?? 0n : null, refunded: field('refunded'),
   };
+}
+
+/** The validator `reveal`'s signer acted for in the state its block was built on (`null`: for
+ * none), or `undefined` when the node no longer has that state. */
+async function ownerWhenRevealed(api: ApiPromise, reveal: Reveal): Promise<string | null | undefined> {
+  try {
+    const header = await api.rpc.chain.getHeader(reveal.blockHash);
+    const before = await api.at(header.parentHash);
+    return unwrap(await (before.query as ChainValue).inference.keyOwners(reveal.signer))?.toString() ?? null;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The executor's account id bytes (what the commitment binds). */

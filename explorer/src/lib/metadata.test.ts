@@ -12,6 +12,7 @@ import { requestFee } from './fees';
 import { revealInExtrinsic } from './history';
 import { verifyCommand } from './verify';
 import { encodeF32 } from './decode';
+import { histogramMedian } from './format';
 
 const registry = new TypeRegistry();
 const metadata = new Metadata(registry, fixture.metadata as `0x${string}`);
@@ -90,5 +91,36 @@ describe('chain values from metadata', () => {
     expect('command' in l && l.command).toMatch(new RegExp(`^opg-node models run ${H1} --generate --chat --max-prompt-tokens 64 --max-new-tokens 16 --stop 2 --temperature-milli 700 --top-p-milli 900 --seed 0x[0-9a-f]{64} --input '\\[\\{"role":"user","content":"Hi"\\}\\]'$`));
     expect(verifyCommand(mlp, mlp.comparison, null, 3, null)).toHaveProperty('error');
     expect(verifyCommand(mlp, mlp.comparison, new Uint8Array(3), 3, null)).toHaveProperty('error');
+  });
+
+  it('decodes the reliability records the pages read, from their SCALE bytes', () => {
+    // ReliabilityRecord: nine u32 (assigned … slashes), then slashed: u128.
+    const counters = [5, 4, 4, 3, 1, 0, 0, 1, 1];
+    const u32s = (values: number[]) => values.flatMap((v) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >>> 24]);
+    const slashed = new Uint8Array(16);
+    slashed[0] = 0xd0; slashed[1] = 0x07; // 2,000
+    const record: ChainValue = registry.createType(storageType('inference', 'validatorRecords'), new Uint8Array([...u32s(counters), ...slashed]));
+    expect([record.assigned, record.committed, record.revealed, record.agreed, record.mismatched, record.missedCommits,
+      record.missedReveals, record.declined, record.slashes].map((n: ChainValue) => n.toNumber())).toEqual(counters);
+    expect(toBig(record.slashed)).toBe(2000n);
+
+    // The latest slashes: task 7, Withheld, 2,000, block 9.
+    const slashes: ChainValue = registry.createType(storageType('inference', 'validatorSlashes'),
+      new Uint8Array([4, 7, 0, 0, 0, 0, 0, 0, 0, 2, ...slashed, 9, 0, 0, 0]));
+    expect(slashes.length).toBe(1);
+    expect(slashes[0].taskId.toNumber()).toBe(7);
+    expect(slashes[0].reason.type).toBe('Withheld');
+    expect(toBig(slashes[0].amount)).toBe(2000n);
+    expect(slashes[0].at.toNumber()).toBe(9);
+
+    // ModelRecord: five u32, then the 64 buckets of settle_blocks (no length prefix).
+    const buckets = new Array(64).fill(0);
+    buckets[3] = 2; buckets[5] = 1; buckets[63] = 2;
+    const stats: ChainValue = registry.createType(storageType('inference', 'modelStats'), new Uint8Array(u32s([7, 4, 1, 1, 1, ...buckets])));
+    expect(stats.requests.toNumber()).toBe(7);
+    expect(stats.rejected.toNumber()).toBe(1);
+    const histogram = stats.settleBlocks.map((n: ChainValue) => n.toNumber());
+    expect(histogram).toEqual(buckets);
+    expect(histogramMedian(histogram)).toBe(5);
   });
 });

@@ -87,7 +87,10 @@ function TaskView({ taskId }: { taskId: number }) {
       }
       const c = checkCommitment(h.rule, ex.reveal.outcome, ex.reveal.salt, accountBytes(ex.who),
         ex.commitment ? hexToU8a(ex.commitment) : null, ex.revealed ? hexToU8a(ex.revealed) : null);
-      if (c.result === 'match' && ex.signerActsFor !== ex.who) {
+      // The chain only accepts a reveal from the executor or the key it had linked then; a key
+      // rotated or cleared since is looked up in the state before the reveal, so it does not
+      // turn an honest reveal into a mismatch.
+      if (c.result === 'match' && ex.signerActsFor !== undefined && ex.signerActsFor !== ex.who) {
         out.set(ex.who, { ...c, result: 'mismatch', why: `the reveal was signed by ${ex.reveal.signer}, which does not act for ${ex.who}` });
       } else out.set(ex.who, c);
     }
@@ -108,7 +111,7 @@ function TaskView({ taskId }: { taskId: number }) {
         <dt>Redundancy / quorum</dt><dd>{t.redundancy.toString()} executors, {t.quorum.toString()} matching results settle it</dd>
         <dt>Comparison</dt><dd>{ruleName(h.rule)}</dd>
         <dt>Plan</dt><dd>assign at {t.plan.assignAt.toString()}, commits before {t.plan.commitDeadline.toString()}, reveals before {t.plan.revealDeadline.toString()}, pruned at {t.plan.expiresAt.toString()}</dd>
-        <dt>Escrow</dt><dd><Balance planck={toBig(t.escrow)} /> ({fmt(toBig(t.feePerExecutor))} per executor + protocol fee {fmt(toBig(t.protocolFee))})</dd>
+        <dt>Escrow</dt><dd><Balance planck={toBig(t.escrow)} /> ({fmt(toBig(t.feePerExecutor))} per executor{h.tokenCharge ? ' and its token fees at the model\'s limits' : ''}, × {t.redundancy.toString()}, + protocol fee {fmt(toBig(t.protocolFee))})</dd>
         {t.status.isFailed && <><dt>Failure</dt><dd>{t.status.asFailed.reason.type}</dd></>}
         {t.status.isRejected && <><dt>Rejection</dt><dd>{t.status.asRejected.rejection.type}</dd></>}
       </dl>
