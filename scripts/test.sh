@@ -30,9 +30,11 @@ read -r cargo_pass cargo_fail < <(grep -E '^test result:' "$CARGO_TARGET_DIR/car
 	awk '{p+=$4; f+=$6} END {print p+0, f+0}')
 if [ "$cargo_status" -ne 0 ] && [ "$cargo_fail" -eq 0 ]; then cargo_fail=1; fi # did not build
 
-log "Explorer unit tests (vitest)"
+log "Explorer: bundle (tsc, vite build) and unit tests (vitest)"
 set +e
-(cd "$REPO_ROOT/explorer" && NO_COLOR=1 npm test --silent) 2>&1 | tee "$CARGO_TARGET_DIR/explorer-test.log"
+# A bundle that does not build fails here, counted, and leaves the other tests to run.
+{ build_explorer && (cd "$REPO_ROOT/explorer" && NO_COLOR=1 npm test --silent); } 2>&1 |
+	tee "$CARGO_TARGET_DIR/explorer-test.log"
 unit_status=${PIPESTATUS[0]}
 set -e
 # vitest's summary: "Tests  2 failed | 40 passed (42)" or "Tests  42 passed (42)" (colour codes

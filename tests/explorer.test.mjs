@@ -30,6 +30,9 @@ let browser;
 let rpcUrl;
 const pages = [];
 const settledTasks = []; // ids of the tasks the tests saw settle
+// What each validator's reliability record must read, counted here from the events of every task
+// the tests ran (the chain runs no other): address -> counters.
+const expected = {};
 
 before(async () => {
   const demo = mlpModel({ name: 'demo-mlp', ...DEMO_MLP });
@@ -82,6 +85,16 @@ async function chainRecord(taskId, from) {
   try {
     const end = await watcher.ended({ timeoutMs: 120_000 });
     const task = (await api.query.inference.tasks(taskId)).unwrap();
+    const count = (who, field) => {
+      expected[who] ??= { assigned: 0, agreed: 0, mismatched: 0, slashes: 0 };
+      expected[who][field] += 1;
+    };
+    for (const e of watcher.all('TaskAssigned')) for (const who of e.data.executors) count(who.toString(), 'assigned');
+    for (const e of watcher.all('ExecutorRewarded')) count(e.data.executor.toString(), 'agreed');
+    for (const e of [...watcher.all('ExecutorSlashed'), ...watcher.all('OffenceCovered')]) {
+      if (e.data.reason.isMismatch) count(e.data.executor.toString(), 'mismatched');
+    }
+    for (const e of watcher.all('ExecutorSlashed')) count(e.data.executor.toString(), 'slashes');
     return { watcher, end, task };
   } finally {
     watcher.stop();
@@ -131,8 +144,14 @@ async function assertTaskPage(page, { watcher, end, task }) {
   const chainSlashes = watcher.all('ExecutorSlashed').map((e) => `${names[e.data.executor.toString()]}:${e.data.reason.type}:${e.data.amount.toBigInt()}`).sort();
   assert.deepEqual(slashes, chainSlashes);
 
-  // "Verify it yourself": the command, and each reveal's commitment recomputed in the browser.
-  assert.match(await page.textContent('[data-testid=verify-command]'), /opg-node models run/);
+  // "Verify it yourself": the command reruns the model on the task's own input (read here from
+  // the request extrinsic), and each reveal's commitment is recomputed in the browser.
+  const command = await page.textContent('[data-testid=verify-command]');
+  assert.match(command, /^opg-node models run 0x[0-9a-f]{64} /);
+  const block = await api.rpc.chain.getBlock(await api.rpc.chain.getBlockHash(task.createdAt));
+  const call = block.block.extrinsics.map((x) => x.method).find((m) => m.section === 'inference' && m.method === 'requestInference');
+  const shownInput = command.match(/--input (\S+)/)[1].split(',').map(Number);
+  assert.deepEqual(shownInput.map(Math.fround), f32Values(call.args[1].toU8a(true)), 'the command runs the task\'s input');
   await page.click('[data-testid=verify-button]');
   const revealed = task.executors.filter((e) => e.revealed.isSome).map((e) => names[e.who.toString()]).sort();
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid=commitment-check][data-result=match], [data-testid=commitment-check][data-result=mismatch]').length >= n, revealed.length, { timeout: 60_000 });
@@ -216,17 +235,24 @@ test('Ferdie delegates to Alice and undelegates from the validators page; the re
   const row = page.locator(`[data-testid=validator-row][data-account="${alice}"]`);
   await row.waitFor({ timeout: 60_000 });
 
-  // The reliability records are the chain's counters (no task is in flight between the tests).
-  for (const shown of await attributesOf(page, '[data-testid=validator-row]')) {
+  // The reliability records are the chain's counters (no task is in flight between the tests),
+  // and those count exactly what the tasks' events say.
+  const rows = await attributesOf(page, '[data-testid=validator-row]');
+  assert.deepEqual(rows.map((r) => names[r.account]).sort(), [...VALIDATORS].sort());
+  for (const shown of rows) {
     const record = await api.query.inference.validatorRecords(shown.account);
+    const counted = { missedCommits: 0, missedReveals: 0, declined: 0, agreed: 0, mismatched: 0, slashes: 0, ...expected[shown.account] };
     for (const [attribute, field] of [['agreed', 'agreed'], ['mismatched', 'mismatched'], ['missedCommits', 'missedCommits'], ['missedReveals', 'missedReveals'], ['declined', 'declined'], ['slashes', 'slashes']]) {
-      assert.equal(Number(shown[attribute]), record[field].toNumber(), `${names[shown.account]}'s ${field}`);
+      assert.equal(Number(shown[attribute]), record[field].toNumber(), `${names[shown.account]}'s ${field} shown`);
+      assert.equal(record[field].toNumber(), counted[field], `${names[shown.account]}'s ${field} on chain vs the tasks' events`);
     }
+    assert.equal(record.assigned.toNumber(), counted.assigned ?? 0, `${names[shown.account]}'s assignments`);
     const info = (await api.query.inferenceStaking.validators(shown.account)).unwrap();
     assert.equal(BigInt(shown.own), info.selfStake.principal.toBigInt(), `${names[shown.account]}'s own stake`);
   }
-  const dave = (await attributesOf(page, `[data-testid=validator-row][data-account="${dev('Dave').address}"]`))[0];
-  assert.ok(Number(dave.mismatched) >= 1 && Number(dave.slashes) >= 1, `Dave's record: ${JSON.stringify(dave)}`);
+  const dave = rows.find((r) => names[r.account] === 'Dave');
+  assert.equal(Number(dave.mismatched), 1, `Dave's record: ${JSON.stringify(dave)}`);
+  assert.equal(Number(dave.slashes), 1, `Dave's record: ${JSON.stringify(dave)}`);
   assert.ok(BigInt(dave.delegated) >= 90n * OPG, "Eve's delegation to Dave, less the slash");
   await screenshot(page, 'validators');
 
