@@ -240,7 +240,9 @@ export function sendAndFinalize(tx, signer, { timeoutMs = 120_000, nonce } = {})
 }
 
 /** Signs and sends `tx`, resolving once it is in a block (not waiting for finality); `nonce` as
- * for `sendAndFinalize`. */
+ * for `sendAndFinalize`. A watcher that is told of the finalized block without an in-block
+ * notification first (the transaction pool may skip it when the block was imported before the
+ * pool saw it as best) resolves with that block. */
 export function sendInBlock(tx, signer, { timeoutMs = 60_000, nonce } = {}) {
   return new Promise((resolveTx, reject) => {
     let unsub = null;
@@ -250,10 +252,11 @@ export function sendInBlock(tx, signer, { timeoutMs = 60_000, nonce } = {}) {
     }, timeoutMs);
     tx.signAndSend(signer, nonce === undefined ? {} : { nonce }, (result) => {
       const { status, events, dispatchError } = result;
-      if (status.isInBlock) {
+      if (status.isInBlock || status.isFinalized) {
         clearTimeout(timer);
         if (unsub) unsub();
-        resolveTx({ inBlock: status.asInBlock.toHex(), events, dispatchError });
+        const block = status.isInBlock ? status.asInBlock : status.asFinalized;
+        resolveTx({ inBlock: block.toHex(), events, dispatchError });
       } else if (status.isDropped || status.isInvalid || status.isUsurped) {
         clearTimeout(timer);
         if (unsub) unsub();
